@@ -1,0 +1,1 @@
+"""Plain-Python billing engine (no Odoo import): period math and proration."""
