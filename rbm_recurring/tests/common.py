@@ -1,0 +1,77 @@
+from datetime import date
+
+from odoo import Command
+from odoo.tests import TransactionCase
+
+
+class RbmBillingCase(TransactionCase):
+    """Products, customers and helpers shared by the billing tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.currency = cls.company.currency_id
+        cls.product_plan = cls._make_product("Plan Pro", 100.0)
+        cls.product_seat = cls._make_product("Extra seat", 33.33)
+        cls.product_fee = cls._make_product("Setup fee", 100.0, billing_type="one_time",
+                                            installments=3)
+        cls.customer_a = cls.env["res.partner"].create({"name": "Padaria Alfa", "email": "a@example.com"})
+        cls.customer_b = cls.env["res.partner"].create({"name": "Oficina Beta", "email": "b@example.com"})
+        cls.term_30 = cls.env.ref("account.account_payment_term_30days")
+
+    @classmethod
+    def _make_product(cls, name, price, billing_type="recurring", installments=1, taxes=None):
+        return cls.env["product.product"].create(
+            {
+                "name": name,
+                "type": "service",
+                "list_price": price,
+                "rbm_billing_type": billing_type,
+                "rbm_fee_installments": installments,
+                "taxes_id": [Command.set(taxes.ids if taxes else [])],
+            }
+        )
+
+    @classmethod
+    def _make_plan(cls, lines=None, **vals):
+        lines = lines if lines is not None else [(cls.product_plan, 1, 100.0)]
+        return cls.env["rbm.plan"].create(
+            {
+                "name": vals.pop("name", "Plan"),
+                "line_ids": [
+                    Command.create({"product_id": p.id, "quantity": q, "price_unit": price})
+                    for p, q, price in lines
+                ],
+                **vals,
+            }
+        )
+
+    @classmethod
+    def _make_contract(cls, plan, start, partner=None, activate=True, **vals):
+        contract = cls.env["rbm.contract"].create(
+            {
+                "partner_id": (partner or cls.customer_a).id,
+                "plan_id": plan.id,
+                "date_start": start,
+                **vals,
+            }
+        )
+        if activate:
+            contract.action_activate()
+        return contract
+
+    def _bill(self, contracts, today):
+        return contracts._bill_due_periods(today)
+
+    def _invoices(self, contract):
+        return self.env["account.move"].search(
+            [("rbm_contract_id", "=", contract.id)], order="rbm_period_start"
+        )
+
+    def _periods(self, contract):
+        return [(m.rbm_period_start, m.rbm_period_end) for m in self._invoices(contract)]
+
+
+def d(value):
+    return date.fromisoformat(value)
