@@ -1,6 +1,6 @@
 {
     "name": "RBM Collection",
-    "summary": "Brazilian collection: boleto, CNAB, Pix, direct debit, collection rules and delinquency",
+    "summary": "Brazilian collection: boleto, CNAB, Pix, direct debit, dunning, delinquency",
     "version": "18.0.0.1.0",
     "category": "Sales/Subscriptions",
     "author": "RBM",

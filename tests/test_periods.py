@@ -726,3 +726,49 @@ def test_property_aligned_anchor(start, billing_day):
     while day < result:
         assert day.day != min(billing_day, monthrange(day.year, day.month)[1])
         day += timedelta(days=1)
+
+
+# ---------------------------------------------------------------- fixed billing day
+
+
+def test_anchor_day_brings_clamped_anchor_back_to_month_end():
+    anchor = periods.aligned_anchor(date(2027, 2, 10), 31)
+    assert anchor == date(2027, 2, 28)
+    starts = [periods.period_start(anchor, "month", 1, k, anchor_day=31) for k in range(-1, 4)]
+    assert starts == [
+        date(2027, 1, 31),
+        date(2027, 2, 28),
+        date(2027, 3, 31),
+        date(2027, 4, 30),
+        date(2027, 5, 31),
+    ]
+    assert periods.period_containing(anchor, "month", 1, date(2027, 2, 10), anchor_day=31) == (
+        date(2027, 1, 31),
+        date(2027, 2, 27),
+    )
+
+
+@FAST
+@given(
+    start=anchors,
+    billing_day=st.integers(min_value=1, max_value=31),
+    unit=st.sampled_from(["month", "year"]),
+    interval=st.integers(min_value=1, max_value=12),
+    first=st.integers(min_value=-12, max_value=12),
+    count=st.integers(min_value=1, max_value=14),
+)
+def test_property_fixed_billing_day_periods_tile_and_keep_the_day(
+    start, billing_day, unit, interval, first, count
+):
+    anchor = periods.aligned_anchor(start, billing_day)
+    bounds = [
+        periods.period_bounds(anchor, unit, interval, k, anchor_day=billing_day)
+        for k in range(first, first + count)
+    ]
+    for k, (p_start, p_end) in enumerate(bounds, start=first):
+        assert p_start <= p_end
+        assert p_start.day == min(billing_day, monthrange(p_start.year, p_start.month)[1])
+        for day in (p_start, p_end):
+            assert periods.period_index(anchor, unit, interval, day, billing_day) == k
+    for (_, end), (next_start, _) in pairwise(bounds):
+        assert end + timedelta(days=1) == next_start

@@ -172,8 +172,9 @@ def prorate(amount, a, b, total, quantum="0.01"):
     return hi - lo
 
 
-def prorate_interval(amount, p_start, p_end, sub_start, sub_end, unit, interval,
-                     day_count="actual", quantum="0.01"):
+def prorate_interval(
+    amount, p_start, p_end, sub_start, sub_end, unit, interval, day_count="actual", quantum="0.01"
+):
     """Prorated ``amount`` for ``[sub_start, sub_end]`` inside a period."""
     a, b, total = day_offsets(p_start, p_end, sub_start, sub_end, unit, interval, day_count)
     return prorate(amount, a, b, total, quantum)

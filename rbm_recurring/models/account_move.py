@@ -5,8 +5,11 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     rbm_contract_id = fields.Many2one(
-        "rbm.contract", string="Subscription Contract", index="btree_not_null",
-        copy=False, readonly=True,
+        "rbm.contract",
+        string="Subscription Contract",
+        index="btree_not_null",
+        copy=False,
+        readonly=True,
     )
     rbm_period_start = fields.Date(string="Billing Period Start", copy=False, readonly=True)
     rbm_period_end = fields.Date(string="Billing Period End", copy=False, readonly=True)
@@ -29,6 +32,9 @@ class AccountMoveLine(models.Model):
     _inherit = "account.move.line"
 
     rbm_contract_line_id = fields.Many2one(
-        "rbm.contract.line", string="Contract Line", index="btree_not_null", copy=False,
+        "rbm.contract.line",
+        string="Contract Line",
+        index="btree_not_null",
+        copy=False,
         ondelete="set null",
     )

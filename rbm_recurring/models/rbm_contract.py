@@ -30,15 +30,25 @@ class RbmContract(models.Model):
     # ------------------------------------------------------------
 
     name = fields.Char(
-        string="Number", required=True, copy=False, readonly=True, index="trigram",
+        string="Number",
+        required=True,
+        copy=False,
+        readonly=True,
+        index="trigram",
         default=lambda self: _("New"),
     )
     reference = fields.Char(
-        string="Customer Reference", copy=False, index=True,
+        string="Customer Reference",
+        copy=False,
+        index=True,
         help="The customer's own reference for this contract (used by integrations).",
     )
     partner_id = fields.Many2one(
-        "res.partner", string="Customer", required=True, tracking=True, index=True,
+        "res.partner",
+        string="Customer",
+        required=True,
+        tracking=True,
+        index=True,
         check_company=True,
     )
     commercial_partner_id = fields.Many2one(
@@ -51,8 +61,12 @@ class RbmContract(models.Model):
         "res.company", required=True, default=lambda self: self.env.company, index=True
     )
     currency_id = fields.Many2one(
-        "res.currency", compute="_compute_currency_id", store=True, readonly=False,
-        required=True, precompute=True,
+        "res.currency",
+        compute="_compute_currency_id",
+        store=True,
+        readonly=False,
+        required=True,
+        precompute=True,
     )
     user_id = fields.Many2one(
         "res.users", string="Salesperson", default=lambda self: self.env.user, tracking=True
@@ -64,46 +78,70 @@ class RbmContract(models.Model):
             ("suspended", "Suspended"),
             ("closed", "Closed"),
         ],
-        required=True, default="draft", tracking=True, index=True, copy=False,
+        required=True,
+        default="draft",
+        tracking=True,
+        index=True,
+        copy=False,
     )
     date_start = fields.Date(
         string="Start Date", required=True, default=fields.Date.context_today, tracking=True
     )
     date_end = fields.Date(
-        string="End Date", tracking=True, copy=False,
+        string="End Date",
+        tracking=True,
+        copy=False,
         help="Last day of service; the last period is prorated up to it.",
     )
     period_anchor = fields.Date(
-        copy=False, readonly=True,
+        copy=False,
+        readonly=True,
         help="Start of the first full billing period; every period is counted from it.",
     )
     billing_day = fields.Integer(
-        copy=False, readonly=True,
+        copy=False,
+        readonly=True,
         help="Day of the month periods start on, for plans with a fixed billing day.",
     )
     next_period_start = fields.Date(
-        copy=False, readonly=True, index=True,
+        copy=False,
+        readonly=True,
+        index=True,
         help="First day of the next period to be invoiced.",
     )
     next_invoice_date = fields.Date(
-        compute="_compute_next_invoice_date", store=True, index=True, copy=False,
+        compute="_compute_next_invoice_date",
+        store=True,
+        index=True,
+        copy=False,
     )
     due_day = fields.Integer(
-        compute="_compute_due_day", store=True, readonly=False, precompute=True,
+        compute="_compute_due_day",
+        store=True,
+        readonly=False,
+        precompute=True,
         help="Day of the month on which invoices fall due (0: use the payment term).",
     )
     payment_term_id = fields.Many2one(
-        "account.payment.term", compute="_compute_payment_term_id", store=True,
-        readonly=False, precompute=True, check_company=True,
+        "account.payment.term",
+        compute="_compute_payment_term_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        check_company=True,
     )
     line_ids = fields.One2many("rbm.contract.line", "contract_id", string="Lines", copy=True)
     invoice_ids = fields.One2many("account.move", "rbm_contract_id", string="Invoices")
     invoice_count = fields.Integer(compute="_compute_invoice_count")
     recurring_total = fields.Monetary(
-        string="Price per Period", compute="_compute_amounts", store=True,
+        string="Price per Period",
+        compute="_compute_amounts",
+        store=True,
     )
     mrr = fields.Monetary(
-        string="MRR", compute="_compute_amounts", store=True,
+        string="MRR",
+        compute="_compute_amounts",
+        store=True,
         help="Monthly recurring revenue: the recurring price brought to one month.",
     )
     billing_error = fields.Text(copy=False, readonly=True)
@@ -146,8 +184,16 @@ class RbmContract(models.Model):
                 or contract.payment_term_id
             )
 
-    @api.depends("next_period_start", "plan_id.billing_mode", "plan_id.interval",
-                 "plan_id.interval_unit", "period_anchor", "billing_day", "date_end", "state")
+    @api.depends(
+        "next_period_start",
+        "plan_id.billing_mode",
+        "plan_id.interval",
+        "plan_id.interval_unit",
+        "period_anchor",
+        "billing_day",
+        "date_end",
+        "state",
+    )
     def _compute_next_invoice_date(self):
         for contract in self:
             period = contract._get_next_period()
@@ -161,8 +207,9 @@ class RbmContract(models.Model):
         for contract in self:
             contract.invoice_count = counts.get(contract.id, 0)
 
-    @api.depends("line_ids.subtotal", "line_ids.line_type", "plan_id.interval",
-                 "plan_id.interval_unit")
+    @api.depends(
+        "line_ids.subtotal", "line_ids.line_type", "plan_id.interval", "plan_id.interval_unit"
+    )
     def _compute_amounts(self):
         for contract in self:
             total = sum(
@@ -175,9 +222,7 @@ class RbmContract(models.Model):
                 factor = periods.monthly_factor(
                     contract.plan_id.interval_unit, contract.plan_id.interval
                 )
-                contract.mrr = contract.currency_id.round(
-                    float(periods.to_decimal(total) * factor)
-                )
+                contract.mrr = contract.currency_id.round(float(periods.to_decimal(total) * factor))
             else:
                 contract.mrr = 0.0
 
@@ -219,10 +264,9 @@ class RbmContract(models.Model):
         for vals in vals_list:
             if vals.get("name", _("New")) == _("New"):
                 company = self.env["res.company"].browse(vals.get("company_id")) or self.env.company
-                vals["name"] = (
-                    self.env["ir.sequence"].with_company(company).next_by_code("rbm.contract")
-                    or _("New")
-                )
+                vals["name"] = self.env["ir.sequence"].with_company(company).next_by_code(
+                    "rbm.contract"
+                ) or _("New")
             if "line_ids" not in vals and vals.get("plan_id"):
                 plan = self.env["rbm.plan"].browse(vals["plan_id"])
                 vals["line_ids"] = [
@@ -276,8 +320,10 @@ class RbmContract(models.Model):
         for contract in self:
             if contract.state != "active":
                 raise UserError(
-                    _("Only active contracts can be suspended (%(contract)s).",
-                      contract=contract.display_name)
+                    _(
+                        "Only active contracts can be suspended (%(contract)s).",
+                        contract=contract.display_name,
+                    )
                 )
         self.write({"state": "suspended"})
         return True
@@ -286,8 +332,10 @@ class RbmContract(models.Model):
         for contract in self:
             if contract.state != "suspended":
                 raise UserError(
-                    _("Only suspended contracts can be reactivated (%(contract)s).",
-                      contract=contract.display_name)
+                    _(
+                        "Only suspended contracts can be reactivated (%(contract)s).",
+                        contract=contract.display_name,
+                    )
                 )
         self.write({"state": "active"})
         return True
@@ -296,8 +344,10 @@ class RbmContract(models.Model):
         for contract in self:
             if contract.state not in ("active", "suspended"):
                 raise UserError(
-                    _("Only running contracts can be closed (%(contract)s).",
-                      contract=contract.display_name)
+                    _(
+                        "Only running contracts can be closed (%(contract)s).",
+                        contract=contract.display_name,
+                    )
                 )
         today = fields.Date.context_today(self)
         for contract in self:
@@ -324,15 +374,19 @@ class RbmContract(models.Model):
         if result["failed"]:
             contract, error = next(iter(result["failed"].items()))
             raise UserError(
-                _("Contract %(contract)s could not be invoiced: %(error)s",
-                  contract=contract.display_name, error=error)
+                _(
+                    "Contract %(contract)s could not be invoiced: %(error)s",
+                    contract=contract.display_name,
+                    error=error,
+                )
             )
         if not result["moves"]:
             raise UserError(
                 _(
                     "Nothing to invoice today: the next invoice date is %(date)s.",
                     date=format_date(self.env, contracts[:1].next_invoice_date)
-                    if contracts[:1].next_invoice_date else "-",
+                    if contracts[:1].next_invoice_date
+                    else "-",
                 )
             )
         if len(self) == 1:
@@ -473,9 +527,11 @@ class RbmContract(models.Model):
         moves = self.env["account.move"]
         vals_list = [vals for _contract, _period, vals in todo if vals]
         if vals_list:
-            moves = self.env["account.move"].with_context(
-                default_move_type="out_invoice", skip_invoice_sync=False
-            ).create(vals_list)
+            moves = (
+                self.env["account.move"]
+                .with_context(default_move_type="out_invoice", skip_invoice_sync=False)
+                .create(vals_list)
+            )
         # Advance each contract to the day after its last billed period; write
         # contracts that reach the same date together.
         next_start = {}
@@ -485,8 +541,9 @@ class RbmContract(models.Model):
         for contract, start in next_start.items():
             by_date[start] |= contract
         for start, contracts in by_date.items():
-            contracts.write({"next_period_start": start, "billing_error": False,
-                             "billing_error_date": False})
+            contracts.write(
+                {"next_period_start": start, "billing_error": False, "billing_error_date": False}
+            )
         self._post_invoices(moves)
         return moves
 
@@ -593,7 +650,10 @@ class RbmContract(models.Model):
         self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
         _logger.info(
             "Billing run: %s contracts, %s invoices, %s failed, %s remaining",
-            len(locked), len(result["moves"]), len(result["failed"]), remaining,
+            len(locked),
+            len(result["moves"]),
+            len(result["failed"]),
+            remaining,
         )
         if remaining:
             self.env.ref("rbm_recurring.ir_cron_rbm_billing_run")._trigger()

@@ -13,29 +13,40 @@ class RbmContractLine(models.Model):
     _order = "contract_id, sequence, id"
     _check_company_auto = True
 
-    contract_id = fields.Many2one(
-        "rbm.contract", required=True, ondelete="cascade", index=True
-    )
+    contract_id = fields.Many2one("rbm.contract", required=True, ondelete="cascade", index=True)
     sequence = fields.Integer(default=10)
     company_id = fields.Many2one(related="contract_id.company_id", store=True)
     currency_id = fields.Many2one(related="contract_id.currency_id")
     product_id = fields.Many2one(
-        "product.product", required=True, domain="[('sale_ok', '=', True)]",
+        "product.product",
+        required=True,
+        domain="[('sale_ok', '=', True)]",
         check_company=True,
     )
     name = fields.Char(
-        string="Description", compute="_compute_name", store=True, readonly=False,
-        required=True, precompute=True,
+        string="Description",
+        compute="_compute_name",
+        store=True,
+        readonly=False,
+        required=True,
+        precompute=True,
     )
     line_type = fields.Selection(
         [("recurring", "Recurring"), ("one_time", "One-time fee")],
-        compute="_compute_line_type", store=True, readonly=False, required=True,
+        compute="_compute_line_type",
+        store=True,
+        readonly=False,
+        required=True,
         precompute=True,
     )
     quantity = fields.Float(default=1.0, digits="Product Unit of Measure", required=True)
     price_unit = fields.Float(
-        string="Unit Price", digits="Product Price", compute="_compute_price_unit",
-        store=True, readonly=False, precompute=True,
+        string="Unit Price",
+        digits="Product Price",
+        compute="_compute_price_unit",
+        store=True,
+        readonly=False,
+        precompute=True,
     )
     installments = fields.Integer(
         default=1, help="One-time fees: number of invoices the fee is split over."
@@ -138,7 +149,9 @@ class RbmContractLine(models.Model):
         plan = self.contract_id.plan_id
         vals = self._prepare_invoice_line_base_vals()
         vals["name"] = _("%(name)s — %(period)s", name=self.name, period=period_text)
-        full_period = period["start"] == period["full_start"] and period["end"] == period["full_end"]
+        full_period = (
+            period["start"] == period["full_start"] and period["end"] == period["full_end"]
+        )
         if full_period:
             vals.update(quantity=self.quantity, price_unit=self.price_unit)
             return vals
@@ -184,7 +197,9 @@ class RbmContractLine(models.Model):
             env = self.with_context(lang=lang).env
             vals["name"] = env._(
                 "%(name)s — installment %(number)s of %(count)s",
-                name=self.name, number=done + 1, count=count,
+                name=self.name,
+                number=done + 1,
+                count=count,
             )
         else:
             vals["name"] = self.name

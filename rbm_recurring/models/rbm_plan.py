@@ -25,19 +25,18 @@ class RbmPlan(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     description = fields.Html(translate=True)
-    company_id = fields.Many2one(
-        "res.company", default=lambda self: self.env.company, index=True
-    )
+    company_id = fields.Many2one("res.company", default=lambda self: self.env.company, index=True)
     currency_id = fields.Many2one(
         "res.currency",
         required=True,
         default=lambda self: self.env.company.currency_id,
     )
-    interval = fields.Integer(
-        string="Billing Every", required=True, default=1, tracking=True
-    )
+    interval = fields.Integer(string="Billing Every", required=True, default=1, tracking=True)
     interval_unit = fields.Selection(
-        PERIOD_UNITS, string="Billing Period Unit", required=True, default="month",
+        PERIOD_UNITS,
+        string="Billing Period Unit",
+        required=True,
+        default="month",
         tracking=True,
     )
     billing_mode = fields.Selection(
@@ -69,11 +68,14 @@ class RbmPlan(models.Model):
         default="actual",
     )
     payment_term_id = fields.Many2one(
-        "account.payment.term", check_company=True,
+        "account.payment.term",
+        check_company=True,
         help="Used for the due date when the contract has no due day.",
     )
     journal_id = fields.Many2one(
-        "account.journal", domain="[('type', '=', 'sale')]", check_company=True,
+        "account.journal",
+        domain="[('type', '=', 'sale')]",
+        check_company=True,
         help="Sales journal of the invoices; the company's default sales journal when empty.",
     )
     posting_policy = fields.Selection(
@@ -89,7 +91,8 @@ class RbmPlan(models.Model):
     contract_ids = fields.One2many("rbm.contract", "plan_id", string="Contracts")
     contract_count = fields.Integer(compute="_compute_contract_count")
     recurring_total = fields.Monetary(
-        string="Price per Period", compute="_compute_recurring_total",
+        string="Price per Period",
+        compute="_compute_recurring_total",
         currency_field="currency_id",
     )
     period_label = fields.Char(compute="_compute_period_label")

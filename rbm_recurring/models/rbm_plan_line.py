@@ -11,22 +11,34 @@ class RbmPlanLine(models.Model):
     company_id = fields.Many2one(related="plan_id.company_id", store=True)
     currency_id = fields.Many2one(related="plan_id.currency_id")
     product_id = fields.Many2one(
-        "product.product", required=True, domain="[('sale_ok', '=', True)]",
+        "product.product",
+        required=True,
+        domain="[('sale_ok', '=', True)]",
         check_company=True,
     )
     name = fields.Char(
-        string="Description", compute="_compute_name", store=True, readonly=False,
+        string="Description",
+        compute="_compute_name",
+        store=True,
+        readonly=False,
         translate=True,
     )
     line_type = fields.Selection(
         [("recurring", "Recurring"), ("one_time", "One-time fee")],
-        compute="_compute_line_type", store=True, readonly=False, required=True,
+        compute="_compute_line_type",
+        store=True,
+        readonly=False,
+        required=True,
         precompute=True,
     )
     quantity = fields.Float(default=1.0, digits="Product Unit of Measure", required=True)
     price_unit = fields.Float(
-        string="Unit Price", digits="Product Price", compute="_compute_price_unit",
-        store=True, readonly=False, precompute=True,
+        string="Unit Price",
+        digits="Product Price",
+        compute="_compute_price_unit",
+        store=True,
+        readonly=False,
+        precompute=True,
     )
     subtotal = fields.Monetary(compute="_compute_subtotal", currency_field="currency_id")
 

@@ -9,17 +9,20 @@ class ResPartner(models.Model):
         "rbm.contract", "partner_id", string="Subscription Contracts"
     )
     rbm_contract_count = fields.Integer(
-        string="Contracts", compute="_compute_rbm_contract_stats",
+        string="Contracts",
+        compute="_compute_rbm_contract_stats",
         groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_user",
     )
     rbm_mrr = fields.Monetary(
-        string="Current MRR", compute="_compute_rbm_contract_stats",
+        string="Current MRR",
+        compute="_compute_rbm_contract_stats",
         currency_field="rbm_mrr_currency_id",
         groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_user",
         help="Monthly recurring revenue of the customer's active contracts.",
     )
     rbm_mrr_currency_id = fields.Many2one(
-        "res.currency", compute="_compute_rbm_contract_stats",
+        "res.currency",
+        compute="_compute_rbm_contract_stats",
         groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_user",
     )
     rbm_preferred_due_day = fields.Integer(

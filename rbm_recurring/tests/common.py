@@ -14,10 +14,15 @@ class RbmBillingCase(TransactionCase):
         cls.currency = cls.company.currency_id
         cls.product_plan = cls._make_product("Plan Pro", 100.0)
         cls.product_seat = cls._make_product("Extra seat", 33.33)
-        cls.product_fee = cls._make_product("Setup fee", 100.0, billing_type="one_time",
-                                            installments=3)
-        cls.customer_a = cls.env["res.partner"].create({"name": "Padaria Alfa", "email": "a@example.com"})
-        cls.customer_b = cls.env["res.partner"].create({"name": "Oficina Beta", "email": "b@example.com"})
+        cls.product_fee = cls._make_product(
+            "Setup fee", 100.0, billing_type="one_time", installments=3
+        )
+        cls.customer_a = cls.env["res.partner"].create(
+            {"name": "Padaria Alfa", "email": "a@example.com"}
+        )
+        cls.customer_b = cls.env["res.partner"].create(
+            {"name": "Oficina Beta", "email": "b@example.com"}
+        )
         cls.term_30 = cls.env.ref("account.account_payment_term_30days")
 
     @classmethod

@@ -23,7 +23,9 @@ class TestBillingPeriods(RbmBillingCase):
         move = result["moves"]
         self.assertEqual(move.state, "posted")
         self.assertEqual(move.invoice_date, d("2027-01-31"))
-        self.assertEqual((move.rbm_period_start, move.rbm_period_end), (d("2027-01-31"), d("2027-02-27")))
+        self.assertEqual(
+            (move.rbm_period_start, move.rbm_period_end), (d("2027-01-31"), d("2027-02-27"))
+        )
         self.assertEqual(move.invoice_line_ids.name, "Plan Pro — 01/31/2027 to 02/27/2027")
         self.assertEqual(move.amount_total, 100.0)
         self.assertEqual(contract.next_invoice_date, d("2027-02-28"))
@@ -60,7 +62,9 @@ class TestBillingPeriods(RbmBillingCase):
         move = self._invoices(contract)
         self.assertEqual(len(move), 1)
         self.assertEqual(move.invoice_date, d("2026-12-01"))
-        self.assertEqual((move.rbm_period_start, move.rbm_period_end), (d("2026-11-01"), d("2026-11-30")))
+        self.assertEqual(
+            (move.rbm_period_start, move.rbm_period_end), (d("2026-11-01"), d("2026-11-30"))
+        )
         self.assertEqual(contract.next_invoice_date, d("2027-01-01"))
 
     def test_quarterly_from_month_end(self):
@@ -97,7 +101,9 @@ class TestBillingPeriods(RbmBillingCase):
         self.assertEqual(contract.mrr, 8.33)
 
     def test_weekly_and_daily_periods(self):
-        weekly = self._make_contract(self._make_plan(interval_unit="week", interval=2), d("2026-11-02"))
+        weekly = self._make_contract(
+            self._make_plan(interval_unit="week", interval=2), d("2026-11-02")
+        )
         self._bill(weekly, d("2026-11-30"))
         self.assertEqual(
             self._periods(weekly),
@@ -114,26 +120,33 @@ class TestBillingProration(RbmBillingCase):
     def test_first_partial_period_actual_days(self):
         plan = self._make_plan(
             [(self.product_plan, 1, 100.0), (self.product_seat, 3, 33.33)],
-            alignment="fixed_day", billing_day=1,
+            alignment="fixed_day",
+            billing_day=1,
         )
         contract = self._make_contract(plan, d("2026-12-10"))
         self.assertEqual(contract.period_anchor, d("2027-01-01"))
         self._bill(contract, d("2026-12-10"))
         first = self._invoices(contract)
-        self.assertEqual((first.rbm_period_start, first.rbm_period_end), (d("2026-12-10"), d("2026-12-31")))
+        self.assertEqual(
+            (first.rbm_period_start, first.rbm_period_end), (d("2026-12-10"), d("2026-12-31"))
+        )
         # 22 of 31 days: 100 x 22/31 = 70.97; 99.99 x 22/31 = 70.96
         self.assertEqual(first.invoice_line_ids.mapped("price_subtotal"), [70.97, 70.96])
         self.assertEqual(first.amount_untaxed, 141.93)
         self._bill(contract, d("2027-01-01"))
         second = self._invoices(contract)[1]
-        self.assertEqual((second.rbm_period_start, second.rbm_period_end), (d("2027-01-01"), d("2027-01-31")))
+        self.assertEqual(
+            (second.rbm_period_start, second.rbm_period_end), (d("2027-01-01"), d("2027-01-31"))
+        )
         self.assertEqual(second.amount_untaxed, 199.99)
         self.assertEqual(second.invoice_line_ids[1].quantity, 3)
 
     def test_first_partial_period_commercial_month(self):
         plan = self._make_plan(
             [(self.product_plan, 1, 100.0), (self.product_seat, 3, 33.33)],
-            alignment="fixed_day", billing_day=1, proration_day_count="commercial",
+            alignment="fixed_day",
+            billing_day=1,
+            proration_day_count="commercial",
         )
         contract = self._make_contract(plan, d("2026-12-10"))
         self._bill(contract, d("2026-12-10"))
@@ -186,7 +199,11 @@ class TestBillingProration(RbmBillingCase):
         invoices = self._invoices(contract)
         self.assertEqual(len(invoices), 4)
         fees = [
-            sum(m.invoice_line_ids.filtered(lambda l: l.product_id == self.product_fee).mapped("price_subtotal"))
+            sum(
+                m.invoice_line_ids.filtered(lambda x: x.product_id == self.product_fee).mapped(
+                    "price_subtotal"
+                )
+            )
             for m in invoices
         ]
         self.assertEqual(fees, [33.33, 33.34, 33.33, 0.0])
@@ -200,7 +217,9 @@ class TestBillingRun(RbmBillingCase):
         plan = self._make_plan(payment_term_id=self.term_30.id)
         contract = self._make_contract(plan, d("2026-11-16"), due_day=10)
         self._bill(contract, d("2026-12-16"))
-        self.assertEqual(self._invoices(contract).mapped("invoice_date_due"), [d("2026-12-10"), d("2027-01-10")])
+        self.assertEqual(
+            self._invoices(contract).mapped("invoice_date_due"), [d("2026-12-10"), d("2027-01-10")]
+        )
         late = self._make_contract(plan, d("2027-02-05"), due_day=31)
         self._bill(late, d("2027-02-05"))
         self.assertEqual(self._invoices(late).invoice_date_due, d("2027-02-28"))
@@ -227,16 +246,30 @@ class TestBillingRun(RbmBillingCase):
         with freeze_time("2026-11-05"):
             self.env["rbm.contract"]._cron_billing_run()
             self.env["rbm.contract"]._cron_billing_run()
-        self.assertEqual(self.env["account.move"].search_count([("rbm_contract_id", "in", contracts.ids)]), 2)
-        with freeze_time("2026-11-05"), self.assertRaisesRegex(UserError, "Nothing to invoice today"):
+        self.assertEqual(
+            self.env["account.move"].search_count([("rbm_contract_id", "in", contracts.ids)]), 2
+        )
+        with (
+            freeze_time("2026-11-05"),
+            self.assertRaisesRegex(UserError, "Nothing to invoice today"),
+        ):
             contracts[0].action_bill_now()
 
     def test_database_refuses_a_second_invoice_for_a_period(self):
         contract = self._make_contract(self._make_plan(), d("2026-11-01"))
         move = self._bill(contract, d("2026-11-01"))["moves"]
-        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError), self.env.cr.savepoint():
-            move.copy({"rbm_contract_id": contract.id, "rbm_period_start": move.rbm_period_start,
-                       "invoice_date": move.invoice_date})
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(psycopg2.IntegrityError),
+            self.env.cr.savepoint(),
+        ):
+            move.copy(
+                {
+                    "rbm_contract_id": contract.id,
+                    "rbm_period_start": move.rbm_period_start,
+                    "invoice_date": move.invoice_date,
+                }
+            )
             self.env.flush_all()
 
     def test_catch_up_bills_every_missed_period_without_gaps(self):
@@ -245,7 +278,7 @@ class TestBillingRun(RbmBillingCase):
             self.env["rbm.contract"]._cron_billing_run()
         periods = self._periods(contract)
         self.assertEqual(len(periods), 6)
-        for (_start, end), (next_start, _end) in zip(periods, periods[1:]):
+        for (_start, end), (next_start, _end) in zip(periods, periods[1:], strict=False):
             self.assertEqual(end + timedelta(days=1), next_start)
         self.assertEqual(periods[-1], (d("2026-10-31"), d("2026-11-29")))
 
@@ -254,7 +287,11 @@ class TestBillingRun(RbmBillingCase):
         good_a = self._make_contract(plan, d("2026-11-01"))
         bad = self._make_contract(plan, d("2026-11-01"), partner=self.customer_b)
         # a credit bigger than the price: posting a negative invoice is refused
-        bad.line_ids = [Command.create({"product_id": self.product_seat.id, "quantity": 1, "price_unit": -500.0})]
+        bad.line_ids = [
+            Command.create(
+                {"product_id": self.product_seat.id, "quantity": 1, "price_unit": -500.0}
+            )
+        ]
         good_b = self._make_contract(plan, d("2026-11-01"), partner=self.customer_b)
         with freeze_time("2026-11-02"):
             result = self.env["rbm.contract"]._cron_billing_run()
@@ -284,10 +321,14 @@ class TestBillingRun(RbmBillingCase):
         with freeze_time("2026-11-05"):
             first = self.env["rbm.contract"]._cron_billing_run(batch_size=2)
             self.assertEqual(len(first["moves"]), 2)
-            self.assertGreater(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers)
+            self.assertGreater(
+                self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers
+            )
             self.env["rbm.contract"]._cron_billing_run(batch_size=2)
             self.env["rbm.contract"]._cron_billing_run(batch_size=2)
-        self.assertEqual(self.env["account.move"].search_count([("rbm_contract_id", "in", contracts.ids)]), 5)
+        self.assertEqual(
+            self.env["account.move"].search_count([("rbm_contract_id", "in", contracts.ids)]), 5
+        )
 
     def test_real_cron_job(self):
         contract = self._make_contract(self._make_plan(), d("2026-11-01"))
@@ -323,7 +364,9 @@ class TestBillingRun(RbmBillingCase):
         self.assertIn(self.customer_a, move.message_ids.partner_ids)
 
     def test_accounts_and_taxes_come_from_the_product(self):
-        tax = self.env["account.tax"].create({"name": "ISS 5%", "amount": 5.0, "type_tax_use": "sale"})
+        tax = self.env["account.tax"].create(
+            {"name": "ISS 5%", "amount": 5.0, "type_tax_use": "sale"}
+        )
         income = self.env["account.account"].create(
             {"name": "Subscription revenue", "code": "RBM4001", "account_type": "income"}
         )
