@@ -36,7 +36,9 @@ class RbmCustomerPortal(CustomerPortal):
 
     @http.route(
         ["/my/subscriptions", "/my/subscriptions/page/<int:page>"],
-        type="http", auth="user", website=True,
+        type="http",
+        auth="user",
+        website=True,
     )
     def portal_my_subscriptions(self, page=1, sortby=None, **kw):
         Contract = request.env["rbm.contract"]
@@ -76,9 +78,9 @@ class RbmCustomerPortal(CustomerPortal):
             contract_sudo = self._document_check_access("rbm.contract", contract_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
-        invoices_sudo = contract_sudo.invoice_ids.filtered(
-            lambda m: m.state == "posted"
-        ).sorted(lambda m: (m.invoice_date or m.date, m.id), reverse=True)
+        invoices_sudo = contract_sudo.invoice_ids.filtered(lambda m: m.state == "posted").sorted(
+            lambda m: (m.invoice_date or m.date, m.id), reverse=True
+        )
         values = self._get_page_view_values(
             contract_sudo,
             access_token,

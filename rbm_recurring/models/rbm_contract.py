@@ -660,9 +660,24 @@ class RbmContract(models.Model):
         return result
 
     def _demo_bill_until_today(self):
-        """Demo data: bill what the demo contracts owe today."""
+        """Demo data: bill what the demo contracts owe today, and let most
+        customers have paid what fell due more than ten days ago."""
         today = fields.Date.context_today(self)
-        return self._lock_for_billing(wait=True)._bill_due_periods(today)["moves"].ids
+        moves = self._lock_for_billing(wait=True)._bill_due_periods(today)["moves"]
+        late_payers = self[:3].partner_id
+        to_pay = moves.filtered(
+            lambda m: (
+                m.state == "posted"
+                and m.invoice_date_due
+                and m.invoice_date_due < today - timedelta(days=10)
+                and m.partner_id not in late_payers
+            )
+        )
+        if to_pay:
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=to_pay.ids
+            ).create({"group_payment": False})._create_payments()
+        return moves.ids
 
     def _get_next_invoice_preview(self):
         """Untaxed amount of the next invoice (for the portal and the form)."""

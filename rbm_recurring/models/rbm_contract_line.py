@@ -55,6 +55,11 @@ class RbmContractLine(models.Model):
         compute="_compute_subtotal", store=True, currency_field="currency_id"
     )
     invoice_line_ids = fields.One2many("account.move.line", "rbm_contract_line_id")
+    installments_invoiced = fields.Integer(
+        string="Installments Invoiced",
+        compute="_compute_installments_invoiced",
+        help="One-time fees: installments already on invoices that are not cancelled.",
+    )
 
     _sql_constraints = [
         (
@@ -87,6 +92,11 @@ class RbmContractLine(models.Model):
             line.subtotal = (line.currency_id or self.env.company.currency_id).round(
                 line.quantity * line.price_unit
             )
+
+    def _compute_installments_invoiced(self):
+        done = self._get_installments_invoiced()
+        for line in self:
+            line.installments_invoiced = done.get(line, 0) if line.line_type == "one_time" else 0
 
     @api.constrains("quantity")
     def _check_quantity(self):

@@ -1,2 +1,1 @@
-from . import test_billing
-from . import test_portal
+from . import test_billing, test_concurrency, test_portal

@@ -1,6 +1,8 @@
 from datetime import date
 from urllib.parse import urlparse
 
+from lxml import html
+
 from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
@@ -19,26 +21,40 @@ class TestPortal(HttpCase):
         cls.customers = {}
         for key in ("a", "b"):
             company = cls.env["res.partner"].create(
-                {"name": f"RBM Portal Customer {key.upper()} Ltda", "is_company": True,
-                 "email": f"customer_{key}@example.com"}
-            )
-            contact = cls.env["res.partner"].create(
-                {"name": f"Contact {key.upper()}", "parent_id": company.id,
-                 "email": f"contact_{key}@example.com"}
-            )
-            login = f"rbm_portal_{key}"
-            user = cls.env["res.users"].with_context(no_reset_password=True).create(
                 {
-                    "name": contact.name,
-                    "login": login,
-                    "password": login,
-                    "partner_id": contact.id,
-                    "groups_id": [Command.set([portal_group.id])],
+                    "name": f"RBM Portal Customer {key.upper()} Ltda",
+                    "is_company": True,
+                    "email": f"customer_{key}@example.com",
                 }
             )
+            contact = cls.env["res.partner"].create(
+                {
+                    "name": f"Contact {key.upper()}",
+                    "parent_id": company.id,
+                    "email": f"contact_{key}@example.com",
+                }
+            )
+            login = f"rbm_portal_{key}"
+            user = (
+                cls.env["res.users"]
+                .with_context(no_reset_password=True)
+                .create(
+                    {
+                        "name": contact.name,
+                        "login": login,
+                        "password": login,
+                        "partner_id": contact.id,
+                        "groups_id": [Command.set([portal_group.id])],
+                    }
+                )
+            )
             product = cls.env["product.product"].create(
-                {"name": f"RBM Portal Service {key.upper()}", "type": "service",
-                 "list_price": 100.0, "taxes_id": [Command.clear()]}
+                {
+                    "name": f"RBM Portal Service {key.upper()}",
+                    "type": "service",
+                    "list_price": 100.0,
+                    "taxes_id": [Command.clear()],
+                }
             )
             plan = cls.env["rbm.plan"].create(
                 {
@@ -46,9 +62,9 @@ class TestPortal(HttpCase):
                     "interval": 1,
                     "interval_unit": "month",
                     "billing_mode": "advance",
-                    "line_ids": [Command.create(
-                        {"product_id": product.id, "quantity": 1, "price_unit": 100}
-                    )],
+                    "line_ids": [
+                        Command.create({"product_id": product.id, "quantity": 1, "price_unit": 100})
+                    ],
                 }
             )
             contract = cls.env["rbm.contract"].create(
@@ -57,8 +73,13 @@ class TestPortal(HttpCase):
             contract.action_activate()
             result = contract._bill_due_periods(cls.start)
             cls.customers[key] = {
-                "company": company, "contact": contact, "user": user, "login": login,
-                "product": product, "plan": plan, "contract": contract,
+                "company": company,
+                "contact": contact,
+                "user": user,
+                "login": login,
+                "product": product,
+                "plan": plan,
+                "contract": contract,
                 "invoice": result["moves"],
             }
         cls.user_a = cls.customers["a"]["user"]
@@ -67,8 +88,11 @@ class TestPortal(HttpCase):
         cls.invoice_a = cls.customers["a"]["invoice"]
         # a draft contract of customer A: never listed, never counted
         cls.draft_a = cls.env["rbm.contract"].create(
-            {"partner_id": cls.customers["a"]["company"].id,
-             "plan_id": cls.customers["a"]["plan"].id, "date_start": cls.start}
+            {
+                "partner_id": cls.customers["a"]["company"].id,
+                "plan_id": cls.customers["a"]["plan"].id,
+                "date_start": cls.start,
+            }
         )
 
     def _login_a(self):
@@ -125,6 +149,19 @@ class TestPortal(HttpCase):
         self.assertIn("report_type=pdf", body)
         self.assertNotIn(self.contract_b.name, body)
 
+    def test_detail_breadcrumbs(self):
+        """The breadcrumbs end on the contract: the invoice rows must not leak an
+        ``invoice`` variable into the breadcrumbs of the account module."""
+        self._login_a()
+        body = self._get(f"/my/subscriptions/{self.contract_a.id}").text
+        crumbs = html.fromstring(body).xpath(
+            "//ol[contains(concat(' ', normalize-space(@class), ' '), ' o_portal_submenu ')]"
+            "/li[contains(@class, 'breadcrumb-item')]"
+        )
+        texts = [" ".join(li.text_content().split()) for li in crumbs]
+        self.assertEqual(texts[-2:], ["Subscriptions", self.contract_a.name])
+        self.assertNotIn(self.invoice_a.name, " ".join(texts))
+
     def test_detail_invoice_link_opens(self):
         self._login_a()
         response = self._get(f"/my/invoices/{self.invoice_a.id}")
@@ -173,9 +210,7 @@ class TestPortal(HttpCase):
         self.assertIn(response.status_code, (301, 302, 303))
         self.assertEqual(urlparse(response.headers["Location"]).path, "/my")
         response = self.url_open(url)
-        self.assertNotEqual(
-            urlparse(response.url).path, f"/my/subscriptions/{self.contract_a.id}"
-        )
+        self.assertNotEqual(urlparse(response.url).path, f"/my/subscriptions/{self.contract_a.id}")
         self.assertNotIn(self.contract_a.name, response.text)
 
     def test_anonymous_without_token_redirects(self):
@@ -190,9 +225,12 @@ class TestPortal(HttpCase):
 
     def test_record_rules_search(self):
         contracts = self.env["rbm.contract"].with_user(self.user_a).search([])
-        self.assertEqual(contracts, self.contract_a | self.draft_a)
+        # drafts are internal until activated
+        self.assertEqual(contracts, self.contract_a)
         lines = self.env["rbm.contract.line"].with_user(self.user_a).search([])
-        self.assertEqual(lines, (self.contract_a | self.draft_a).line_ids)
+        self.assertEqual(lines, self.contract_a.line_ids)
+        with self.assertRaises(AccessError):
+            self.draft_a.with_user(self.user_a).check_access("read")
         plans = self.env["rbm.plan"].with_user(self.user_a).search([])
         self.assertEqual(plans, self.customers["a"]["plan"])
 

@@ -1,0 +1,128 @@
+import threading
+from datetime import date
+
+from freezegun import freeze_time
+
+from odoo import SUPERUSER_ID, Command, api
+from odoo.api import Transaction
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
+
+TODAY = date(2026, 11, 2)
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentBilling(TransactionCase):
+    """Two workers billing the same contracts at the same time, each with its
+    own database connection and transaction (committed data, real locks)."""
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            product = env["product.product"].create(
+                {"name": "Concurrency plan", "type": "service", "taxes_id": [Command.clear()]}
+            )
+            plan = env["rbm.plan"].create(
+                {
+                    "name": "Concurrency",
+                    "line_ids": [
+                        Command.create({"product_id": product.id, "quantity": 1, "price_unit": 50})
+                    ],
+                }
+            )
+            partners = env["res.partner"].create([{"name": f"Concurrent {i}"} for i in range(6)])
+            contracts = env["rbm.contract"].create(
+                [
+                    {"partner_id": p.id, "plan_id": plan.id, "date_start": date(2026, 10, 1)}
+                    for p in partners
+                ]
+            )
+            contracts.action_activate()
+            self.ids = contracts.ids
+            self.cleanup = (product.id, plan.id, partners.ids)
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        product_id, plan_id, partner_ids = self.cleanup
+        with self.registry.cursor() as cr:
+            ids = tuple(self.ids)
+            cr.execute(
+                "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
+                "(SELECT id FROM account_move_line WHERE move_id IN "
+                "(SELECT id FROM account_move WHERE rbm_contract_id IN %s))",
+                [ids],
+            )
+            cr.execute(
+                "DELETE FROM account_move_line WHERE move_id IN "
+                "(SELECT id FROM account_move WHERE rbm_contract_id IN %s)",
+                [ids],
+            )
+            cr.execute("DELETE FROM account_move WHERE rbm_contract_id IN %s", [ids])
+            cr.execute("DELETE FROM rbm_contract WHERE id IN %s", [ids])
+            cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
+            cr.execute("DELETE FROM res_partner WHERE id IN %s", [tuple(partner_ids)])
+            cr.execute(
+                "DELETE FROM product_template WHERE id IN "
+                "(SELECT product_tmpl_id FROM product_product WHERE id = %s)",
+                [product_id],
+            )
+
+    def _run_workers(self, lock_modes):
+        barrier = threading.Barrier(len(lock_modes))
+        outcomes = []
+
+        def worker(mode):
+            try:
+                with self.registry.cursor() as cr:
+                    # the test runner holds the registry lock: hand the registry
+                    # over rather than letting Environment look it up
+                    cr.transaction = Transaction(self.registry)
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    contracts = env["rbm.contract"].browse(self.ids)
+                    contracts.mapped("state")  # open the snapshot before the race
+                    barrier.wait(timeout=20)
+                    if mode == "none":
+                        todo = contracts
+                    else:
+                        todo = contracts._lock_for_billing(wait=mode == "wait")
+                    result = todo._bill_due_periods(TODAY)
+                    outcomes.append(("ok", len(result["moves"])))
+            except Exception as error:  # noqa: BLE001 - the race's loser is expected to fail
+                outcomes.append(("error", type(error).__name__))
+
+        threads = [threading.Thread(target=worker, args=(mode,)) for mode in lock_modes]
+        with (
+            freeze_time(TODAY),
+            mute_logger("odoo.sql_db", "odoo.addons.rbm_recurring.models.rbm_contract"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT rbm_contract_id, rbm_period_start, count(*) FROM account_move "
+                "WHERE rbm_contract_id IN %s GROUP BY 1, 2",
+                [tuple(self.ids)],
+            )
+            rows = cr.fetchall()
+        return outcomes, rows
+
+    def _assert_billed_once(self, outcomes, rows):
+        # October and November for each of the six contracts, each exactly once
+        self.assertEqual(len(rows), 12, outcomes)
+        self.assertEqual({count for _c, _p, count in rows}, {1}, outcomes)
+        billed = sum(n for kind, n in outcomes if kind == "ok")
+        self.assertEqual(billed, 12, outcomes)
+
+    def test_two_cron_workers_skip_locked_contracts(self):
+        self._assert_billed_once(*self._run_workers(["skip", "skip"]))
+
+    def test_button_waiting_for_a_cron_worker(self):
+        self._assert_billed_once(*self._run_workers(["skip", "wait"]))
+
+    def test_unique_index_stops_workers_that_take_no_lock(self):
+        outcomes, rows = self._run_workers(["none", "none"])
+        self._assert_billed_once(outcomes, rows)
