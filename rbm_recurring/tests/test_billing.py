@@ -427,3 +427,23 @@ class TestContractBackOffice(RbmBillingCase):
             self._make_contract(plan, d("2026-11-10"), date_end=d("2026-11-01"))
         with self.assertRaisesRegex(Exception, "Preferred Due Day"):
             self.customer_a.rbm_preferred_due_day = 40
+
+
+@tagged("post_install", "-at_install")
+class TestBillingInPortuguese(RbmBillingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("pt_BR")
+        cls.env["ir.module.module"]._load_module_terms(["rbm_recurring"], ["pt_BR"])
+
+    def test_invoice_lines_speak_the_customers_language(self):
+        self.customer_a.lang = "pt_BR"
+        plan = self._make_plan([(self.product_plan, 1, 100.0), (self.product_fee, 1, 100.0)])
+        contract = self._make_contract(plan, d("2026-11-01"))
+        move = self._bill(contract, d("2026-11-01"))["moves"]
+        self.assertEqual(
+            move.invoice_line_ids.mapped("name"),
+            ["Plan Pro — 01/11/2026 a 30/11/2026", "Setup fee — parcela 1 de 3"],
+        )
+        self.assertEqual(contract.with_context(lang="pt_BR").plan_id.period_label, "Mensal")
