@@ -1,9 +1,17 @@
 from . import (
     account_move,
     product_template,
+    rbm_campaign,
+    rbm_cancel_reason,
     rbm_contract,
+    rbm_contract_change,
+    rbm_contract_charge,
     rbm_contract_line,
+    rbm_mrr_event,
     rbm_plan,
     rbm_plan_line,
+    rbm_price_adjustment,
+    rbm_price_index,
+    rbm_provisioning,
     res_partner,
 )

@@ -13,6 +13,13 @@ class AccountMove(models.Model):
     )
     rbm_period_start = fields.Date(string="Billing Period Start", copy=False, readonly=True)
     rbm_period_end = fields.Date(string="Billing Period End", copy=False, readonly=True)
+    rbm_change_id = fields.Many2one(
+        "rbm.contract.change",
+        string="Contract Change",
+        index="btree_not_null",
+        copy=False,
+        readonly=True,
+    )
 
     def init(self):
         super().init()
@@ -31,6 +38,13 @@ class AccountMove(models.Model):
 class AccountMoveLine(models.Model):
     _inherit = "account.move.line"
 
+    rbm_charge_id = fields.Many2one(
+        "rbm.contract.charge",
+        string="Contract Charge",
+        index="btree_not_null",
+        copy=False,
+        ondelete="set null",
+    )
     rbm_contract_line_id = fields.Many2one(
         "rbm.contract.line",
         string="Contract Line",

@@ -1,8 +1,10 @@
 import logging
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -74,9 +76,12 @@ class RbmContract(models.Model):
     state = fields.Selection(
         [
             ("draft", "Draft"),
+            ("trial", "Trial"),
             ("active", "Active"),
             ("suspended", "Suspended"),
             ("closed", "Closed"),
+            ("cancelled", "Cancelled"),
+            ("expired", "Expired"),
         ],
         required=True,
         default="draft",
@@ -144,6 +149,46 @@ class RbmContract(models.Model):
         store=True,
         help="Monthly recurring revenue: the recurring price brought to one month.",
     )
+    trial_end = fields.Date(copy=False, readonly=True, help="Last day of the free trial.")
+    trial_reminder_sent = fields.Boolean(copy=False, readonly=True)
+    commitment_end = fields.Date(
+        copy=False, tracking=True, help="Last day of the commitment (vigência/fidelidade)."
+    )
+    renewal_notice_sent = fields.Date(
+        copy=False, readonly=True, help="Commitment end the renewal notice was sent for."
+    )
+    payment_mode = fields.Selection(
+        [
+            ("invoice", "Invoice (bank transfer)"),
+            ("boleto", "Boleto"),
+            ("pix", "Pix"),
+            ("card", "Card"),
+            ("direct_debit", "Direct debit"),
+        ],
+        string="Payment Method",
+        tracking=True,
+    )
+    payment_token_id = fields.Many2one(
+        "payment.token",
+        string="Saved Card",
+        domain="[('partner_id', 'child_of', commercial_partner_id)]",
+        check_company=True,
+        copy=False,
+    )
+    suspended_since = fields.Date(copy=False, readonly=True)
+    cancel_reason_id = fields.Many2one("rbm.cancel.reason", copy=False, tracking=True)
+    cancel_date = fields.Date(string="Cancellation Date", copy=False, readonly=True)
+    campaign_id = fields.Many2one(
+        "rbm.campaign",
+        copy=False,
+        tracking=True,
+        check_company=True,
+        domain="[('plan_ids', 'in', [plan_id])]",
+    )
+    campaign_periods_left = fields.Integer(copy=False, readonly=True)
+    charge_ids = fields.One2many("rbm.contract.charge", "contract_id", string="One-off Charges")
+    change_ids = fields.One2many("rbm.contract.change", "contract_id", string="Changes")
+    mrr_event_ids = fields.One2many("rbm.mrr.event", "contract_id", string="MRR Movements")
     billing_error = fields.Text(copy=False, readonly=True)
     billing_error_date = fields.Date(copy=False, readonly=True)
     note = fields.Html(string="Terms and Conditions")
@@ -185,6 +230,7 @@ class RbmContract(models.Model):
             )
 
     @api.depends(
+        "plan_id.suspension_billing",
         "next_period_start",
         "plan_id.billing_mode",
         "plan_id.interval",
@@ -208,16 +254,20 @@ class RbmContract(models.Model):
             contract.invoice_count = counts.get(contract.id, 0)
 
     @api.depends(
-        "line_ids.subtotal", "line_ids.line_type", "plan_id.interval", "plan_id.interval_unit"
+        "line_ids.subtotal",
+        "line_ids.line_type",
+        "line_ids.date_end",
+        "plan_id.interval",
+        "plan_id.interval_unit",
+        "campaign_id",
+        "campaign_periods_left",
     )
     def _compute_amounts(self):
         for contract in self:
-            total = sum(
-                contract.line_ids.filtered(lambda line: line.line_type == "recurring").mapped(
-                    "subtotal"
-                )
-            )
+            total = sum(contract._get_current_recurring_lines().mapped("subtotal"))
             contract.recurring_total = total
+            if contract.campaign_id and contract.campaign_periods_left > 0:
+                total -= contract.campaign_id._get_discount(total, contract.currency_id)
             if contract.plan_id.interval_unit:
                 factor = periods.monthly_factor(
                     contract.plan_id.interval_unit, contract.plan_id.interval
@@ -225,6 +275,11 @@ class RbmContract(models.Model):
                 contract.mrr = contract.currency_id.round(float(periods.to_decimal(total) * factor))
             else:
                 contract.mrr = 0.0
+
+    def _get_current_recurring_lines(self):
+        return self.line_ids.filtered(
+            lambda line: line.line_type == "recurring" and line.is_current
+        )
 
     def _compute_access_url(self):
         super()._compute_access_url()
@@ -285,36 +340,55 @@ class RbmContract(models.Model):
     # ------------------------------------------------------------
 
     def action_activate(self):
+        today = fields.Date.context_today(self)
         for contract in self:
             if contract.state != "draft":
                 raise UserError(
                     _("Contract %(contract)s is not a draft.", contract=contract.display_name)
                 )
-            if not contract.line_ids.filtered(lambda line: line.line_type == "recurring"):
+            if not contract._get_current_recurring_lines():
                 raise UserError(
                     _(
                         "Contract %(contract)s has no recurring line to bill (tab Lines).",
                         contract=contract.display_name,
                     )
                 )
-            contract.write(contract._prepare_activation_vals())
+            contract._check_campaign()
+            vals = contract._prepare_activation_vals()
+            if vals["state"] == "trial":
+                contract.write(vals)
+                contract._emit_provisioning("trial_started")
+                continue
+            with contract._track_mrr("start", date=max(contract.date_start, today)):
+                contract.write(vals)
+            contract._emit_provisioning("activated")
         return True
 
     def _prepare_activation_vals(self):
         self.ensure_one()
         plan = self.plan_id
+        first_day = self.date_start
+        vals = {"state": "active"}
+        if plan.trial_days:
+            vals["state"] = "trial"
+            vals["trial_end"] = first_day + timedelta(days=plan.trial_days - 1)
+            first_day = vals["trial_end"] + timedelta(days=1)
         billing_day = 0
         if plan.alignment == "fixed_day":
             billing_day = plan.billing_day
-            anchor = periods.aligned_anchor(self.date_start, billing_day)
+            anchor = periods.aligned_anchor(first_day, billing_day)
         else:
-            anchor = self.date_start
-        return {
-            "state": "active",
-            "period_anchor": anchor,
-            "billing_day": billing_day,
-            "next_period_start": self.date_start,
-        }
+            anchor = first_day
+        vals.update(period_anchor=anchor, billing_day=billing_day, next_period_start=first_day)
+        if plan.commitment_months and not self.commitment_end:
+            vals["commitment_end"] = (
+                first_day + relativedelta(months=plan.commitment_months) - timedelta(days=1)
+            )
+            if not plan.auto_renew and not self.date_end:
+                vals["date_end"] = vals["commitment_end"]
+        if self.campaign_id:
+            vals["campaign_periods_left"] = self.campaign_id.period_count
+        return vals
 
     def action_suspend(self):
         for contract in self:
@@ -325,8 +399,31 @@ class RbmContract(models.Model):
                         contract=contract.display_name,
                     )
                 )
-        self.write({"state": "suspended"})
+        self._suspend()
         return True
+
+    def _suspend(self, date=None):
+        """Suspend active contracts (called by collection for non-payment)."""
+        date = date or fields.Date.context_today(self)
+        contracts = self.filtered(lambda c: c.state == "active")
+        if not contracts:
+            return self.browse()
+        # in arrears, a plan that pauses billing invoices the days used before
+        # the suspension now
+        used = contracts.filtered(
+            lambda c: (
+                c.plan_id.suspension_billing == "pause"
+                and c.plan_id.billing_mode == "arrears"
+                and c.next_period_start
+                and c.next_period_start < date
+            )
+        )
+        if used:
+            used._bill_due_periods(date, until=date - timedelta(days=1))
+        with contracts._track_mrr("suspension", date=date):
+            contracts.write({"state": "suspended", "suspended_since": date})
+        contracts._emit_provisioning("suspended")
+        return contracts
 
     def action_reactivate(self):
         for contract in self:
@@ -337,8 +434,27 @@ class RbmContract(models.Model):
                         contract=contract.display_name,
                     )
                 )
-        self.write({"state": "active"})
+        self._reactivate()
         return True
+
+    def _reactivate(self, date=None):
+        """Reactivate suspended contracts (called by collection once paid).
+        With a plan that pauses billing, the days suspended are never billed:
+        billing resumes on the reactivation day."""
+        date = date or fields.Date.context_today(self)
+        contracts = self.filtered(lambda c: c.state == "suspended")
+        with contracts._track_mrr("reactivation", date=date):
+            for contract in contracts:
+                vals = {"state": "active", "suspended_since": False}
+                if (
+                    contract.plan_id.suspension_billing == "pause"
+                    and contract.next_period_start
+                    and contract.next_period_start < date
+                ):
+                    vals["next_period_start"] = date
+                contract.write(vals)
+        contracts._emit_provisioning("reactivated")
+        return contracts
 
     def action_close(self):
         for contract in self:
@@ -350,12 +466,44 @@ class RbmContract(models.Model):
                     )
                 )
         today = fields.Date.context_today(self)
-        for contract in self:
-            vals = {"state": "closed"}
-            if not contract.date_end or contract.date_end > today:
-                vals["date_end"] = max(today, contract.date_start)
-            contract.write(vals)
+        with self._track_mrr("cancellation", date=today):
+            for contract in self:
+                vals = {"state": "closed"}
+                if not contract.date_end or contract.date_end > today:
+                    vals["date_end"] = max(today, contract.date_start)
+                contract.write(vals)
+        self._emit_provisioning("closed")
         return True
+
+    def action_cancel_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Cancel Contract"),
+            "res_model": "rbm.contract.cancel.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_contract_id": self.id},
+        }
+
+    def action_change_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Change Contract"),
+            "res_model": "rbm.contract.change.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_contract_id": self.id},
+        }
+
+    def _emit_provisioning(self, event_type):
+        if self:
+            self.env["rbm.provisioning.event"].sudo()._emit(self, event_type)
+
+    def _check_campaign(self):
+        for contract in self.filtered("campaign_id"):
+            contract.campaign_id._check_applicable(contract)
 
     def action_view_invoices(self):
         self.ensure_one()
@@ -367,9 +515,9 @@ class RbmContract(models.Model):
     def action_bill_now(self):
         """Invoice every period of these contracts that is due today (button)."""
         today = fields.Date.context_today(self)
-        contracts = self.filtered(lambda c: c.state == "active")
+        contracts = self.filtered(lambda c: c._is_billable())
         if not contracts:
-            raise UserError(_("Only active contracts can be invoiced."))
+            raise UserError(_("These contracts are not billed in their current state."))
         result = contracts._lock_for_billing(wait=True)._bill_due_periods(today)
         if result["failed"]:
             contract, error = next(iter(result["failed"].items()))
@@ -397,57 +545,140 @@ class RbmContract(models.Model):
     # BILLING ENGINE
     # ------------------------------------------------------------
 
-    def _get_period_after(self, period_start):
+    def _get_period_after(self, period_start, until=None):
         """Description of the period that starts at ``period_start``, clipped to
-        the contract's end; ``False`` when it lies after the end."""
+        the contract's end (and to ``until``); ``False`` when it lies after."""
         self.ensure_one()
         plan = self.plan_id
         anchor = self.period_anchor
         if not (period_start and anchor and plan):
             return False
-        if self.date_end and period_start > self.date_end:
+        last_day = min(d for d in (self.date_end, until) if d) if (self.date_end or until) else None
+        if last_day and period_start > last_day:
             return False
         unit, interval = plan.interval_unit, plan.interval
         day = self.billing_day or None
         index = periods.period_index(anchor, unit, interval, period_start, day)
         full_start, full_end = periods.period_bounds(anchor, unit, interval, index, day)
-        end = full_end
-        if self.date_end and self.date_end < end:
-            end = self.date_end
-        if plan.billing_mode == "advance":
-            invoice_date = period_start
-        else:
+        end = min(full_end, last_day) if last_day else full_end
+        if until or plan.billing_mode == "arrears":
             invoice_date = end + timedelta(days=1)
+        else:
+            invoice_date = period_start
+        if until:
+            invoice_date = min(invoice_date, until + timedelta(days=1))
         return {
             "start": period_start,
             "end": end,
             "full_start": full_start,
             "full_end": full_end,
             "invoice_date": invoice_date,
-            "next_start": full_end + timedelta(days=1),
+            "next_start": end + timedelta(days=1),
         }
 
     def _get_next_period(self):
         self.ensure_one()
-        if self.state not in self._get_billable_states():
+        if not self._is_billable():
             return False
         return self._get_period_after(self.next_period_start)
 
+    def _is_billable(self):
+        """Active contracts are billed; suspended ones when their plan keeps
+        billing; ended ones (closed, cancelled, expired) until their end date."""
+        self.ensure_one()
+        if self.state == "active":
+            return True
+        if self.state == "suspended":
+            return self.plan_id.suspension_billing == "keep"
+        return self.state in ("closed", "cancelled", "expired") and bool(self.date_end)
+
     @api.model
-    def _get_billable_states(self):
+    def _get_mrr_states(self):
+        """States whose contracts bring in MRR."""
         return ("active",)
 
-    def _get_due_periods(self, today):
+    def _get_due_periods(self, today, until=None):
         """Every period of the contract whose invoice date has come."""
         self.ensure_one()
         result = []
-        period = self._get_next_period()
+        period = (
+            self._get_next_period()
+            if not until
+            else self._get_period_after(self.next_period_start, until)
+        )
         while period and period["invoice_date"] <= today:
             result.append(period)
             if len(result) >= MAX_PERIODS_PER_RUN:
                 break
-            period = self._get_period_after(period["next_start"])
+            period = self._get_period_after(period["next_start"], until)
         return result
+
+    def _get_period_containing(self, day):
+        """Bounds of the billing period (of the contract's plan) containing ``day``."""
+        self.ensure_one()
+        plan = self.plan_id
+        anchor = self.period_anchor or self.date_start
+        bill_day = self.billing_day or None
+        start, end = periods.period_containing(
+            anchor, plan.interval_unit, plan.interval, day, bill_day
+        )
+        return {"full_start": start, "full_end": end}
+
+    def _is_invoiced_on(self, day):
+        """Whether a period invoice of the contract already covers ``day``."""
+        self.ensure_one()
+        return bool(
+            self.env["account.move"].search_count(
+                [
+                    ("rbm_contract_id", "=", self.id),
+                    ("move_type", "=", "out_invoice"),
+                    ("state", "!=", "cancel"),
+                    ("rbm_period_start", "<=", day),
+                    ("rbm_period_end", ">=", day),
+                ],
+                limit=1,
+            )
+        )
+
+    def _create_document(self, move_type, items, date, change=None):
+        """An invoice or credit note now, outside the period invoices: the
+        prorated part of a change, a refund, an early-termination fee."""
+        self.ensure_one()
+        vals = {
+            "move_type": move_type,
+            "partner_id": self.partner_id.id,
+            "company_id": self.company_id.id,
+            "currency_id": self.currency_id.id,
+            "invoice_date": date,
+            "invoice_origin": self.name,
+            "invoice_user_id": self.user_id.id,
+            "rbm_contract_id": self.id,
+            "rbm_change_id": change.id if change else False,
+            "invoice_line_ids": [
+                fields.Command.create(
+                    {
+                        "display_type": "product",
+                        "product_id": item["product"].id,
+                        "product_uom_id": item["product"].uom_id.id,
+                        "name": item["name"],
+                        "quantity": 1.0,
+                        "price_unit": float(item["amount"]),
+                    }
+                )
+                for item in items
+            ],
+        }
+        if self.plan_id.journal_id:
+            vals["journal_id"] = self.plan_id.journal_id.id
+        if move_type == "out_invoice":
+            due_date = self._get_due_date(date)
+            if due_date:
+                vals["invoice_date_due"] = due_date
+            elif self.payment_term_id:
+                vals["invoice_payment_term_id"] = self.payment_term_id.id
+        move = self.env["account.move"].create(vals)
+        self._post_invoices(move)
+        return move
 
     def _get_due_date(self, invoice_date):
         """Due date from the due day: the first such day on or after the invoice date."""
@@ -468,22 +699,50 @@ class RbmContract(models.Model):
             end=format_date(env, period["end"], lang_code=lang),
         )
 
-    def _prepare_invoice_vals(self, period, installments_done):
-        """Values of the invoice of one period. ``installments_done`` maps a
-        one-time line to the number of installments already invoiced (updated)."""
+    def _get_quantum(self):
+        self.ensure_one()
+        currency = self.currency_id
+        return Decimal(float_repr(currency.rounding, currency.decimal_places))
+
+    def _prepare_invoice_vals(self, period, state):
+        """Values of the invoice of one period. ``state`` carries what one run
+        consumes across periods: one-time fee installments already invoiced,
+        campaign periods left and pending one-off charges (all updated)."""
         self.ensure_one()
         plan = self.plan_id
         lang = self.partner_id.lang or self.env.lang
         period_text = self._format_period(period, lang)
-        quantum = Decimal(float_repr(self.currency_id.rounding, self.currency_id.decimal_places))
+        quantum = self._get_quantum()
         line_vals = []
+        recurring_amount = Decimal(0)
         for line in self.line_ids:
             if line.line_type == "recurring":
                 vals = line._prepare_recurring_invoice_line_vals(period, period_text, quantum)
+                if vals:
+                    recurring_amount += periods.round_money(
+                        periods.to_decimal(vals["quantity"])
+                        * periods.to_decimal(vals["price_unit"]),
+                        quantum,
+                    )
             else:
-                vals = line._prepare_fee_invoice_line_vals(installments_done, quantum, lang)
+                vals = line._prepare_fee_invoice_line_vals(state["installments"], quantum, lang)
             if vals:
                 line_vals.append(fields.Command.create(vals))
+        campaign_left = state["campaign_left"].get(self, 0)
+        if self.campaign_id and campaign_left > 0 and recurring_amount > 0:
+            number = self.campaign_id.period_count - campaign_left + 1
+            line_vals.append(
+                fields.Command.create(
+                    self.campaign_id._prepare_discount_line_vals(
+                        recurring_amount, quantum, number, lang
+                    )
+                )
+            )
+            state["campaign_left"][self] = campaign_left - 1
+            if campaign_left == 1:
+                state["campaign_end"][self] = period["next_start"]
+        for charge in state["charges"].pop(self, []):
+            line_vals.append(fields.Command.create(charge._prepare_invoice_line_vals()))
         if not line_vals:
             return False
         invoice_vals = {
@@ -510,18 +769,34 @@ class RbmContract(models.Model):
             invoice_vals["invoice_payment_term_id"] = self.payment_term_id.id
         return invoice_vals
 
-    def _prepare_billing_batch(self, today):
-        """(contract, period, invoice vals) for every due period of ``self``."""
+    def _prepare_billing_state(self):
+        """What a billing run consumes, read once for the whole batch."""
         fee_lines = self.line_ids.filtered(lambda line: line.line_type == "one_time")
-        installments_done = fee_lines._get_installments_invoiced()
+        charges = self.env["rbm.contract.charge"].search(
+            [("contract_id", "in", self.ids), ("invoice_line_ids", "=", False)], order="date, id"
+        )
+        return {
+            "installments": fee_lines._get_installments_invoiced(),
+            "campaign_left": {c: c.campaign_periods_left for c in self if c.campaign_id},
+            "campaign_end": {},
+            "charges": charges.grouped("contract_id"),
+        }
+
+    def _prepare_billing_batch(self, today, until=None):
+        """(contract, period, invoice vals) for every due period of ``self``,
+        and the billing state after them."""
+        self.change_ids.filtered(
+            lambda change: change.state == "scheduled" and change.date <= today
+        )._apply()
+        state = self._prepare_billing_state()
         todo = []
         for contract in self:
-            for period in contract._get_due_periods(today):
-                vals = contract._prepare_invoice_vals(period, installments_done)
+            for period in contract._get_due_periods(today, until):
+                vals = contract._prepare_invoice_vals(period, state)
                 todo.append((contract, period, vals))
-        return todo
+        return todo, state
 
-    def _apply_billing(self, todo):
+    def _apply_billing(self, todo, state):
         """Create, post and advance for a batch prepared by ``_prepare_billing_batch``.
         Raises on any error so that the caller can roll the whole batch back."""
         moves = self.env["account.move"]
@@ -533,16 +808,27 @@ class RbmContract(models.Model):
                 .create(vals_list)
             )
         # Advance each contract to the day after its last billed period; write
-        # contracts that reach the same date together.
+        # contracts that reach the same values together.
         next_start = {}
         for contract, period, _vals in todo:
             next_start[contract] = period["next_start"]
-        by_date = defaultdict(lambda: self.browse())
+        groups = defaultdict(lambda: self.browse())
         for contract, start in next_start.items():
-            by_date[start] |= contract
-        for start, contracts in by_date.items():
-            contracts.write(
-                {"next_period_start": start, "billing_error": False, "billing_error_date": False}
+            left = state["campaign_left"].get(contract, contract.campaign_periods_left)
+            groups[start, left] |= contract
+        for (start, left), contracts in groups.items():
+            vals = {
+                "next_period_start": start,
+                "billing_error": False,
+                "billing_error_date": False,
+            }
+            if any(c.campaign_periods_left != left for c in contracts):
+                vals["campaign_periods_left"] = left
+            contracts.write(vals)
+        # a campaign that ran out brings the MRR back from the next period on
+        for contract, end_date in state["campaign_end"].items():
+            contract._record_mrr_events(
+                {contract: contract._get_effective_mrr_with_campaign()}, "campaign_end", end_date
             )
         self._post_invoices(moves)
         return moves
@@ -563,7 +849,7 @@ class RbmContract(models.Model):
             }
             self.env.ref("account.ir_cron_account_move_send")._trigger()
 
-    def _bill_due_periods(self, today):
+    def _bill_due_periods(self, today, until=None):
         """Invoice all due periods of ``self`` (rows already locked by the caller).
 
         The whole batch is tried at once; when anything fails, every contract is
@@ -575,8 +861,8 @@ class RbmContract(models.Model):
             return result
         try:
             with self.env.cr.savepoint():
-                todo = self._prepare_billing_batch(today)
-                result["moves"] = self._apply_billing(todo)
+                todo, state = self._prepare_billing_batch(today, until)
+                result["moves"] = self._apply_billing(todo, state)
             return result
         except Exception:  # noqa: BLE001 - isolate below, one contract at a time
             self.env.invalidate_all()
@@ -584,8 +870,8 @@ class RbmContract(models.Model):
         for contract in self:
             try:
                 with self.env.cr.savepoint():
-                    todo = contract._prepare_billing_batch(today)
-                    result["moves"] |= contract._apply_billing(todo)
+                    todo, state = contract._prepare_billing_batch(today, until)
+                    result["moves"] |= contract._apply_billing(todo, state)
             except Exception as error:  # noqa: BLE001 - reported on the contract
                 self.env.invalidate_all()
                 message = contract._billing_error_message(error)
@@ -630,7 +916,6 @@ class RbmContract(models.Model):
     @api.model
     def _get_billing_domain(self, today):
         return [
-            ("state", "in", self._get_billable_states()),
             ("next_invoice_date", "<=", today),
             "|",
             ("billing_error_date", "=", False),
@@ -642,6 +927,7 @@ class RbmContract(models.Model):
         """Billing run: invoices every due period of every contract, a batch of
         contracts per call, re-triggering itself while work remains."""
         today = fields.Date.context_today(self)
+        self._process_lifecycle(today)
         domain = self._get_billing_domain(today)
         contracts = self.search(domain, order="next_invoice_date, id", limit=batch_size)
         locked = contracts._lock_for_billing()
@@ -658,6 +944,289 @@ class RbmContract(models.Model):
         if remaining:
             self.env.ref("rbm_recurring.ir_cron_rbm_billing_run")._trigger()
         return result
+
+    # ------------------------------------------------------------
+    # CANCELLATION
+    # ------------------------------------------------------------
+
+    def _prepare_cancellation(self, timing="now", today=None):
+        """What cancelling would do: last day of service, refund of the unused
+        pre-paid part (when the plan refunds) and early-termination fee."""
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        if self.state not in ("active", "suspended", "trial"):
+            raise UserError(
+                _(
+                    "Contract %(contract)s cannot be cancelled in its current state.",
+                    contract=self.display_name,
+                )
+            )
+        first_day = max(today, self.date_start)
+        if timing == "now" or self.state == "trial":
+            last_day = first_day
+        else:
+            last_day = self._get_period_containing(first_day)["full_end"]
+        if self.date_end and self.date_end < last_day:
+            last_day = self.date_end
+        lang = self.partner_id.lang or self.env.lang
+        env = self.with_context(lang=lang).env
+        quantum = self._get_quantum()
+        refunds = []
+        plan = self.plan_id
+        refund_from = last_day + timedelta(days=1)
+        if (
+            plan.cancel_refund
+            and plan.billing_mode == "advance"
+            and self.state != "trial"
+            and self._is_invoiced_on(refund_from)
+        ):
+            period = self._get_period_containing(refund_from)
+            end = min(period["full_end"], self.date_end or period["full_end"])
+            text = self._format_period({"start": refund_from, "end": end}, lang)
+            for line in self._get_current_recurring_lines():
+                part = line._get_prorated_amount(
+                    period["full_start"], period["full_end"], refund_from, end, quantum
+                )
+                if part:
+                    refunds.append(
+                        {
+                            "product": line.product_id,
+                            "name": env._(
+                                "Unused %(name)s — %(period)s", name=line.name, period=text
+                            ),
+                            "amount": part,
+                        }
+                    )
+        fee = 0.0
+        if (
+            self.commitment_end
+            and last_day < self.commitment_end
+            and plan.early_termination_fee_type != "none"
+        ):
+            if plan.early_termination_fee_type == "fixed":
+                fee = plan.early_termination_fee
+            else:
+                delta = relativedelta(self.commitment_end + timedelta(days=1), refund_from)
+                months = delta.years * 12 + delta.months + (1 if delta.days else 0)
+                fee = self.currency_id.round(months * self.mrr * plan.early_termination_fee / 100.0)
+        return {
+            "timing": timing,
+            "last_day": last_day,
+            "refunds": refunds,
+            "fee": fee,
+            "fee_text": env._(
+                "Early-termination fee — commitment until %(date)s",
+                date=format_date(env, self.commitment_end, lang_code=lang)
+                if self.commitment_end
+                else "",
+            ),
+        }
+
+    def _cancel(self, reason=None, timing="now", today=None, note=None):
+        """Cancel now or at the end of the period, with a reason; refund and fee
+        per plan. Used by the wizard, the portal and the API."""
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        prepared = self._prepare_cancellation(timing, today)
+        last_day = prepared["last_day"]
+        vals = {
+            "date_end": last_day,
+            "cancel_reason_id": reason.id if reason else False,
+            "cancel_date": today,
+        }
+        # a pending scheduled change past the end would never apply
+        self.change_ids.filtered(
+            lambda c: c.state == "scheduled" and c.date > last_day
+        ).action_cancel()
+        if prepared["refunds"]:
+            self._create_document("out_refund", prepared["refunds"], today)
+        if prepared["fee"]:
+            product = self.env.ref("rbm_recurring.product_rbm_early_termination")
+            self._create_document(
+                "out_invoice",
+                [{"product": product, "name": prepared["fee_text"], "amount": prepared["fee"]}],
+                today,
+            )
+        if last_day < today or (timing == "now" or self.state == "trial"):
+            with self._track_mrr("cancellation", date=last_day + timedelta(days=1)):
+                self.write({**vals, "state": "cancelled"})
+            self._emit_provisioning("cancelled")
+        else:
+            self.write(vals)
+        body = _(
+            "Cancellation requested: last day of service %(date)s.",
+            date=format_date(self.env, last_day),
+        )
+        if reason:
+            body += " " + _("Reason: %(reason)s.", reason=reason.name)
+        if note:
+            body += " " + note
+        self.message_post(body=body, subtype_xmlid="mail.mt_note")
+        return prepared
+
+    # ------------------------------------------------------------
+    # LIFECYCLE (trials, renewals, endings)
+    # ------------------------------------------------------------
+
+    def _has_payment_method(self):
+        self.ensure_one()
+        if self.payment_mode == "card":
+            return bool(self.payment_token_id)
+        return bool(self.payment_mode)
+
+    @api.model
+    def _process_lifecycle(self, today):
+        """Trials that end, commitments that renew or expire, contracts past
+        their end date, reminders and notices, scheduled changes. Cheap
+        set-based searches; run by the billing cron before it bills."""
+        Contract = self.sudo()
+        # trial reminders
+        for contract in Contract.search(
+            [("state", "=", "trial"), ("trial_reminder_sent", "=", False)]
+        ):
+            days = contract.plan_id.trial_reminder_days
+            if contract.trial_end - timedelta(days=days) <= today <= contract.trial_end:
+                contract._send_template("rbm_recurring.mail_template_trial_reminder")
+                contract.trial_reminder_sent = True
+        # trials that ended
+        for contract in Contract.search([("state", "=", "trial"), ("trial_end", "<", today)]):
+            if contract.plan_id.trial_requires_payment and not contract._has_payment_method():
+                contract.write({"state": "expired", "date_end": contract.trial_end})
+                contract.message_post(
+                    body=_("The trial ended with no payment method: the contract expired."),
+                    subtype_xmlid="mail.mt_note",
+                )
+                contract._emit_provisioning("expired")
+            else:
+                with contract._track_mrr("start", date=contract.trial_end + timedelta(days=1)):
+                    contract.state = "active"
+                contract._emit_provisioning("activated")
+        running = [("state", "in", ("active", "suspended"))]
+        # renewal notices
+        for contract in Contract.search(
+            running + [("commitment_end", ">=", today), ("date_end", "=", False)]
+        ):
+            plan = contract.plan_id
+            if (
+                plan.auto_renew
+                and contract.renewal_notice_sent != contract.commitment_end
+                and contract.commitment_end - timedelta(days=plan.renewal_notice_days) <= today
+            ):
+                contract._send_template("rbm_recurring.mail_template_renewal_notice")
+                contract.renewal_notice_sent = contract.commitment_end
+        # renewals
+        for contract in Contract.search(
+            running + [("commitment_end", "<", today), ("date_end", "=", False)]
+        ):
+            if not contract.plan_id.auto_renew:
+                continue
+            new_end = contract.commitment_end
+            while new_end < today:
+                new_end += relativedelta(months=contract.plan_id.renewal_months or 12)
+            contract.commitment_end = new_end
+            contract.message_post(
+                body=_("Renewed until %(date)s.", date=format_date(self.env, new_end)),
+                subtype_xmlid="mail.mt_note",
+            )
+            contract._emit_provisioning("renewed")
+        # contracts past their end date
+        for contract in Contract.search(running + [("date_end", "<", today)]):
+            if contract.cancel_reason_id or contract.cancel_date:
+                state, event = "cancelled", "cancelled"
+            elif contract.commitment_end == contract.date_end:
+                state, event = "expired", "expired"
+            else:
+                state, event = "closed", "closed"
+            with contract._track_mrr(
+                "cancellation" if state == "cancelled" else "expiry",
+                date=contract.date_end + timedelta(days=1),
+            ):
+                contract.state = state
+            contract._emit_provisioning(event)
+        # scheduled changes of contracts the billing run will not touch today
+        Contract.env["rbm.contract.change"].search(
+            [("state", "=", "scheduled"), ("date", "<=", today)]
+        )._apply(today)
+
+    def _send_template(self, xmlid):
+        template = self.env.ref(xmlid, raise_if_not_found=False)
+        if template:
+            for contract in self:
+                contract.message_post_with_source(
+                    template, subtype_xmlid="mail.mt_comment", email_layout_xmlid=False
+                )
+
+    # ------------------------------------------------------------
+    # MRR MOVEMENTS
+    # ------------------------------------------------------------
+
+    def _get_effective_mrr(self):
+        """MRR the contract brings in now: its MRR while it is billed, else 0."""
+        self.ensure_one()
+        if self.state in self._get_mrr_states() or (
+            self.state == "suspended" and self.plan_id.suspension_billing == "keep"
+        ):
+            return self.mrr
+        return 0.0
+
+    def _get_effective_mrr_with_campaign(self):
+        """Effective MRR as it was while the campaign discount still applied."""
+        self.ensure_one()
+        mrr = self._get_effective_mrr()
+        if not mrr or not self.campaign_id:
+            return mrr
+        total = self.recurring_total
+        discount = self.campaign_id._get_discount(total, self.currency_id)
+        factor = periods.monthly_factor(self.plan_id.interval_unit, self.plan_id.interval)
+        return self.currency_id.round(float(periods.to_decimal(total - discount) * factor))
+
+    @contextmanager
+    def _track_mrr(self, reason, date=None):
+        """Record one ``rbm.mrr.event`` per contract whose effective MRR changes
+        inside the ``with`` block::
+
+            with contracts._track_mrr("upgrade"):
+                ...change lines, plan or state...
+        """
+        before = {contract: contract._get_effective_mrr() for contract in self}
+        yield
+        self._record_mrr_events(before, reason, date)
+
+    def _record_mrr_events(self, before, reason, date=None):
+        date = date or fields.Date.context_today(self)
+        vals_list = []
+        had_mrr = set()
+        if self:
+            data = self.env["rbm.mrr.event"]._read_group(
+                [("contract_id", "in", self.ids), ("mrr_after", ">", 0)], ["contract_id"]
+            )
+            had_mrr = {contract for (contract,) in data}
+        for contract, old in before.items():
+            new = contract._get_effective_mrr()
+            currency = contract.currency_id
+            if currency.compare_amounts(old, new) == 0:
+                continue
+            if currency.is_zero(old):
+                event_type = "reactivation" if contract in had_mrr else "new"
+            elif currency.is_zero(new):
+                event_type = "churn"
+            else:
+                event_type = "expansion" if new > old else "contraction"
+            vals_list.append(
+                {
+                    "contract_id": contract.id,
+                    "plan_id": contract.plan_id.id,
+                    "company_id": contract.company_id.id,
+                    "currency_id": currency.id,
+                    "date": date,
+                    "event_type": event_type,
+                    "reason": reason,
+                    "mrr_before": old,
+                    "delta": currency.round(new - old),
+                    "mrr_after": new,
+                }
+            )
+        return self.env["rbm.mrr.event"].sudo().create(vals_list)
 
     def _demo_bill_until_today(self):
         """Demo data: bill what the demo contracts owe today, and let most
@@ -685,8 +1254,7 @@ class RbmContract(models.Model):
         period = self._get_next_period()
         if not period:
             return 0.0
-        fee_lines = self.line_ids.filtered(lambda line: line.line_type == "one_time")
-        vals = self._prepare_invoice_vals(period, fee_lines._get_installments_invoiced())
+        vals = self._prepare_invoice_vals(period, self._prepare_billing_state())
         if not vals:
             return 0.0
         return self.currency_id.round(

@@ -48,6 +48,19 @@ class RbmContractLine(models.Model):
         readonly=False,
         precompute=True,
     )
+    date_start = fields.Date(
+        string="From", help="First day this line is billed (empty: from the contract start)."
+    )
+    date_end = fields.Date(
+        string="Until",
+        help="Last day this line is billed; set when a change replaces or removes it.",
+    )
+    is_addon = fields.Boolean(string="Add-on")
+    is_current = fields.Boolean(
+        compute="_compute_is_current",
+        search="_search_is_current",
+        help="Not replaced nor removed by a change.",
+    )
     installments = fields.Integer(
         default=1, help="One-time fees: number of invoices the fee is split over."
     )
@@ -86,6 +99,17 @@ class RbmContractLine(models.Model):
         for line in self:
             line.price_unit = line.product_id.lst_price
 
+    @api.depends("date_end")
+    def _compute_is_current(self):
+        for line in self:
+            line.is_current = not line.date_end
+
+    def _search_is_current(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise NotImplementedError(operator)
+        current = (operator == "=") == value
+        return [("date_end", "=" if current else "!=", False)]
+
     @api.depends("quantity", "price_unit")
     def _compute_subtotal(self):
         for line in self:
@@ -114,6 +138,21 @@ class RbmContractLine(models.Model):
     # ------------------------------------------------------------
     # BILLING
     # ------------------------------------------------------------
+
+    def _prepare_copy_vals(self, **changes):
+        """Values of a new version of this line (a change replaces lines)."""
+        self.ensure_one()
+        return {
+            "sequence": self.sequence,
+            "product_id": self.product_id.id,
+            "name": self.name,
+            "line_type": self.line_type,
+            "quantity": self.quantity,
+            "price_unit": self.price_unit,
+            "installments": self.installments,
+            "is_addon": self.is_addon,
+            **changes,
+        }
 
     def _get_installments_invoiced(self):
         """{line: number of its installments on invoices that are not cancelled}."""
@@ -154,30 +193,48 @@ class RbmContractLine(models.Model):
             "rbm_contract_line_id": self.id,
         }
 
-    def _prepare_recurring_invoice_line_vals(self, period, period_text, quantum):
+    def _get_amount(self, quantum):
+        """Price of the line for a full period, rounded to the currency."""
         self.ensure_one()
-        plan = self.contract_id.plan_id
-        vals = self._prepare_invoice_line_base_vals()
-        vals["name"] = _("%(name)s — %(period)s", name=self.name, period=period_text)
-        full_period = (
-            period["start"] == period["full_start"] and period["end"] == period["full_end"]
-        )
-        if full_period:
-            vals.update(quantity=self.quantity, price_unit=self.price_unit)
-            return vals
-        amount = periods.round_money(
+        return periods.round_money(
             periods.to_decimal(self.quantity) * periods.to_decimal(self.price_unit), quantum
         )
-        part = periods.prorate_interval(
-            amount,
-            period["full_start"],
-            period["full_end"],
-            period["start"],
-            period["end"],
+
+    def _get_prorated_amount(self, full_start, full_end, start, end, quantum):
+        """Part of the line's price for ``[start, end]`` of the period
+        ``[full_start, full_end]`` (plan day count; parts always add up)."""
+        self.ensure_one()
+        plan = self.contract_id.plan_id
+        return periods.prorate_interval(
+            self._get_amount(quantum),
+            full_start,
+            full_end,
+            start,
+            end,
             plan.interval_unit,
             plan.interval,
             plan.proration_day_count,
             quantum,
+        )
+
+    def _prepare_recurring_invoice_line_vals(self, period, period_text, quantum):
+        """Invoice line for the part of ``period`` this line is valid in, or
+        ``False`` when the line is not valid in it."""
+        self.ensure_one()
+        start = max(period["start"], self.date_start or period["start"])
+        end = min(period["end"], self.date_end or period["end"])
+        if start > end:
+            return False
+        if (start, end) != (period["start"], period["end"]):
+            lang = self.contract_id.partner_id.lang or self.env.lang
+            period_text = self.contract_id._format_period({"start": start, "end": end}, lang)
+        vals = self._prepare_invoice_line_base_vals()
+        vals["name"] = _("%(name)s — %(period)s", name=self.name, period=period_text)
+        if (start, end) == (period["full_start"], period["full_end"]):
+            vals.update(quantity=self.quantity, price_unit=self.price_unit)
+            return vals
+        part = self._get_prorated_amount(
+            period["full_start"], period["full_end"], start, end, quantum
         )
         vals.update(self._amount_to_line_vals(part, quantum))
         if vals["quantity"] != self.quantity:
@@ -196,10 +253,7 @@ class RbmContractLine(models.Model):
         count = self.installments or 1
         if done >= count:
             return False
-        amount = periods.round_money(
-            periods.to_decimal(self.quantity) * periods.to_decimal(self.price_unit), quantum
-        )
-        part = periods.split_amount(amount, count, quantum)[done]
+        part = periods.split_amount(self._get_amount(quantum), count, quantum)[done]
         installments_done[self] = done + 1
         vals = self._prepare_invoice_line_base_vals()
         vals.update(self._amount_to_line_vals(part, quantum))

@@ -88,6 +88,86 @@ class RbmPlan(models.Model):
         default="post",
     )
     line_ids = fields.One2many("rbm.plan.line", "plan_id", string="Plan Lines", copy=True)
+    # trial, commitment, renewal
+    trial_days = fields.Integer(help="Days of free trial before the first invoice.")
+    trial_requires_payment = fields.Boolean(
+        string="Trial Requires a Payment Method",
+        help="At the end of the trial, a contract with no payment method expires "
+        "instead of becoming active.",
+    )
+    trial_reminder_days = fields.Integer(
+        default=3, help="Days before the end of the trial to remind the customer."
+    )
+    commitment_months = fields.Integer(
+        string="Commitment (months)",
+        help="Minimum term (vigência/fidelidade); leaving earlier costs the early-termination fee.",
+    )
+    early_termination_fee_type = fields.Selection(
+        [
+            ("none", "None"),
+            ("fixed", "Fixed amount"),
+            ("percent", "Percentage of the remaining months"),
+        ],
+        default="none",
+        required=True,
+    )
+    early_termination_fee = fields.Float(
+        string="Early-Termination Fee",
+        help="Fixed amount, or percentage of the MRR of each remaining month of commitment.",
+    )
+    auto_renew = fields.Boolean(
+        default=True,
+        help="At the end of the commitment, renew for the renewal term; otherwise "
+        "the contract expires.",
+    )
+    renewal_months = fields.Integer(
+        string="Renewal Term (months)",
+        default=12,
+    )
+    renewal_notice_days = fields.Integer(
+        default=30, help="Days before the end of the commitment to notify the customer."
+    )
+    # changes and cancellation
+    upgrade_timing = fields.Selection(
+        [("now", "Immediately"), ("period_end", "At period end")],
+        default="now",
+        required=True,
+    )
+    downgrade_timing = fields.Selection(
+        [("now", "Immediately"), ("period_end", "At period end")],
+        default="period_end",
+        required=True,
+    )
+    credit_policy = fields.Selection(
+        [("credit_note", "Credit note now"), ("next_invoice", "Deduct on the next invoice")],
+        string="Unused Part Credit",
+        default="next_invoice",
+        required=True,
+        help="In advance: how the unused part of a replaced price is credited.",
+    )
+    charge_policy = fields.Selection(
+        [("invoice_now", "Invoice now"), ("next_invoice", "Add to the next invoice")],
+        string="Remaining Part Charge",
+        default="invoice_now",
+        required=True,
+        help="In advance: how the remaining part of the new price is charged.",
+    )
+    addon_product_ids = fields.Many2many(
+        "product.product",
+        string="Allowed Add-ons",
+        help="Products a customer may add to a contract of this plan.",
+    )
+    cancel_refund = fields.Boolean(
+        string="Refund Unused Period on Cancellation",
+        help="When a pre-paid contract is cancelled immediately, credit the unused part of "
+        "the period.",
+    )
+    suspension_billing = fields.Selection(
+        [("keep", "Keep billing"), ("pause", "Pause billing")],
+        string="Billing While Suspended",
+        default="pause",
+        required=True,
+    )
     contract_ids = fields.One2many("rbm.contract", "plan_id", string="Contracts")
     contract_count = fields.Integer(compute="_compute_contract_count")
     recurring_total = fields.Monetary(
@@ -99,6 +179,12 @@ class RbmPlan(models.Model):
 
     _sql_constraints = [
         ("interval_positive", "CHECK(interval > 0)", "The billing period must be at least 1."),
+        (
+            "terms_not_negative",
+            "CHECK(trial_days >= 0 AND commitment_months >= 0 AND renewal_months >= 0 "
+            "AND early_termination_fee >= 0)",
+            "Trial days, commitment, renewal term and fee must not be negative.",
+        ),
         (
             "billing_day_range",
             "CHECK(billing_day BETWEEN 1 AND 31)",

@@ -1,1 +1,9 @@
-from . import test_billing, test_concurrency, test_portal
+from . import (
+    test_billing,
+    test_concurrency,
+    test_lifecycle,
+    test_portal,
+    test_portal_change,
+    test_price_adjustment,
+    test_provisioning,
+)

@@ -339,12 +339,14 @@ class TestBillingRun(RbmBillingCase):
     def test_suspended_and_draft_contracts_are_not_billed(self):
         plan = self._make_plan()
         suspended = self._make_contract(plan, d("2026-11-01"))
-        suspended.action_suspend()
+        with freeze_time("2026-11-01"):
+            suspended.action_suspend()
         draft = self._make_contract(plan, d("2026-11-01"), activate=False)
         with freeze_time("2026-11-01"):
             self.env["rbm.contract"]._cron_billing_run()
         self.assertFalse(self._invoices(suspended) | self._invoices(draft))
-        suspended.action_reactivate()
+        with freeze_time("2026-11-01"):
+            suspended.action_reactivate()
         self._bill(suspended, d("2026-11-01"))
         self.assertEqual(len(self._invoices(suspended)), 1)
 

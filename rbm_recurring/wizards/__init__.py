@@ -1,0 +1,1 @@
+from . import rbm_contract_cancel_wizard, rbm_contract_change_wizard, rbm_price_adjustment_wizard
