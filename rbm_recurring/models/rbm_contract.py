@@ -1143,10 +1143,24 @@ class RbmContract(models.Model):
             ):
                 contract.state = state
             contract._emit_provisioning(event)
-        # scheduled changes of contracts the billing run will not touch today
-        Contract.env["rbm.contract.change"].search(
+        # scheduled changes of contracts the billing run will not touch today;
+        # one that cannot apply any more is reported on its contract
+        for change in Contract.env["rbm.contract.change"].search(
             [("state", "=", "scheduled"), ("date", "<=", today)]
-        )._apply(today)
+        ):
+            try:
+                with self.env.cr.savepoint():
+                    change._apply(today)
+            except (UserError, ValidationError) as error:
+                change.contract_id.message_post(
+                    body=_(
+                        "The scheduled change %(change)s could not be applied: %(error)s",
+                        change=change.description,
+                        error=error.args[0] if error.args else str(error),
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+                change.state = "cancelled"
 
     def _send_template(self, xmlid):
         template = self.env.ref(xmlid, raise_if_not_found=False)

@@ -82,6 +82,20 @@ class TestContractChanges(RbmBillingCase):
             (event.date, event.delta, event.reason), (d("2026-12-01"), -100.0, "downgrade")
         )
 
+    def test_scheduled_change_that_no_longer_applies_is_reported(self):
+        small, big = self._plans()
+        contract = self._make_contract(big, d("2026-11-01"))
+        with freeze_time("2026-11-16"):
+            change = self.env["rbm.contract.change"]._request(contract, "plan", new_plan=small)
+        small.billing_mode = "arrears"  # the plan changed meanwhile
+        with freeze_time("2026-12-01"):
+            self.env["rbm.contract"]._process_lifecycle(d("2026-12-01"))
+        self.assertEqual(change.state, "cancelled")
+        self.assertEqual(contract.plan_id, big)
+        self.assertIn("could not be applied", contract.message_ids[0].body)
+        self._run("2026-12-01")
+        self.assertEqual(len(self._docs(contract)), 2)
+
     def test_upgrade_in_arrears_splits_the_period(self):
         small, big = self._plans(billing_mode="arrears")
         contract = self._make_contract(small, d("2026-11-01"))
