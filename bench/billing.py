@@ -1,0 +1,858 @@
+#!/usr/bin/env python3
+"""Billing throughput benchmark: the RBM billing run against plain Odoo.
+
+Bootstraps Odoo itself (no ``odoo-bin shell`` needed)::
+
+    ODOO_HOME=/opt/odoo /opt/odoo/.venv/bin/python bench/billing.py --db rbm_bench --contracts 2000
+
+In ONE transaction, which is rolled back at the end (the database stays
+reusable), it sets up N customers with one monthly in-advance contract each
+(three recurring service lines, posting policy "post", all due today) and then
+times:
+
+* RBM: ``rbm.contract._cron_billing_run(batch_size=100)`` called until no
+  contract is due any more (the cron as it is: search, lock, prepare, create,
+  advance, post);
+* plain Odoo: for N other customers, the same 3-line invoices created with
+  ``account.move.create(vals_list)`` in batches of the same size, then
+  ``moves.action_post()``.
+
+By default the two sides are interleaved (one RBM cron call, then one plain
+Odoo batch, ...) so that both see the same machine load and table sizes; the
+ratio is then meaningful even on a busy machine. Both sides are warmed up
+first (``--warmup`` contracts/invoices), flush inside the timed sections, and
+start every batch with an empty ORM cache, as a cron batch in its own
+transaction would. Between batches (untimed) the tables written to are
+ANALYZEd, since autoanalyze never sees the rows of an uncommitted transaction.
+Queries are counted with the cursor's ``sql_log_count``. The RBM time is split
+over the steps of the run (``_process_lifecycle``, ``_lock_for_billing``,
+``_prepare_billing_batch``, ``_apply_billing``, ``_post_invoices``) by wrapping
+them on this process's registry classes. ``--profile`` adds a breakdown of the
+queries by statement and by call site (timings are then inflated by the
+tracing).
+
+The last line printed is the one-line summary, e.g. (wrapped here)::
+
+    billing: 2000 contracts, 28.0 invoices/s, ratio 0.97 vs plain Odoo,
+    24.0 queries per invoice (plain Odoo 23.9)
+
+If the database does not exist it is created with ``-i rbm_recurring
+--without-demo=all`` (a subprocess running odoo-bin); when the addon gained
+stored fields since, it is updated with ``-u rbm_recurring`` (``--update``
+forces that). See bench/README.md.
+"""
+
+import argparse
+import collections
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="rbm_bench", help="database (default: rbm_bench)")
+    parser.add_argument(
+        "--contracts",
+        "-n",
+        type=int,
+        default=2000,
+        help="contracts / invoices per side (default: 2000)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=100,
+        help="cron batch size and plain Odoo create batch (default: 100, the cron's default)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=20,
+        help="untimed warm-up contracts / invoices per side (default: 20)",
+    )
+    parser.add_argument(
+        "--order",
+        choices=["interleaved", "rbm-first", "plain-first"],
+        default="interleaved",
+        help="interleaved (default): alternate one RBM cron call and one plain "
+        "Odoo batch, so that both sides share the machine load; or time one "
+        "whole side after the other",
+    )
+    parser.add_argument(
+        "--analyze-every",
+        type=int,
+        default=1,
+        help="ANALYZE the written tables (untimed) after every K batches (default: 1; "
+        "0: never, to see the planner without statistics)",
+    )
+    parser.add_argument(
+        "--no-taxes",
+        action="store_true",
+        help="products without taxes (default: the product default taxes, "
+        "i.e. the company's sales tax, on both sides)",
+    )
+    parser.add_argument(
+        "--keep-cache", action="store_true", help="do not empty the ORM cache between batches"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="break the queries down by statement and by call site (timings inflated)",
+    )
+    parser.add_argument(
+        "--profile-top", type=int, default=25, help="lines per profile table (default: 25)"
+    )
+    parser.add_argument(
+        "--update", action="store_true", help="run odoo-bin -u rbm_recurring on the database first"
+    )
+    parser.add_argument(
+        "--odoo-home",
+        default=os.environ.get("ODOO_HOME", "/opt/odoo"),
+        help="Odoo source tree holding odoo-bin (default: $ODOO_HOME or /opt/odoo)",
+    )
+    parser.add_argument(
+        "--addons-path",
+        default=None,
+        help="full addons path (default: ODOO_HOME/addons,ODOO_HOME/odoo/addons,the repository)",
+    )
+    parser.add_argument("--log-level", default="warn", help="Odoo log level (default: warn)")
+    return parser.parse_args()
+
+
+# ----------------------------------------------------------------------------
+# database bootstrap
+# ----------------------------------------------------------------------------
+
+
+def db_state(dbname):
+    """(database exists, rbm_recurring state or None)."""
+    import psycopg2
+
+    try:
+        cnx = psycopg2.connect(dbname=dbname)
+    except psycopg2.OperationalError as error:
+        if "does not exist" in str(error):
+            return False, None
+        raise
+    try:
+        with cnx.cursor() as cr:
+            cr.execute("SELECT to_regclass('ir_module_module')")
+            if not cr.fetchone()[0]:
+                return True, None
+            cr.execute("SELECT state FROM ir_module_module WHERE name = 'rbm_recurring'")
+            row = cr.fetchone()
+            return True, row and row[0]
+    finally:
+        cnx.close()
+
+
+def run_odoo_bin(args, extra):
+    cmd = [
+        sys.executable,
+        os.path.join(args.odoo_home, "odoo-bin"),
+        f"--addons-path={args.addons_path}",
+        "-d",
+        args.db,
+        "--stop-after-init",
+        "--no-http",
+        "--log-level=warn",
+        *extra,
+    ]
+    print("bench: running", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def ensure_database(args):
+    exists, state = db_state(args.db)
+    if not exists or state != "installed":
+        run_odoo_bin(args, ["-i", "rbm_recurring", "--without-demo=all"])
+    elif args.update:
+        run_odoo_bin(args, ["-u", "rbm_recurring"])
+
+
+def code_version():
+    """Commit of the repository, whether rbm_recurring has uncommitted changes,
+    and a digest of the two billing files, to tell which code was measured."""
+    import hashlib
+
+    def git(*cmd):
+        try:
+            return subprocess.run(
+                ["git", "-C", REPO, *cmd], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    dirty = git("status", "--porcelain", "--", "rbm_recurring")
+    digest = hashlib.sha1()
+    for name in ("rbm_contract.py", "rbm_contract_line.py"):
+        with open(os.path.join(REPO, "rbm_recurring", "models", name), "rb") as f:
+            digest.update(f.read())
+    changes = f" + {len(dirty.splitlines())} uncommitted changes in rbm_recurring" if dirty else ""
+    return f"{head}{changes} (billing files {digest.hexdigest()[:8]})"
+
+
+def missing_columns(registry):
+    """Stored fields of the rbm models (and the models they extend) that have no
+    column yet: the addons changed since the database was installed/updated."""
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema()"
+        )
+        columns = set(cr.fetchall())
+    missing = []
+    for model in registry.values():
+        if model._abstract or not model._auto or model._table_query:
+            continue
+        for field in model._fields.values():
+            if field.store and field.column_type and (model._table, field.name) not in columns:
+                missing.append(f"{model._name}.{field.name}")
+    return missing
+
+
+def ensure_accounting(env):
+    """The company needs a chart of accounts and a sales journal; Odoo 18 loads
+    the generic chart when account is installed without demo, else load it."""
+    company = env.company
+    if not company.chart_template:
+        print(f"bench: {company.name} has no chart of accounts, loading generic_coa", flush=True)
+        env["account.chart.template"].try_loading("generic_coa", company, install_demo=False)
+        env.cr.commit()
+    journal = env["account.journal"].search(
+        [("type", "=", "sale"), *env["account.journal"]._check_company_domain(company)], limit=1
+    )
+    if not journal:
+        raise SystemExit(f"bench: company {company.name} has no sales journal")
+    return company, journal
+
+
+# ----------------------------------------------------------------------------
+# measurement helpers
+# ----------------------------------------------------------------------------
+
+
+class Meter:
+    """Sums wall time and query count over several timed windows."""
+
+    def __init__(self, cr):
+        self.cr = cr
+        self.seconds = 0.0
+        self.queries = 0
+        self.durations = []
+        self._t0 = self._q0 = None
+
+    def __enter__(self):
+        self._q0 = self.cr.sql_log_count
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        duration = time.perf_counter() - self._t0
+        self.seconds += duration
+        self.queries += self.cr.sql_log_count - self._q0
+        self.durations.append(duration)
+
+    @property
+    def median(self):
+        return statistics.median(self.durations) if self.durations else 0.0
+
+
+class Phases:
+    """Time and queries spent in named phases (inclusive), while ``active``."""
+
+    def __init__(self, cr):
+        self.cr = cr
+        self.active = False
+        self.seconds = collections.Counter()
+        self.queries = collections.Counter()
+
+    def add(self, name, seconds, queries):
+        self.seconds[name] += seconds
+        self.queries[name] += queries
+
+    def timed(self, name, func, *args, **kwargs):
+        q0, t0 = self.cr.sql_log_count, time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            self.add(name, time.perf_counter() - t0, self.cr.sql_log_count - q0)
+
+
+RBM_PHASES = (
+    "_process_lifecycle",
+    "_lock_for_billing",
+    "_prepare_billing_batch",
+    "_apply_billing",
+    "_post_invoices",
+)
+
+
+def patch_rbm_phases(registry, phases):
+    """Wrap the billing steps of rbm.contract (on this process's registry class
+    only, nothing is written anywhere) to time them; returns an undo function."""
+    cls = registry["rbm.contract"]
+    saved = {name: cls.__dict__[name] for name in RBM_PHASES if name in cls.__dict__}
+
+    def wrap(name, orig):
+        def wrapper(self, *args, **kwargs):
+            if not phases.active:
+                return orig(self, *args, **kwargs)
+            return phases.timed(name, orig, self, *args, **kwargs)
+
+        return wrapper
+
+    names = [name for name in RBM_PHASES if hasattr(cls, name)]
+    for name in names:
+        setattr(cls, name, wrap(name, getattr(cls, name)))
+
+    def undo():
+        for name in names:
+            if name in saved:
+                setattr(cls, name, saved[name])
+            else:
+                delattr(cls, name)
+
+    return undo
+
+
+_TABLE_RE = re.compile(r'\b(?:FROM|INTO|UPDATE|JOIN)\s+"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)
+
+
+def statement_kind(query):
+    """'SELECT account_move', 'INSERT account_move_line', 'SAVEPOINT', ..."""
+    text = query.strip()
+    verb = text.split(None, 1)[0].upper() if text else "?"
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return verb
+    if verb == "WITH":
+        verb = "WITH…"
+    match = _TABLE_RE.search(text)
+    return f"{verb} {match.group(1)}" if match else verb
+
+
+class QueryProfiler:
+    """Query hook (see odoo.sql_db.Cursor.execute): counts statements and the
+    code that issued them."""
+
+    def __init__(self, repo):
+        self.repo = repo + os.sep
+        self.odoo_core = None
+        self.by_kind = collections.Counter()
+        self.by_statement = collections.Counter()
+        self.by_repo_site = collections.Counter()
+        self.by_model_site = collections.Counter()
+        self.by_repo_and_model_site = collections.Counter()
+        self.by_repo_and_kind = collections.Counter()
+        self.active = False
+
+    def _site(self, frame):
+        code = frame.f_code
+        path = code.co_filename
+        for marker in ("/addons/", "/odoo/"):
+            if marker in path:
+                path = path[path.rindex(marker) + 1 :]
+                break
+        if path.startswith(self.repo):
+            path = path[len(self.repo) :]
+        return f"{path}:{frame.f_lineno} {code.co_name}"
+
+    def hook(self, cr, query, params, start, delay):
+        if not self.active:
+            return
+        if isinstance(query, bytes):
+            query = query.decode()
+        kind = statement_kind(query)
+        self.by_kind[kind] += 1
+        self.by_statement[" ".join(query.split())[:160]] += 1
+        frame = sys._getframe(1)
+        model_site = repo_site = None
+        while frame is not None:
+            path = frame.f_code.co_filename
+            if path == __file__ and frame.f_code.co_name in ("timed", "wrapper"):
+                pass  # the phase timers of this script
+            elif path.startswith(self.repo):
+                repo_site = self._site(frame)
+                break
+            if model_site is None and not _is_orm_plumbing(path):
+                model_site = self._site(frame)
+            frame = frame.f_back
+        repo_site = repo_site or "(outside the repo)"
+        model_site = model_site or repo_site
+        self.by_repo_site[repo_site] += 1
+        self.by_model_site[model_site] += 1
+        self.by_repo_and_model_site[(repo_site, model_site)] += 1
+        self.by_repo_and_kind[(repo_site, kind)] += 1
+
+
+_PLUMBING = (
+    os.sep + os.path.join("odoo", "sql_db.py"),
+    os.sep + os.path.join("odoo", "models.py"),
+    os.sep + os.path.join("odoo", "fields.py"),
+    os.sep + os.path.join("odoo", "api.py"),
+    os.sep + os.path.join("odoo", "tools") + os.sep,
+    os.sep + os.path.join("odoo", "osv") + os.sep,
+    os.sep + "contextlib.py",
+    os.sep + "functools.py",
+    os.path.join("base", "models", "ir_model.py"),
+    os.path.join("base", "models", "ir_rule.py"),
+    os.path.join("base", "models", "ir_translation.py"),
+    "<decorator-gen",
+)
+
+
+def _is_orm_plumbing(path):
+    return any(part in path for part in _PLUMBING) or path == __file__
+
+
+def print_profile(title, prof, invoices, top):
+    print(
+        f"\n--- profile: {title} ({sum(prof.by_kind.values())} queries, "
+        f"{sum(prof.by_kind.values()) / invoices:.2f} per invoice)"
+    )
+    print("  by statement kind (queries per invoice):")
+    for kind, count in prof.by_kind.most_common(top):
+        print(f"    {count / invoices:7.2f}  {kind}")
+    print("  by statement (queries per invoice):")
+    for stmt, count in prof.by_statement.most_common(top):
+        print(f"    {count / invoices:7.2f}  {stmt}")
+    print("  by innermost repo call site (queries per invoice):")
+    for site, count in prof.by_repo_site.most_common(top):
+        print(f"    {count / invoices:7.2f}  {site}")
+        kinds = [(k, c) for (s, k), c in prof.by_repo_and_kind.items() if s == site]
+        kinds.sort(key=lambda kc: -kc[1])
+        for kind, c in kinds[:6]:
+            print(f"    {'':7}    {c / invoices:7.2f}  {kind}")
+    print("  by innermost non-ORM call site (queries per invoice):")
+    for site, count in prof.by_model_site.most_common(top):
+        print(f"    {count / invoices:7.2f}  {site}")
+
+
+# ----------------------------------------------------------------------------
+# the benchmark
+# ----------------------------------------------------------------------------
+
+PRODUCTS = [
+    ("Bench Internet 300MB", 129.90),
+    ("Bench Cloud Backup", 49.90),
+    ("Bench Support Plus", 19.90),
+]
+
+
+def chunks(records, size):
+    for i in range(0, len(records), size):
+        yield records[i : i + size]
+
+
+def run(args):
+    from dateutil.relativedelta import relativedelta
+
+    import odoo
+    from odoo import SUPERUSER_ID, api, fields
+    from odoo.fields import Command
+    from odoo.tools.misc import format_date
+
+    registry = odoo.modules.registry.Registry(args.db)
+    missing = missing_columns(registry)
+    if missing:
+        print(f"bench: the database lacks columns ({', '.join(missing[:5])}): updating")
+        run_odoo_bin(args, ["-u", "rbm_recurring"])
+        registry = odoo.modules.registry.Registry.new(args.db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        company_id, journal_id = (rec.id for rec in ensure_accounting(env))
+        cr.commit()
+
+    n, batch, warm = args.contracts, args.batch_size, args.warmup
+    profiles = {}
+    results = {}
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        company = env["res.company"].browse(company_id)
+        journal = env["account.journal"].browse(journal_id)
+        # untimed setup: no chatter on the fixtures
+        quiet = env(
+            context={"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
+        )
+        Contract = env["rbm.contract"]
+        today = fields.Date.context_today(Contract)
+        t_setup = time.perf_counter()
+
+        # the run must bill only the benchmark's contracts
+        due = Contract.search_count(Contract._get_billing_domain(today))
+        if due:
+            raise SystemExit(
+                f"bench: {args.db} already has {due} contracts due today; "
+                "use a dedicated database (the default rbm_bench is created for this)"
+            )
+
+        product_vals = []
+        for name, price in PRODUCTS:
+            vals = {
+                "name": name,
+                "type": "service",
+                "list_price": price,
+                "rbm_billing_type": "recurring",
+                "sale_ok": True,
+            }
+            if args.no_taxes:
+                vals["taxes_id"] = [Command.clear()]
+            product_vals.append(vals)
+        products = quiet["product.product"].create(product_vals)
+        plan = quiet["rbm.plan"].create(
+            {
+                "name": "Bench monthly",
+                "interval": 1,
+                "interval_unit": "month",
+                "billing_mode": "advance",
+                "alignment": "anniversary",
+                "posting_policy": "post",
+                "line_ids": [Command.create({"product_id": p.id}) for p in products],
+            }
+        )
+        rbm_partners = quiet["res.partner"].create(
+            [{"name": f"Bench RBM customer {i:05d}"} for i in range(warm + n)]
+        )
+        plain_partners = quiet["res.partner"].create(
+            [{"name": f"Bench plain customer {i:05d}"} for i in range(warm + n)]
+        )
+        contracts = quiet["rbm.contract"].create(
+            [
+                {"partner_id": partner.id, "plan_id": plan.id, "date_start": today}
+                for partner in rbm_partners
+            ]
+        )
+        warm_contracts, main_contracts = contracts[:warm], contracts[warm:]
+        assert all(len(c.line_ids) == 3 for c in contracts), "contracts need 3 lines"
+        env.flush_all()
+        taxes = ", ".join(products[:1].taxes_id.mapped("name")) or "no taxes"
+        print(
+            f"setup: {len(products)} products (taxes: {taxes}), "
+            f"plan {plan.name}, {len(contracts)} contracts and {len(plain_partners)} plain "
+            f"customers in {time.perf_counter() - t_setup:.1f}s; journal {journal.code}, "
+            f"chart {company.chart_template}, today {today}; code {code_version()}",
+            flush=True,
+        )
+
+        # plain Odoo: the same invoices, built from data already in memory
+        period_start = today
+        line_specs = [(p.id, p.uom_id.id, p.display_name, p.lst_price) for p in products]
+
+        def plain_vals(partner_id, origin, period_text):
+            return {
+                "move_type": "out_invoice",
+                "partner_id": partner_id,
+                "company_id": company.id,
+                "currency_id": company.currency_id.id,
+                "invoice_date": period_start,
+                "invoice_origin": origin,
+                "invoice_user_id": env.uid,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "display_type": "product",
+                            "product_id": product_id,
+                            "product_uom_id": uom_id,
+                            "name": f"{name} — {period_text}",
+                            "quantity": 1.0,
+                            "price_unit": price,
+                        }
+                    )
+                    for product_id, uom_id, name, price in line_specs
+                ],
+            }
+
+        period_end = today + relativedelta(months=1, days=-1)
+        period_text = f"{format_date(env, today)} to {format_date(env, period_end)}"
+        plain_items = [(p.id, f"PLAIN/{i:05d}") for i, p in enumerate(plain_partners)]
+        warm_plain, main_plain = plain_items[:warm], plain_items[warm:]
+
+        def fresh_batch():
+            if not args.keep_cache:
+                env.invalidate_all()
+
+        thread = threading.current_thread()
+
+        def with_profile(name, meter_cm):
+            prof = profiles.get(name)
+            if prof is None:
+                return meter_cm
+            return _ProfiledWindow(thread, prof, meter_cm)
+
+        # Each side is a generator: the first step warms it up (untimed), every
+        # further step runs one timed batch; it ends by storing its results.
+
+        # ---------------------------------------------------------------- RBM
+        def rbm_side():
+            domain = Contract._get_billing_domain(today)
+            # warm-up: only the warm-up contracts are active and due
+            warm_contracts.with_env(quiet).action_activate()
+            env.flush_all()
+            for _i in range(warm + 1):
+                fresh_batch()
+                Contract._cron_billing_run(batch_size=warm or 1)
+                env.flush_all()
+                if not Contract.search_count(domain):
+                    break
+            main_contracts.with_env(quiet).action_activate()
+            env.flush_all()
+            due = Contract.search_count(domain)
+            assert due == n, f"{due} contracts due, expected {n}"
+            yield
+            meter = Meter(cr)
+            calls = 0
+            while True:
+                fresh_batch()
+                rbm_phases.active = True
+                try:
+                    with with_profile("rbm", meter):
+                        Contract._cron_billing_run(batch_size=batch)
+                        rbm_phases.timed("flush", env.flush_all)
+                finally:
+                    rbm_phases.active = False
+                calls += 1
+                if not Contract.search_count(domain):
+                    break
+                if calls > math.ceil(n / batch) + 5:
+                    raise SystemExit("bench: the billing run does not finish")
+                yield
+            moves = env["account.move"].search([("rbm_contract_id", "in", main_contracts.ids)])
+            results["rbm"] = (meter, moves, f"{calls} cron calls of batch_size={batch}")
+
+        # ---------------------------------------------------------- plain Odoo
+        def plain_side():
+            Move = env["account.move"].with_context(default_move_type="out_invoice")
+            if warm_plain:
+                warm_moves = Move.create(
+                    [plain_vals(pid, origin, period_text) for pid, origin in warm_plain]
+                )
+                warm_moves.action_post()
+                env.flush_all()
+            yield
+            meter = Meter(cr)
+            batches = 0
+            created = []
+            for chunk in chunks(main_plain, batch):
+                fresh_batch()
+                with with_profile("plain", meter):
+                    vals_list = [plain_vals(pid, origin, period_text) for pid, origin in chunk]
+                    moves = plain_phases.timed("create", Move.create, vals_list)
+                    plain_phases.timed("action_post", moves.action_post)
+                    plain_phases.timed("flush", env.flush_all)
+                created.extend(moves.ids)
+                batches += 1
+                yield
+            results["plain"] = (
+                meter,
+                env["account.move"].browse(created),
+                (f"{batches} batches of create({batch}) + action_post()"),
+            )
+
+        rbm_phases, plain_phases = Phases(cr), Phases(cr)
+        undo_patch = patch_rbm_phases(registry, rbm_phases)
+        if args.profile:
+            profiles["rbm"] = QueryProfiler(REPO)
+            profiles["plain"] = QueryProfiler(REPO)
+
+        analyzed = []
+
+        def refresh_stats():
+            """ANALYZE the tables this transaction wrote to (untimed). Everything
+            happens in one uncommitted transaction, so autovacuum never sees the
+            new rows and the planner would keep the statistics of nearly empty
+            tables: some of Odoo's posting queries (the payment state one of
+            account.move._compute_payment_state) then get nested-loop plans that
+            grow quadratically and swamp the measurement. In production every
+            cron batch commits and autoanalyze keeps the statistics current;
+            ANALYZE does sample the rows inserted by its own transaction."""
+            t = time.perf_counter()
+            cr.execute(
+                "SELECT relname FROM pg_stat_xact_user_tables"
+                " WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname"
+            )
+            tables = [row[0] for row in cr.fetchall()]
+            for table in tables:
+                cr.execute(f'ANALYZE "{table}"')
+            analyzed.append((len(tables), time.perf_counter() - t))
+
+        def step_done(count=[0]):  # noqa: B006 - a counter
+            count[0] += 1
+            if args.analyze_every and count[0] % args.analyze_every == 0:
+                refresh_stats()
+
+        t_run = time.perf_counter()
+        sides = [rbm_side(), plain_side()]
+        if args.order == "plain-first":
+            sides.reverse()
+        if args.order == "interleaved":
+            # one RBM cron call, one plain Odoo batch, and so on: both sides see
+            # the same machine load and the same table sizes
+            for side in sides:
+                next(side)
+            if args.analyze_every:
+                refresh_stats()
+            while sides:
+                for side in list(sides):
+                    if next(side, StopIteration) is StopIteration:
+                        sides.remove(side)
+                step_done()
+        else:
+            for side in sides:
+                next(side)
+                if args.analyze_every:
+                    refresh_stats()
+                for _step in side:
+                    step_done()
+        if analyzed:
+            print(
+                f"stats: ANALYZE of the {analyzed[-1][0]} written tables {len(analyzed)} times, "
+                f"{sum(t for _n, t in analyzed):.1f}s in all (untimed)"
+            )
+        print(
+            f"run: both sides ({args.order}) done in {time.perf_counter() - t_run:.1f}s "
+            "with warm-up",
+            flush=True,
+        )
+
+        # ------------------------------------------------------------ checks
+        for name in ("rbm", "plain"):
+            meter, moves, how = results[name]
+            env.invalidate_all()
+            posted = moves.filtered(lambda m: m.state == "posted")
+            nlines = len(moves.line_ids)
+            print(
+                f"{name:5}: {len(moves)} invoices ({len(posted)} posted, "
+                f"{nlines / max(len(moves), 1):.1f} journal items each, total "
+                f"{sum(moves.mapped('amount_total')):.2f}) in {meter.seconds:.1f}s, "
+                f"{how} (batch ms min/median/max {1000 * min(meter.durations):.0f}/"
+                f"{1000 * meter.median:.0f}/{1000 * max(meter.durations):.0f}); "
+                f"{len(moves) / meter.seconds:.1f} invoices/s, {meter.queries} "
+                f"queries = {meter.queries / max(len(moves), 1):.1f} per invoice",
+                flush=True,
+            )
+            if len(moves) != n or len(posted) != n:
+                raise SystemExit(
+                    f"bench: {name} made {len(moves)} invoices ({len(posted)} posted), expected {n}"
+                )
+        rbm_meter, rbm_moves, _ = results["rbm"]
+        plain_meter, plain_moves, _ = results["plain"]
+        rbm_total = sum(rbm_moves.mapped("amount_total"))
+        if abs(rbm_total - sum(plain_moves.mapped("amount_total"))) > 0.005:
+            print("WARNING: the two sides do not invoice the same amounts")
+        cr.rollback()
+        undo_patch()
+
+    # where the time goes, per contract / invoice
+    rbm_meter, plain_meter = results["rbm"][0], results["plain"][0]
+    sec, qry = rbm_phases.seconds, rbm_phases.queries
+    rbm_split = [
+        ("lifecycle", sec["_process_lifecycle"], qry["_process_lifecycle"]),
+        ("lock", sec["_lock_for_billing"], qry["_lock_for_billing"]),
+        ("prepare vals", sec["_prepare_billing_batch"], qry["_prepare_billing_batch"]),
+        (
+            "create+advance",
+            sec["_apply_billing"] - sec["_post_invoices"],
+            qry["_apply_billing"] - qry["_post_invoices"],
+        ),
+        ("post", sec["_post_invoices"], qry["_post_invoices"]),
+        ("flush", sec["flush"], qry["flush"]),
+    ]
+    rbm_split.append(
+        (
+            "rest of the cron",
+            rbm_meter.seconds - sum(t for _n, t, _q in rbm_split),
+            rbm_meter.queries - sum(q for _n, _t, q in rbm_split),
+        )
+    )
+    sec, qry = plain_phases.seconds, plain_phases.queries
+    plain_split = [(name, sec[name], qry[name]) for name in ("create", "action_post", "flush")]
+    plain_split.append(
+        (
+            "vals",
+            plain_meter.seconds - sum(t for _n, t, _q in plain_split),
+            plain_meter.queries - sum(q for _n, _t, q in plain_split),
+        )
+    )
+    for name, split in (("rbm", rbm_split), ("plain", plain_split)):
+        print(
+            f"{name:5} split, ms / queries per invoice: "
+            + ", ".join(f"{label} {1000 * t / n:.1f}/{q / n:.2f}" for label, t, q in split)
+        )
+
+    for name, prof in profiles.items():
+        print_profile(name, prof, n, args.profile_top)
+
+    rbm_rate = n / rbm_meter.seconds
+    plain_rate = n / plain_meter.seconds
+    print(
+        f"plain Odoo: {plain_rate:.1f} invoices/s; RBM per contract: "
+        f"{1000 * rbm_meter.seconds / n:.1f} ms vs {1000 * plain_meter.seconds / n:.1f} ms"
+        + (" (profiled: timings inflated)" if args.profile else "")
+    )
+    print(
+        f"billing: {n} contracts, {rbm_rate:.1f} invoices/s, ratio "
+        f"{rbm_rate / plain_rate:.2f} vs plain Odoo, {rbm_meter.queries / n:.1f} queries per "
+        f"invoice (plain Odoo {plain_meter.queries / n:.1f})",
+        flush=True,
+    )
+
+
+class _ProfiledWindow:
+    """Context manager: a Meter window with the query profiler hooked in."""
+
+    def __init__(self, thread, prof, meter):
+        self.thread, self.prof, self.meter = thread, prof, meter
+
+    def __enter__(self):
+        hooks = getattr(self.thread, "query_hooks", ())
+        self.thread.query_hooks = (*hooks, self.prof.hook)
+        self.prof.active = True
+        return self.meter.__enter__()
+
+    def __exit__(self, *exc):
+        result = self.meter.__exit__(*exc)
+        self.prof.active = False
+        self.thread.query_hooks = tuple(h for h in self.thread.query_hooks if h != self.prof.hook)
+        return result
+
+
+def main():
+    args = parse_args()
+    if args.contracts < 1 or args.batch_size < 1 or args.warmup < 0:
+        raise SystemExit("bench: --contracts and --batch-size must be positive")
+    odoo_home = os.path.abspath(args.odoo_home)
+    if not os.path.isfile(os.path.join(odoo_home, "odoo-bin")):
+        raise SystemExit(f"bench: no odoo-bin in {odoo_home}; set ODOO_HOME or --odoo-home")
+    args.odoo_home = odoo_home
+    if not args.addons_path:
+        args.addons_path = ",".join(
+            [os.path.join(odoo_home, "addons"), os.path.join(odoo_home, "odoo", "addons"), REPO]
+        )
+    sys.path.insert(0, odoo_home)
+    import odoo  # noqa: F401 - after sys.path
+
+    ensure_database(args)
+    odoo.tools.config.parse_config(
+        [
+            f"--addons-path={args.addons_path}",
+            "-d",
+            args.db,
+            f"--log-level={args.log_level}",
+            "--no-http",
+        ]
+    )
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
