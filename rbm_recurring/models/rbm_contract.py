@@ -743,6 +743,8 @@ class RbmContract(models.Model):
                 state["campaign_end"][self] = period["next_start"]
         for charge in state["charges"].pop(self, []):
             line_vals.append(fields.Command.create(charge._prepare_invoice_line_vals()))
+        for vals in self._prepare_extra_invoice_line_vals(period, state, quantum, lang):
+            line_vals.append(fields.Command.create(vals))
         if not line_vals:
             return False
         invoice_vals = {
@@ -768,6 +770,18 @@ class RbmContract(models.Model):
         elif self.payment_term_id:
             invoice_vals["invoice_payment_term_id"] = self.payment_term_id.id
         return invoice_vals
+
+    def _prepare_extra_invoice_line_vals(self, period, state, quantum, lang):
+        """Extension point: more lines for the invoice of ``period`` (metered
+        usage, ...). ``state`` is what ``_prepare_billing_state`` read for the
+        whole batch; add to it there rather than querying here."""
+        self.ensure_one()
+        return []
+
+    def _after_billing(self, moves, state):
+        """Extension point: called once per batch with the invoices just
+        created (not yet posted), inside the batch's savepoint."""
+        return True
 
     def _prepare_billing_state(self):
         """What a billing run consumes, read once for the whole batch."""
@@ -825,6 +839,7 @@ class RbmContract(models.Model):
             if any(c.campaign_periods_left != left for c in contracts):
                 vals["campaign_periods_left"] = left
             contracts.write(vals)
+        self._after_billing(moves, state)
         # a campaign that ran out brings the MRR back from the next period on
         for contract, end_date in state["campaign_end"].items():
             contract._record_mrr_events(
