@@ -1,3 +1,4 @@
+import json
 from datetime import date
 
 from freezegun import freeze_time
@@ -62,6 +63,24 @@ class TestContractChanges(RbmBillingCase):
         self.assertEqual(events.mapped("event_type"), ["new", "expansion"])
         self.assertEqual(events.mapped("delta"), [100.0, 100.0])
         self.assertEqual(events[1].reason, "upgrade")
+
+    def test_plan_change_is_provisioned_to_the_old_plans_endpoints(self):
+        small, big = self._plans()
+        endpoint = self.env["rbm.provisioning.endpoint"].create(
+            {
+                "name": "Small plan app",
+                "url": "https://app.example.com/hook",
+                "plan_ids": [Command.set(small.ids)],
+            }
+        )
+        contract = self._make_contract(small, d("2026-11-01"))
+        with freeze_time("2026-11-16"):
+            self.env["rbm.contract.change"]._request(contract, "plan", new_plan=big)
+        events = self.env["rbm.provisioning.event"].search([("endpoint_id", "=", endpoint.id)])
+        self.assertEqual(sorted(events.mapped("event_type")), ["activated", "plan_changed"])
+        payload = json.loads(events.filtered(lambda e: e.event_type == "plan_changed").payload)
+        self.assertEqual(payload["plan"]["id"], big.id)
+        self.assertEqual(payload["previous"]["plan"]["id"], small.id)
 
     def test_downgrade_waits_for_the_period_end(self):
         small, big = self._plans()
