@@ -1096,8 +1096,15 @@ class RbmContract(models.Model):
         set-based searches; run by the billing cron before it bills."""
         Contract = self.sudo()
         # trial reminders
+        plans = self.env["rbm.plan"].sudo().with_context(active_test=False).search([])
+        max_reminder = max(plans.mapped("trial_reminder_days") or [0])
+        max_notice = max(plans.mapped("renewal_notice_days") or [0])
         for contract in Contract.search(
-            [("state", "=", "trial"), ("trial_reminder_sent", "=", False)]
+            [
+                ("state", "=", "trial"),
+                ("trial_reminder_sent", "=", False),
+                ("trial_end", "<=", today + timedelta(days=max_reminder)),
+            ]
         ):
             days = contract.plan_id.trial_reminder_days
             if contract.trial_end - timedelta(days=days) <= today <= contract.trial_end:
@@ -1119,7 +1126,12 @@ class RbmContract(models.Model):
         running = [("state", "in", ("active", "suspended"))]
         # renewal notices
         for contract in Contract.search(
-            running + [("commitment_end", ">=", today), ("date_end", "=", False)]
+            running
+            + [
+                ("commitment_end", ">=", today),
+                ("commitment_end", "<=", today + timedelta(days=max_notice)),
+                ("date_end", "=", False),
+            ]
         ):
             plan = contract.plan_id
             if (
