@@ -1,7 +1,7 @@
 {
     "name": "RBM Metering",
     "summary": "Metered usage in any unit: metrics, usage events, rating and usage statements",
-    "version": "18.0.0.1.0",
+    "version": "18.0.0.2.0",
     "category": "Sales/Subscriptions",
     "author": "RBM",
     "website": "https://github.com/rbm-odoo/rbm",
@@ -9,6 +9,14 @@
     "depends": ["rbm_recurring"],
     "data": [
         "security/rbm_metering_groups.xml",
+        "security/ir.model.access.csv",
+        "security/rbm_metering_security.xml",
+        "views/rbm_metric_views.xml",
+        "views/rbm_usage_views.xml",
+        "views/rbm_api_key_views.xml",
+        "views/rbm_line_views.xml",
+        "wizards/rbm_api_key_wizard_views.xml",
+        "wizards/rbm_usage_import_wizard_views.xml",
         "views/rbm_metering_menus.xml",
     ],
     "installable": True,

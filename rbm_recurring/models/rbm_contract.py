@@ -340,7 +340,6 @@ class RbmContract(models.Model):
     # ------------------------------------------------------------
 
     def action_activate(self):
-        today = fields.Date.context_today(self)
         for contract in self:
             if contract.state != "draft":
                 raise UserError(
@@ -359,7 +358,7 @@ class RbmContract(models.Model):
                 contract.write(vals)
                 contract._emit_provisioning("trial_started")
                 continue
-            with contract._track_mrr("start", date=max(contract.date_start, today)):
+            with contract._track_mrr("start", date=contract.date_start):
                 contract.write(vals)
             contract._emit_provisioning("activated")
         return True

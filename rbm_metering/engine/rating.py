@@ -1,0 +1,320 @@
+"""Rating of metered usage: aggregation that SQL cannot do, and pricing.
+
+Plain Python (no Odoo import), exact in :class:`~decimal.Decimal`.
+
+Pricing models (``price_usage``):
+
+- ``per_unit``: every billable unit at ``unit_price``;
+- ``allowance``: the quantity above ``allowance`` (franquia) at ``overage_price``;
+- ``graduated``: each unit at the price of the tier it falls in (plus the flat
+  fee of every tier reached);
+- ``volume``: every unit at the price of the tier the *total* falls in (plus
+  that tier's flat fee);
+- ``package``: ``unit_price`` per started block of ``package_size`` units.
+
+For every model an ``allowance`` is deducted first (free units), and a
+``minimum`` charge applies last. Tiers are ``(from_qty, to_qty, price, flat_fee)``
+with ``to_qty`` ``None`` for the last, open-ended tier; a tier covers the
+quantities ``(from_qty, to_qty]``.
+"""
+
+from collections import namedtuple
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+AGGREGATIONS = ("sum", "max", "count", "count_unique", "last", "time_weighted_sum")
+PRICE_MODELS = ("per_unit", "allowance", "graduated", "volume", "package")
+PRORATION_POLICIES = ("prorate", "full")
+
+Tier = namedtuple("Tier", "from_qty to_qty price flat_fee", defaults=(Decimal(0),))
+Rating = namedtuple("Rating", "quantity billable amount parts")
+
+ZERO = Decimal(0)
+
+
+def to_decimal(value):
+    if value is None:
+        return ZERO
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def round_money(value, quantum="0.01"):
+    """Round half away from zero to the currency quantum."""
+    q = to_decimal(quantum)
+    return (to_decimal(value) / q).quantize(Decimal(1), rounding=ROUND_HALF_UP) * q
+
+
+def round_quantity(value, digits=None):
+    """Round a quantity to ``digits`` decimals (half up); ``None`` keeps it."""
+    value = to_decimal(value)
+    if digits is None:
+        return value
+    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+# ------------------------------------------------------------
+# AGGREGATION
+# ------------------------------------------------------------
+
+
+def last_value(events):
+    """Quantity of the latest event of ``(timestamp, quantity)`` pairs (the
+    later one wins on equal timestamps, in input order); 0 without events."""
+    result = None
+    for timestamp, quantity in events:
+        if result is None or timestamp >= result[0]:
+            result = (timestamp, quantity)
+    return to_decimal(result[1]) if result else ZERO
+
+
+def time_weighted_sum(events, start, end, initial=0, unit_seconds=None):
+    """Integral of a level over ``[start, end)``, in ``quantity x unit``.
+
+    ``events`` are ``(timestamp, level)`` pairs: the level holds from its
+    timestamp until the next event (``initial`` before the first one).
+    Events before ``start`` only set the level at ``start``; events at or
+    after ``end`` are ignored. ``unit_seconds`` is the length of the time unit
+    (3600 for GB-hours); ``None`` measures time in periods, so a constant
+    level ``L`` over the whole period gives ``L`` (e.g. GB-month)."""
+    if end <= start:
+        raise ValueError(f"empty interval {start}..{end}")
+    span = Decimal(_seconds(end - start))
+    unit = span if unit_seconds is None else Decimal(unit_seconds)
+    level = to_decimal(initial)
+    cursor = start
+    total = ZERO
+    for timestamp, quantity in sorted(events, key=lambda e: e[0]):
+        if timestamp >= end:
+            break
+        if timestamp > cursor:
+            total += level * Decimal(_seconds(timestamp - cursor))
+            cursor = timestamp
+        level = to_decimal(quantity)
+    total += level * Decimal(_seconds(end - cursor))
+    return total / unit
+
+
+def _seconds(delta):
+    return delta.days * 86400 + delta.seconds + Decimal(delta.microseconds) / 1000000
+
+
+# ------------------------------------------------------------
+# PRICING
+# ------------------------------------------------------------
+
+
+def prorate_allowance(allowance, days, total_days, policy="prorate", digits=None):
+    """Allowance for ``days`` of a period of ``total_days`` days: in proportion
+    (``prorate``) or whole (``full``)."""
+    if policy not in PRORATION_POLICIES:
+        raise ValueError(f"unknown allowance policy {policy!r}")
+    allowance = to_decimal(allowance)
+    if policy == "full" or days >= total_days:
+        return allowance
+    if total_days <= 0 or days < 0:
+        raise ValueError(f"bad day counts {days}/{total_days}")
+    return round_quantity(allowance * days / total_days, digits)
+
+
+def normalize_tiers(tiers):
+    """Tiers sorted by their lower bound, as :class:`Tier` of Decimals; checks
+    they tile ``[0, +inf)`` without gaps or overlaps."""
+    result = sorted(
+        (
+            Tier(
+                to_decimal(t[0]),
+                None if t[1] is None or t[1] is False else to_decimal(t[1]),
+                to_decimal(t[2]),
+                to_decimal(t[3]) if len(t) > 3 else ZERO,
+            )
+            for t in tiers
+        ),
+        key=lambda t: t.from_qty,
+    )
+    if not result:
+        raise ValueError("tiered pricing needs at least one tier")
+    expected = ZERO
+    for index, tier in enumerate(result):
+        if tier.from_qty != expected:
+            raise ValueError(f"tier {index + 1} starts at {tier.from_qty}, expected {expected}")
+        if tier.to_qty is None:
+            if index != len(result) - 1:
+                raise ValueError("only the last tier may be open-ended")
+        elif tier.to_qty <= tier.from_qty:
+            raise ValueError(f"tier {index + 1} ends before it starts")
+        expected = tier.to_qty
+    return result
+
+
+def graduated_parts(quantity, tiers):
+    """Exact (unrounded) charge of each tier for ``quantity`` (graduated)."""
+    quantity = to_decimal(quantity)
+    parts = []
+    for tier in normalize_tiers(tiers):
+        if quantity <= tier.from_qty:
+            break
+        top = quantity if tier.to_qty is None else min(quantity, tier.to_qty)
+        units = max(top - tier.from_qty, ZERO)
+        parts.append(units * tier.price + tier.flat_fee)
+    return parts
+
+
+def volume_tier(quantity, tiers):
+    """The tier the whole ``quantity`` falls in (the first one for 0)."""
+    quantity = to_decimal(quantity)
+    tiers = normalize_tiers(tiers)
+    for tier in tiers:
+        if tier.to_qty is None or quantity <= tier.to_qty:
+            return tier
+    return tiers[-1]
+
+
+def package_count(quantity, package_size):
+    """Number of started packages of ``package_size`` units."""
+    size = to_decimal(package_size)
+    if size <= 0:
+        raise ValueError("the package size must be positive")
+    quantity = to_decimal(quantity)
+    if quantity <= 0:
+        return 0
+    return int((quantity / size).to_integral_value(rounding=ROUND_CEILING))
+
+
+def price_usage(
+    quantity,
+    model="per_unit",
+    unit_price=0,
+    allowance=0,
+    overage_price=0,
+    tiers=(),
+    package_size=1,
+    minimum=0,
+    quantum="0.01",
+):
+    """Price ``quantity`` with a pricing model; returns a :class:`Rating`
+    (quantity, billable quantity after the allowance, amount rounded to
+    ``quantum``, exact parts before the minimum)."""
+    if model not in PRICE_MODELS:
+        raise ValueError(f"unknown price model {model!r}")
+    quantity = to_decimal(quantity)
+    if quantity < 0:
+        raise ValueError("a usage quantity cannot be negative")
+    billable = max(quantity - to_decimal(allowance), ZERO)
+    if model == "per_unit":
+        parts = [billable * to_decimal(unit_price)]
+    elif model == "allowance":
+        parts = [billable * to_decimal(overage_price)]
+    elif model == "graduated":
+        parts = graduated_parts(billable, tiers) if billable else []
+    elif model == "volume":
+        if billable:
+            tier = volume_tier(billable, tiers)
+            parts = [billable * tier.price + tier.flat_fee]
+        else:
+            parts = []
+    else:
+        parts = [package_count(billable, package_size) * to_decimal(unit_price)]
+    amount = round_money(sum(parts, ZERO), quantum)
+    amount = max(amount, round_money(to_decimal(minimum), quantum))
+    return Rating(quantity, billable, amount, parts)
+
+
+# ------------------------------------------------------------
+# FORMATTING
+# ------------------------------------------------------------
+
+# separators (decimal point, thousands) by language prefix; the rest as en_US
+SEPARATORS = {
+    "pt": (",", "."),
+    "es": (",", "."),
+    "de": (",", "."),
+    "it": (",", "."),
+    "fr": (",", "\N{NO-BREAK SPACE}"),
+}
+ALLOWANCE_WORDS = {"pt": "franquia", "es": "franquicia", "en": "allowance"}
+
+
+def separators(lang):
+    return SEPARATORS.get((lang or "en_US")[:2], (".", ","))
+
+
+def format_quantity(value, lang="pt_BR", max_digits=3, decimal_point=None, thousands_sep=None):
+    """``1234.5`` as ``1.234,5`` (pt_BR) or ``1,234.5`` (en_US): grouped
+    thousands, at most ``max_digits`` decimals, trailing zeros dropped."""
+    point, sep = separators(lang)
+    point = decimal_point if decimal_point is not None else point
+    sep = thousands_sep if thousands_sep is not None else sep
+    value = round_quantity(value, max_digits)
+    sign = "-" if value < 0 else ""
+    text = f"{abs(value):.{max_digits}f}"
+    whole, _dot, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return sign + sep.join(groups) + (point + frac if frac else "")
+
+
+def format_usage(
+    quantity,
+    unit,
+    allowance=None,
+    lang="pt_BR",
+    max_digits=3,
+    word=None,
+    decimal_point=None,
+    thousands_sep=None,
+):
+    """``1.234,5 GB — franquia 1.000 GB`` (the allowance part only when there
+    is one)."""
+    seps = {"decimal_point": decimal_point, "thousands_sep": thousands_sep}
+    text = _with_unit(format_quantity(quantity, lang, max_digits, **seps), unit)
+    if allowance:
+        word = word or ALLOWANCE_WORDS.get((lang or "en")[:2], ALLOWANCE_WORDS["en"])
+        allowance_text = _with_unit(format_quantity(allowance, lang, max_digits, **seps), unit)
+        text = f"{text} \N{EM DASH} {word} {allowance_text}"
+    return text
+
+
+def _with_unit(number, unit):
+    return f"{number} {unit}" if unit else number
+
+
+def parse_timestamp(value):
+    """ISO 8601 text (``Z`` or an offset, or naive = UTC) as a naive UTC
+    datetime; raises ValueError."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("timestamp must be an ISO 8601 string")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        parsed = (parsed - parsed.utcoffset()).replace(tzinfo=None)
+    return parsed
+
+
+def parse_quantity(value):
+    """A JSON number or a numeric string as a finite Decimal; raises ValueError."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("quantity must be a number")
+    if isinstance(value, (int, float, Decimal)):
+        result = to_decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except ArithmeticError as error:
+            raise ValueError("quantity must be a number") from error
+    else:
+        raise ValueError("quantity must be a number")
+    if not result.is_finite():
+        raise ValueError("quantity must be a finite number")
+    if result < 0:
+        raise ValueError("quantity must not be negative")
+    return result

@@ -1,0 +1,411 @@
+import json
+import logging
+import uuid
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+from odoo.tools.sql import create_index
+
+from ..engine import rating
+
+_logger = logging.getLogger(__name__)
+
+MAX_BATCH = 10000
+MAX_KEY_LENGTH = 255
+# contract states whose service may produce usage (within the contract dates)
+USAGE_STATES = ("trial", "active", "suspended", "closed", "cancelled", "expired")
+
+
+class RbmUsage(models.Model):
+    _name = "rbm.usage"
+    _description = "Usage Event"
+    _order = "timestamp desc, id desc"
+    _rec_name = "idempotency_key"
+    _check_company_auto = True
+
+    # ------------------------------------------------------------
+    # FIELDS
+    # ------------------------------------------------------------
+
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, readonly=True
+    )
+    idempotency_key = fields.Char(
+        required=True,
+        copy=False,
+        default=lambda self: str(uuid.uuid4()),
+        help="Unique per company: an event sent twice with the same key is stored once.",
+    )
+    contract_id = fields.Many2one(
+        "rbm.contract", required=True, ondelete="restrict", check_company=True
+    )
+    partner_id = fields.Many2one(related="contract_id.partner_id")
+    metric_id = fields.Many2one(
+        "rbm.metric", required=True, ondelete="restrict", check_company=True
+    )
+    unit_label = fields.Char(related="metric_id.unit_label")
+    quantity = fields.Float(digits=(20, 6), required=True, default=1.0)
+    timestamp = fields.Datetime(required=True, default=fields.Datetime.now)
+    effective_timestamp = fields.Datetime(
+        string="Counted On",
+        readonly=True,
+        copy=False,
+        help="When the event is counted: its timestamp, or the start of the next open "
+        "period for a late event.",
+    )
+    properties = fields.Json(string="Properties (JSON)", copy=False)
+    properties_text = fields.Char(
+        string="Properties", compute="_compute_properties_text", inverse="_inverse_properties_text"
+    )
+    state = fields.Selection(
+        [
+            ("accepted", "Accepted"),
+            ("rated", "Rated"),
+            ("invoiced", "Invoiced"),
+            ("rejected", "Rejected"),
+        ],
+        required=True,
+        default="accepted",
+        readonly=True,
+        copy=False,
+    )
+    source = fields.Selection(
+        [("api", "API"), ("csv", "CSV import"), ("manual", "Manual")],
+        required=True,
+        default="manual",
+        readonly=True,
+    )
+    invoice_line_id = fields.Many2one(
+        "account.move.line", readonly=True, copy=False, ondelete="set null", index="btree_not_null"
+    )
+    invoice_id = fields.Many2one(related="invoice_line_id.move_id", string="Invoice")
+    reason = fields.Char(readonly=True, copy=False, help="Why the event was rejected or moved.")
+
+    _sql_constraints = [
+        (
+            "idempotency_key_company_uniq",
+            "UNIQUE(company_id, idempotency_key)",
+            "An event with this idempotency key already exists.",
+        ),
+    ]
+
+    def init(self):
+        super().init()
+        create_index(
+            self.env.cr,
+            "rbm_usage_contract_metric_timestamp_idx",
+            self._table,
+            ["contract_id", "metric_id", "effective_timestamp"],
+        )
+
+    # ------------------------------------------------------------
+    # COMPUTE METHODS
+    # ------------------------------------------------------------
+
+    @api.depends("properties")
+    def _compute_properties_text(self):
+        for event in self:
+            event.properties_text = (
+                json.dumps(event.properties, ensure_ascii=False) if event.properties else False
+            )
+
+    def _inverse_properties_text(self):
+        for event in self:
+            try:
+                value = json.loads(event.properties_text) if event.properties_text else False
+            except ValueError as error:
+                raise ValidationError(
+                    _('The properties must be a JSON object, e.g. {"user": "ana"}.')
+                ) from error
+            if value and not isinstance(value, dict):
+                raise ValidationError(
+                    _('The properties must be a JSON object, e.g. {"user": "ana"}.')
+                )
+            event.properties = value
+
+    # ------------------------------------------------------------
+    # CRUD METHODS
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Manual entry: the same rules as the API (an invalid event is refused)."""
+        contracts = self.env["rbm.contract"].browse(
+            [vals["contract_id"] for vals in vals_list if vals.get("contract_id")]
+        )
+        open_from = {c: c._get_usage_open_from() for c in contracts}
+        for vals in vals_list:
+            if vals.get("state", "accepted") != "accepted" or vals.get("effective_timestamp"):
+                continue
+            contract = self.env["rbm.contract"].browse(vals.get("contract_id"))
+            metric = self.env["rbm.metric"].browse(vals.get("metric_id"))
+            timestamp = fields.Datetime.to_datetime(vals.get("timestamp")) or datetime.now()
+            vals["timestamp"] = timestamp
+            if not (contract and metric):
+                continue  # required fields: the ORM reports them
+            error, effective = self._check_event(
+                contract, metric, timestamp, open_from.get(contract), datetime.now()
+            )
+            if error:
+                raise ValidationError(
+                    _(
+                        "Usage event %(key)s: %(reason)s",
+                        key=vals.get("idempotency_key") or "",
+                        reason=self._get_reason_messages()[error],
+                    )
+                )
+            vals["effective_timestamp"] = effective
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if any(event.state == "invoiced" for event in self) and set(vals) & {
+            "quantity",
+            "timestamp",
+            "contract_id",
+            "metric_id",
+            "properties",
+        }:
+            raise ValidationError(_("Invoiced usage events cannot be changed."))
+        if "timestamp" in vals and "effective_timestamp" not in vals:
+            vals["effective_timestamp"] = vals["timestamp"]
+        return super().write(vals)
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_reject(self):
+        events = self.filtered(lambda e: e.state == "accepted")
+        events.write({"state": "rejected", "reason": _("Rejected by %s", self.env.user.name)})
+        return True
+
+    def action_reset_to_accepted(self):
+        self.filtered(lambda e: e.state == "rejected").write({"state": "accepted", "reason": False})
+        return True
+
+    # ------------------------------------------------------------
+    # INGESTION
+    # ------------------------------------------------------------
+
+    @api.model
+    def _get_reason_messages(self):
+        return {
+            "invalid_event": _("the event must be a JSON object"),
+            "missing_key": _("missing idempotency_key"),
+            "bad_key": _("idempotency_key must be a string of at most 255 characters"),
+            "unknown_metric": _("unknown metric"),
+            "unknown_contract": _("unknown contract"),
+            "bad_quantity": _("quantity must be a non-negative number"),
+            "bad_timestamp": _("timestamp must be an ISO 8601 date and time"),
+            "bad_properties": _("properties must be a JSON object"),
+            "future_timestamp": _("timestamp is too far in the future"),
+            "contract_not_active": _("the contract is not active at that time"),
+            "metric_not_on_contract": _("the contract does not bill this metric"),
+            "closed_period": _("the period of this timestamp is already invoiced"),
+            "duplicate": _("an event with this idempotency key was already received"),
+        }
+
+    @api.model
+    def _get_future_tolerance(self):
+        minutes = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("rbm_metering.future_tolerance_minutes", "5")
+        )
+        try:
+            return timedelta(minutes=int(minutes))
+        except ValueError:
+            return timedelta(minutes=5)
+
+    @api.model
+    def _check_event(self, contract, metric, timestamp, open_from, now, metric_ids=None):
+        """(error code or False, effective timestamp) of one event; ``metric_ids``:
+        the metrics the contract bills (read from its lines when not given)."""
+        if timestamp > now + self._get_future_tolerance():
+            return "future_timestamp", None
+        day = timestamp.date()
+        if (
+            contract.state not in USAGE_STATES
+            or day < contract.date_start
+            or (contract.date_end and day > contract.date_end)
+        ):
+            return "contract_not_active", None
+        if metric_ids is None:
+            metric_ids = set(contract.line_ids.metric_id.ids)
+        if metric.id not in metric_ids:
+            return "metric_not_on_contract", None
+        if open_from and day < open_from:
+            if metric.late_policy == "reject":
+                return "closed_period", None
+            return False, datetime.combine(open_from, time.min)
+        return False, timestamp
+
+    @api.model
+    def _ingest(self, company, events, source="api"):
+        """Validate and store a batch of events for ``company``.
+
+        Returns one result per event, in order: ``{"index", "idempotency_key",
+        "status": accepted|duplicate|rejected, "reason", "message"}``. Accepted
+        events are stored with one INSERT ... ON CONFLICT DO NOTHING; keys the
+        database already had come back as duplicates."""
+        results, rows = self._prepare_ingestion(company, events)
+        inserted = self._insert_rows(company, rows, source)
+        messages = self._get_reason_messages()
+        for result in results:
+            if result["status"] == "accepted" and result["idempotency_key"] not in inserted:
+                result.update(status="duplicate", reason="duplicate", message=messages["duplicate"])
+        return results
+
+    @api.model
+    def _prepare_ingestion(self, company, events, now=None):
+        """(results, rows): a result per event and the rows to insert for the valid ones."""
+        now = now or datetime.now()
+        messages = self._get_reason_messages()
+        Contract = self.env["rbm.contract"].sudo().with_company(company)
+        codes, contract_ids, references = set(), set(), set()
+        for event in events:
+            if not isinstance(event, dict):
+                continue
+            if isinstance(event.get("metric"), str):
+                codes.add(event["metric"])
+            contract = event.get("contract_id")
+            if isinstance(contract, int) and not isinstance(contract, bool):
+                contract_ids.add(contract)
+            reference = event.get("contract_reference") or event.get("contract")
+            if isinstance(reference, str):
+                references.add(reference)
+        metrics = {
+            m.code: m
+            for m in self.env["rbm.metric"]
+            .sudo()
+            .search([("company_id", "=", company.id), ("code", "in", list(codes))])
+        }
+        domain = [("company_id", "=", company.id)]
+        by_id = {c.id: c for c in Contract.search(domain + [("id", "in", list(contract_ids))])}
+        by_reference = defaultdict(list)
+        for contract in Contract.search(domain + [("reference", "in", list(references))]):
+            by_reference[contract.reference].append(contract)
+        contracts = Contract.browse(list(by_id)) | Contract.browse(
+            [c.id for cs in by_reference.values() for c in cs]
+        )
+        open_from = {
+            c: (c._get_usage_open_from(), set(c.line_ids.metric_id.ids)) for c in contracts
+        }
+        seen = set()
+        results, rows = [], []
+        for index, event in enumerate(events):
+            result = {"index": index, "idempotency_key": None, "status": "accepted"}
+            results.append(result)
+            error, row = self._validate_event(
+                event, metrics, by_id, by_reference, open_from, now, seen
+            )
+            if isinstance(event, dict) and isinstance(event.get("idempotency_key"), str):
+                result["idempotency_key"] = event["idempotency_key"]
+            if error:
+                status = "duplicate" if error == "duplicate" else "rejected"
+                result.update(status=status, reason=error, message=messages[error])
+                continue
+            seen.add(row[0])
+            rows.append(row)
+        return results, rows
+
+    @api.model
+    def _validate_event(self, event, metrics, by_id, by_reference, open_from, now, seen):
+        """(error code, None) or (False, row) for one event."""
+        if not isinstance(event, dict):
+            return "invalid_event", None
+        key = event.get("idempotency_key")
+        if key is None or key == "":
+            return "missing_key", None
+        if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
+            return "bad_key", None
+        if key in seen:
+            return "duplicate", None
+        metric = metrics.get(event.get("metric"))
+        if not metric:
+            return "unknown_metric", None
+        contract_ref = event.get("contract_id")
+        if contract_ref is not None:
+            contract = by_id.get(contract_ref) if isinstance(contract_ref, int) else None
+            candidates = [contract] if contract else []
+        else:
+            candidates = by_reference.get(
+                event.get("contract_reference") or event.get("contract"), []
+            )
+        if not candidates:
+            return "unknown_contract", None
+        try:
+            quantity = rating.parse_quantity(event.get("quantity", 1))
+        except ValueError:
+            return "bad_quantity", None
+        if event.get("timestamp") in (None, ""):
+            timestamp = now
+        else:
+            try:
+                timestamp = rating.parse_timestamp(event["timestamp"])
+            except (ValueError, TypeError):
+                return "bad_timestamp", None
+        properties = event.get("properties")
+        if properties is not None and not isinstance(properties, dict):
+            return "bad_properties", None
+        error = "unknown_contract"
+        for contract in candidates:
+            open_day, metric_ids = open_from[contract]
+            error, effective = self._check_event(
+                contract, metric, timestamp, open_day, now, metric_ids
+            )
+            if not error:
+                break
+        if error:
+            return error, None
+        return False, (
+            key,
+            contract.id,
+            metric.id,
+            str(quantity),
+            timestamp,
+            effective,
+            json.dumps(properties) if properties else None,
+        )
+
+    @api.model
+    def _insert_rows(self, company, rows, source):
+        """Bulk insert; returns the set of keys actually inserted (new ones)."""
+        if not rows:
+            return set()
+        keys, contracts, metrics, quantities, timestamps, effectives, props = map(
+            list, zip(*rows, strict=True)
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO rbm_usage (
+                    company_id, idempotency_key, contract_id, metric_id, quantity, timestamp,
+                    effective_timestamp, properties, state, source,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT %(company)s, x.k, x.c, x.m, x.q, x.t, x.e, x.p::jsonb, 'accepted',
+                       %(source)s, %(uid)s, now() AT TIME ZONE 'UTC',
+                       %(uid)s, now() AT TIME ZONE 'UTC'
+                  FROM unnest(%(keys)s::varchar[], %(contracts)s::int[], %(metrics)s::int[],
+                              %(quantities)s::numeric[], %(timestamps)s::timestamp[],
+                              %(effectives)s::timestamp[], %(props)s::text[])
+                       AS x(k, c, m, q, t, e, p)
+                ON CONFLICT (company_id, idempotency_key) DO NOTHING
+                RETURNING idempotency_key
+                """,
+                company=company.id,
+                source=source,
+                uid=self.env.uid,
+                keys=keys,
+                contracts=contracts,
+                metrics=metrics,
+                quantities=quantities,
+                timestamps=timestamps,
+                effectives=effectives,
+                props=props,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}

@@ -1,0 +1,1 @@
+from . import test_api, test_ingestion, test_rating

@@ -1,0 +1,1 @@
+from . import rbm_api_key_wizard, rbm_usage_import_wizard
