@@ -169,6 +169,16 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             raise ValidationError(_("Choose what to change."))
         return kind, kwargs
 
+    def _prepare_change_page_values(self, contract_sudo, form, error=False):
+        return {
+            "contract": contract_sudo,
+            "plans": self._get_portal_plans_sudo(contract_sudo),
+            "page_name": "rbm_subscription",
+            "preview": False,
+            "error": error,
+            "form": form,
+        }
+
     @http.route(
         ["/my/subscriptions/<int:contract_id>/change"],
         type="http",
@@ -181,14 +191,7 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             contract_sudo = self._get_changeable_contract_sudo(contract_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
-        values = {
-            "contract": contract_sudo,
-            "plans": self._get_portal_plans_sudo(contract_sudo),
-            "page_name": "rbm_subscription",
-            "preview": False,
-            "error": False,
-            "form": kw,
-        }
+        values = self._prepare_change_page_values(contract_sudo, kw)
         if kw.get("kind"):
             try:
                 kind, kwargs = self._parse_change_request(contract_sudo, kw)
@@ -219,14 +222,7 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
                 request.env["rbm.contract.change"].sudo()._request(contract_sudo, kind, **kwargs)
             )
         except (UserError, ValidationError) as error:
-            values = {
-                "contract": contract_sudo,
-                "plans": self._get_portal_plans_sudo(contract_sudo),
-                "page_name": "rbm_subscription",
-                "preview": False,
-                "error": error.args[0],
-                "form": kw,
-            }
+            values = self._prepare_change_page_values(contract_sudo, kw, error=error.args[0])
             return request.render("rbm_recurring.portal_subscription_change", values)
         contract_sudo.message_post(
             body=_("Change requested on the portal: %(change)s", change=change_sudo.description),
