@@ -960,6 +960,81 @@ class RbmContract(models.Model):
         return result
 
     # ------------------------------------------------------------
+    # EXTERNAL API (XML-RPC / JSON-RPC for integrators)
+    # ------------------------------------------------------------
+
+    def request_change(
+        self,
+        kind,
+        new_plan_id=False,
+        line_id=False,
+        product_id=False,
+        quantity=False,
+        timing="auto",
+        preview=False,
+    ):
+        """Change this contract, or only preview the change (``preview=True``).
+
+        ``kind`` is ``plan`` (``new_plan_id``), ``quantity`` (``line_id``,
+        ``quantity``), ``addon_add`` (``product_id``, ``quantity``) or
+        ``addon_remove`` (``line_id``); ``timing`` is ``auto`` (plan policy),
+        ``now`` or ``period_end``. Returns plain values: the effective date,
+        the prorated amounts and, once confirmed, the change and its documents.
+        Errors come back as a ValidationError/UserError naming the field."""
+        self.ensure_one()
+        self.check_access("write")
+        kwargs = {"timing": timing}
+        if new_plan_id:
+            kwargs["new_plan"] = self.env["rbm.plan"].browse(new_plan_id).exists()
+        if line_id:
+            kwargs["line"] = self.line_ids.filtered(lambda line: line.id == line_id)
+        if product_id:
+            kwargs["product"] = self.env["product.product"].browse(product_id).exists()
+        if kind in ("quantity", "addon_add"):
+            kwargs["quantity"] = quantity if quantity is not False else None
+        Change = self.env["rbm.contract.change"]
+        if preview:
+            prepared = Change._prepare(self, kind, **kwargs)
+            return {
+                "date": fields.Date.to_string(prepared["date"]),
+                "direction": prepared["direction"],
+                "description": prepared["description"],
+                "mrr_before": prepared["mrr_before"],
+                "mrr_after": prepared["mrr_after"],
+                "amounts": [
+                    {"name": item["name"], "amount": float(item["amount"])}
+                    for item in prepared["amounts"]
+                ],
+            }
+        change = Change._request(self, kind, **kwargs)
+        return {
+            "change_id": change.id,
+            "state": change.state,
+            "date": fields.Date.to_string(change.date),
+            "direction": change.direction,
+            "credit_amount": change.credit_amount,
+            "charge_amount": change.charge_amount,
+            "move_ids": change.move_ids.ids,
+            "charge_ids": change.charge_ids.ids,
+        }
+
+    def request_cancellation(self, reason_id=False, timing="period_end", preview=False):
+        """Cancel this contract now or at the end of its period (or preview it)."""
+        self.ensure_one()
+        self.check_access("write")
+        reason = self.env["rbm.cancel.reason"].browse(reason_id).exists() if reason_id else None
+        prepared = self._prepare_cancellation(timing) if preview else self._cancel(reason, timing)
+        return {
+            "last_day": fields.Date.to_string(prepared["last_day"]),
+            "refunds": [
+                {"name": item["name"], "amount": float(item["amount"])}
+                for item in prepared["refunds"]
+            ],
+            "fee": prepared["fee"],
+            "state": self.state,
+        }
+
+    # ------------------------------------------------------------
     # CANCELLATION
     # ------------------------------------------------------------
 

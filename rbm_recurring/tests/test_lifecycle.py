@@ -173,6 +173,32 @@ class TestContractChanges(RbmBillingCase):
         self._run("2026-12-01")
         self.assertEqual(len(self._docs(contract)), 6)
 
+    def test_upgrade_then_downgrade_then_cancel_in_one_period(self):
+        small, big = self._plans(
+            credit_policy="credit_note", charge_policy="invoice_now", cancel_refund=True
+        )
+        contract = self._make_contract(small, d("2026-11-01"))
+        self._run("2026-11-01")
+        Change = self.env["rbm.contract.change"]
+        with freeze_time("2026-11-11"):
+            Change._request(contract, "plan", new_plan=big)
+        with freeze_time("2026-11-21"):
+            down = Change._request(contract, "plan", new_plan=small, timing="now")
+        self.assertEqual((down.direction, down.state), ("downgrade", "applied"))
+        with freeze_time("2026-11-26"):
+            contract._cancel(self.env.ref("rbm_recurring.cancel_reason_price"), "now")
+        docs = self._docs(contract)
+        self.assertEqual(
+            sorted(docs.mapped("amount_total_signed")),
+            sorted([100.0, -66.67, 133.33, -66.67, 33.33, -13.33]),
+        )
+        # 100 x 10/30 + 200 for days 11-20 + 100 for days 21-26, exactly
+        self.assertEqual(self._signed_total(docs), 33.33 + 66.66 + 20.0)
+        self.assertEqual(
+            contract.mrr_event_ids.sorted("id").mapped("event_type"),
+            ["new", "expansion", "contraction", "churn"],
+        )
+
     def test_addons_added_and_removed(self):
         small, _big = self._plans()
         contract = self._make_contract(small, d("2026-11-01"))

@@ -182,3 +182,77 @@ class TestPortalChange(HttpCase):
         self.assertTrue(
             any("Budget cuts" in message.body for message in self.contract_a.message_ids)
         )
+
+
+@tagged("post_install", "-at_install")
+class TestChangeApi(HttpCase):
+    """Integrators change and cancel contracts over XML-RPC with the same service."""
+
+    def test_change_and_cancel_over_xmlrpc(self):
+        product = self.env["product.product"].create(
+            {"name": "API Basic", "type": "service", "taxes_id": [Command.clear()]}
+        )
+        plan = self.env["rbm.plan"].create(
+            {"name": "API Basic", "line_ids": [Command.create({"product_id": product.id})]}
+        )
+        big = self.env["rbm.plan"].create(
+            {
+                "name": "API Big",
+                "line_ids": [Command.create({"product_id": product.id, "quantity": 3})],
+            }
+        )
+        partner = self.env["res.partner"].create({"name": "API customer"})
+        contract = self.env["rbm.contract"].create(
+            {"partner_id": partner.id, "plan_id": plan.id, "date_start": fields.Date.today()}
+        )
+        contract.action_activate()
+        db, uid, pwd = self.env.cr.dbname, self.env.ref("base.user_admin").id, "admin"
+        call = self.xmlrpc_object.execute
+        preview = call(
+            db,
+            uid,
+            pwd,
+            "rbm.contract",
+            "request_change",
+            [contract.id],
+            "plan",
+            big.id,
+            False,
+            False,
+            False,
+            "auto",
+            True,
+        )
+        self.assertEqual(preview["direction"], "upgrade")
+        self.assertFalse(contract.change_ids)
+        done = call(db, uid, pwd, "rbm.contract", "request_change", [contract.id], "plan", big.id)
+        self.assertEqual(done["state"], "applied")
+        self.assertEqual(contract.plan_id, big)
+        with self.assertRaisesRegex(Exception, "field Quantity"):
+            call(
+                db,
+                uid,
+                pwd,
+                "rbm.contract",
+                "request_change",
+                [contract.id],
+                "quantity",
+                False,
+                contract.line_ids.filtered("is_current")[:1].id,
+                False,
+                -1,
+            )
+        result = call(
+            db,
+            uid,
+            pwd,
+            "rbm.contract",
+            "request_cancellation",
+            [contract.id],
+            self.env.ref("rbm_recurring.cancel_reason_price").id,
+            "period_end",
+        )
+        self.assertTrue(result["last_day"])
+        self.assertEqual(
+            contract.cancel_reason_id, self.env.ref("rbm_recurring.cancel_reason_price")
+        )
