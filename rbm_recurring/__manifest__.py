@@ -26,6 +26,7 @@
         "views/account_move_views.xml",
         "views/rbm_portal_templates.xml",
         "views/rbm_recurring_menus.xml",
+        "views/rbm_kpi_views.xml",
         "views/rbm_provisioning_views.xml",
         "views/rbm_price_index_views.xml",
         "wizards/rbm_contract_change_wizard_views.xml",
@@ -33,6 +34,11 @@
         "wizards/rbm_price_adjustment_wizard_views.xml",
     ],
     "demo": ["demo/rbm_recurring_demo.xml"],
+    "assets": {
+        "web.assets_backend": [
+            "rbm_recurring/static/src/kpi_dashboard/*",
+        ],
+    },
     "installable": True,
     "application": True,
 }

@@ -7,6 +7,7 @@ from . import (
     rbm_contract_change,
     rbm_contract_charge,
     rbm_contract_line,
+    rbm_kpi,
     rbm_mrr_event,
     rbm_plan,
     rbm_plan_line,
@@ -14,4 +15,5 @@ from . import (
     rbm_price_index,
     rbm_provisioning,
     res_partner,
+    res_partner_kpi,
 )

@@ -1,6 +1,7 @@
 from . import (
     test_billing,
     test_concurrency,
+    test_kpi,
     test_lifecycle,
     test_portal,
     test_portal_change,
