@@ -1,10 +1,17 @@
+import csv
+import io
+import random
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_FLOOR
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..engine import rating
+
+# usage events a statement shows (the billing run counts the accepted ones)
+STATEMENT_STATES = ("accepted", "rated", "invoiced")
 
 
 class RbmContract(models.Model):
@@ -26,6 +33,11 @@ class RbmContract(models.Model):
         action["domain"] = [("contract_id", "=", self.id)]
         action["context"] = {"default_contract_id": self.id}
         return action
+
+    def action_open_usage_statement(self):
+        self.ensure_one()
+        statement = self.env["rbm.usage.statement"].create({"contract_id": self.id})
+        return statement._get_reopen_action()
 
     # ------------------------------------------------------------
     # USAGE PERIODS
@@ -132,11 +144,18 @@ class RbmContract(models.Model):
         return state
 
     @api.model
-    def _aggregate_usage(self, ratings):
+    def _aggregate_usage(self, ratings, statement=False):
         """Set ``quantity`` and ``count`` on each rating item: one SQL query for
-        the SQL aggregations, one for the events of time-weighted metrics."""
+        the SQL aggregations, one for the events of time-weighted metrics.
+
+        The billing run (``statement=False``) counts the events not invoiced
+        yet; a usage statement (``statement=True``) counts every event of its
+        window that was not rejected, invoiced or not, with the same SQL and
+        the same rounding, so that its figures are the invoice's."""
         if not ratings:
             return
+        counted = STATEMENT_STATES if statement else ("accepted",)
+        before = STATEMENT_STATES if statement else ("rated", "invoiced")
         self.env["rbm.usage"].flush_model()
         simple = [r for r in ratings if r["metric"].aggregation != "time_weighted_sum"]
         weighted = [r for r in ratings if r["metric"].aggregation == "time_weighted_sum"]
@@ -163,12 +182,13 @@ class RbmContract(models.Model):
                       JOIN rbm_usage u
                         ON u.contract_id = v.contract_id
                        AND u.metric_id = v.metric_id
-                       AND u.state = 'accepted'
+                       AND u.state IN %s
                        AND (v.low IS NULL OR u.effective_timestamp >= v.low)
                        AND u.effective_timestamp < v.high
                      GROUP BY v.idx
                     """,
                     values,
+                    counted,
                 )
             )
             column = {"sum": 2, "max": 3, "count": 1, "count_unique": 4, "last": 5}
@@ -202,7 +222,7 @@ class RbmContract(models.Model):
                           (SELECT u.effective_timestamp AS ts, u.quantity, FALSE AS counted
                              FROM rbm_usage u
                             WHERE u.contract_id = v.contract_id AND u.metric_id = v.metric_id
-                              AND u.state IN ('rated', 'invoiced')
+                              AND u.state IN %s
                               AND u.effective_timestamp < v.start
                             ORDER BY u.effective_timestamp DESC, u.id DESC
                             LIMIT 1)
@@ -220,6 +240,7 @@ class RbmContract(models.Model):
                       ) AS e
                     """,
                     values,
+                    before,
                 )
             )
             events = defaultdict(list)
@@ -298,3 +319,382 @@ class RbmContract(models.Model):
         )
         self.env["rbm.usage"].invalidate_model(["state", "invoice_line_id"])
         return result
+
+    # ------------------------------------------------------------
+    # USAGE STATEMENT
+    # ------------------------------------------------------------
+
+    def _get_statement_window(self, day=None):
+        """Usage window of the billing period containing ``day`` (default
+        today), clipped to the contract dates: ``{"start", "end" (inclusive),
+        "full_start", "full_end"}`` — the window an invoice rates (see
+        ``_get_usage_window``). ``day`` is clamped to the contract dates."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        last = min(today, self.date_end) if self.date_end else today
+        day = day or today
+        day = max(min(day, max(last, self.date_start)), self.date_start)
+        period = self._get_period_containing(day)
+        end = period["full_end"]
+        if self.date_end:
+            end = min(end, self.date_end)
+        return {
+            "start": max(period["full_start"], self.date_start),
+            "end": end,
+            "full_start": period["full_start"],
+            "full_end": period["full_end"],
+        }
+
+    def _get_statement_windows(self, limit=24):
+        """Usage windows from today (or the contract end) back to the contract
+        start, latest first, at most ``limit``."""
+        self.ensure_one()
+        result = []
+        if not self.date_start or self.state == "draft":
+            return result
+        window = self._get_statement_window()
+        while len(result) < limit:
+            result.append(window)
+            if window["start"] <= self.date_start:
+                break
+            window = self._get_statement_window(window["start"] - timedelta(days=1))
+        return result
+
+    @api.model
+    def _parse_statement_day(self, value):
+        """A date from a ``YYYY-MM-DD`` text (the period start), or ``None``."""
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat((value or "").strip()[:10])
+        except ValueError:
+            return None
+
+    def _get_usage_statement(self, day=None):
+        """Usage statement of the period containing ``day`` (default: the
+        current one): per usage line of the contract, the quantity, the
+        allowance used and the charge, rated with the code of the billing run
+        (``_aggregate_usage`` and ``rbm.contract.line._rate_usage``), and the
+        daily series. Quantities are :class:`~decimal.Decimal`."""
+        self.ensure_one()
+        window = self._get_statement_window(self._parse_statement_day(day))
+        low = datetime.combine(window["start"], time.min)
+        high = datetime.combine(window["end"] + timedelta(days=1), time.min)
+        items = [
+            {
+                "contract": self,
+                "period_start": window["start"],
+                "line": line,
+                "metric": line.metric_id,
+                "window": window,
+                "low": low,
+                "high": high,
+                "start": low,
+            }
+            for line in self._get_usage_lines(window)
+        ]
+        self._aggregate_usage(items, statement=True)
+        daily = self._get_usage_daily(items)
+        quantum = self._get_quantum()
+        lang = self.env.lang or self.partner_id.lang or "en_US"
+        lang_data = self.env["res.lang"]._get_data(code=lang)
+        days = [
+            window["start"] + timedelta(days=offset)
+            for offset in range((window["end"] - window["start"]).days + 1)
+        ]
+        metrics = []
+        total = rating.ZERO
+        for item in items:
+            line, metric = item["line"], item["metric"]
+            result, allowance = line._rate_usage(item["quantity"], window, quantum)
+            total += result.amount
+            unit = metric.unit_label or ""
+
+            def fmt(value, metric=metric):
+                return rating.format_quantity(
+                    value,
+                    lang,
+                    metric.rounding_digits,
+                    decimal_point=lang_data.decimal_point if lang_data else None,
+                    thousands_sep=lang_data.thousands_sep if lang_data else None,
+                )
+
+            series = daily.get(item["line"].id, {}).get("values", {})
+            values = [series.get(day_, rating.ZERO) for day_ in days]
+            if metric.aggregation in ("last", "time_weighted_sum"):
+                # a level holds until the next event
+                level = rating.ZERO
+                for index, day_ in enumerate(days):
+                    level = series.get(day_, level)
+                    values[index] = level
+            # floor: 99.6% of the allowance is not "100%"
+            used = (
+                int((item["quantity"] * 100 / allowance).to_integral_value(ROUND_FLOOR))
+                if allowance
+                else None
+            )
+            metrics.append(
+                {
+                    "line": line,
+                    "metric": metric,
+                    "name": line.name or metric.name,
+                    "unit": unit,
+                    "quantity": item["quantity"],
+                    "quantity_text": fmt(item["quantity"]),
+                    "count": daily.get(item["line"].id, {}).get("count", 0),
+                    "allowance": allowance,
+                    "allowance_text": fmt(allowance) if allowance else "",
+                    "used_percent": used,
+                    "billable": result.billable,
+                    "billable_text": fmt(result.billable),
+                    "amount": result.amount,
+                    "price_model": line.price_model,
+                    "daily": list(zip(days, values, strict=True)),
+                    "daily_text": [fmt(value) for value in values],
+                    "chart": self._prepare_usage_chart(days, values, metric, allowance, fmt),
+                }
+            )
+        invoice = self._get_statement_invoice(window, items)
+        return {
+            "contract": self,
+            "window": window,
+            "days": days,
+            "metrics": metrics,
+            "total": total,
+            "currency": self.currency_id,
+            "invoice": invoice,
+            "is_open": not invoice,
+            "period_text": self._format_period(window, lang),
+            "windows": self._get_statement_windows(),
+        }
+
+    def _get_usage_daily(self, items):
+        """Daily series of the statement items: ``{line id: {"values": {date:
+        value}, "count": events}}`` (the metric's aggregation applied to each
+        day), one query."""
+        self.ensure_one()
+        if not items:
+            return {}
+        values = SQL(", ").join(
+            SQL(
+                "(%s, %s, %s, %s::timestamp, %s::timestamp)",
+                item["line"].id,
+                item["metric"].id,
+                item["metric"].unique_property or "",
+                item["low"],
+                item["high"],
+            )
+            for item in items
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT v.line_id, u.effective_timestamp::date, COUNT(u.id), SUM(u.quantity),
+                       MAX(u.quantity), COUNT(DISTINCT u.properties ->> v.prop),
+                       (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1]
+                  FROM (VALUES %s) AS v(line_id, metric_id, prop, low, high)
+                  JOIN rbm_usage u
+                    ON u.contract_id = %s
+                   AND u.metric_id = v.metric_id
+                   AND u.state IN %s
+                   AND u.effective_timestamp >= v.low
+                   AND u.effective_timestamp < v.high
+                 GROUP BY 1, 2
+                """,
+                values,
+                self.id,
+                STATEMENT_STATES,
+            )
+        )
+        column = {
+            "sum": 3,
+            "max": 4,
+            "count": 2,
+            "count_unique": 5,
+            "last": 6,
+            "time_weighted_sum": 6,
+        }
+        metrics = {item["line"].id: item["metric"] for item in items}
+        result = defaultdict(lambda: {"values": {}, "count": 0})
+        for row in self.env.cr.fetchall():
+            metric = metrics[row[0]]
+            result[row[0]]["values"][row[1]] = metric._round_quantity(
+                rating.to_decimal(row[column[metric.aggregation]] or 0)
+            )
+            result[row[0]]["count"] += row[2]
+        return result
+
+    @api.model
+    def _prepare_usage_chart(self, days, values, metric, allowance, fmt, width=720, height=200):
+        """Geometry of a server-side SVG bar chart of the daily series."""
+        top = max([*values, rating.ZERO])
+        level = metric.aggregation in ("max", "last", "time_weighted_sum")
+        if level and allowance:
+            top = max(top, allowance)
+        top = top or rating.to_decimal(1)
+        left, bottom, right, head = 48, 22, 8, 24
+        plot_w, plot_h = width - left - right, height - bottom - head
+        step = plot_w / max(len(days), 1)
+        bar_w = max(step * 0.7, 1.0)
+
+        def y(value):
+            return head + plot_h - float(value) / float(top) * plot_h
+
+        bars = []
+        for index, (day, value) in enumerate(zip(days, values, strict=True)):
+            bars.append(
+                {
+                    "x": round(left + index * step + (step - bar_w) / 2, 2),
+                    "y": round(y(value), 2),
+                    "w": round(bar_w, 2),
+                    "h": round(head + plot_h - y(value), 2),
+                    "title": f"{day.strftime('%d/%m')}: {fmt(value)}",
+                }
+            )
+        every = max(1, round(len(days) / 8))
+        labels = [
+            {"x": round(left + index * step + step / 2, 2), "text": day.strftime("%d/%m")}
+            for index, day in enumerate(days)
+            if index % every == 0
+        ]
+        ticks = [
+            {"y": round(y(top * fraction / 2), 2), "text": fmt(top * fraction / 2)}
+            for fraction in (0, 1, 2)
+        ]
+        return {
+            "width": width,
+            "height": height,
+            "left": left,
+            "right": width - right,
+            "bottom": head + plot_h,
+            "bars": bars,
+            "labels": labels,
+            "ticks": ticks,
+            "allowance_y": round(y(allowance), 2) if level and allowance else None,
+            "allowance_text": fmt(allowance) if allowance else "",
+        }
+
+    def _get_statement_invoice(self, window, items):
+        """The invoice that billed the usage of ``window``, if any."""
+        self.ensure_one()
+        if not items:
+            return self.env["account.move"]
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT l.move_id FROM rbm_usage u
+                  JOIN account_move_line l ON l.id = u.invoice_line_id
+                 WHERE u.contract_id = %s AND u.state = 'invoiced'
+                   AND u.effective_timestamp >= %s AND u.effective_timestamp < %s
+                 LIMIT 1
+                """,
+                self.id,
+                items[0]["low"],
+                items[0]["high"],
+            )
+        )
+        row = self.env.cr.fetchone()
+        return self.env["account.move"].browse(row[0] if row else [])
+
+    def _get_statement_csv(self, statement):
+        """The statement as CSV text: one row per metric and day, then one
+        total row per metric (date ``total``) with the allowance and charge."""
+        self.ensure_one()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(
+            [
+                "contract",
+                "period_start",
+                "period_end",
+                "date",
+                "metric",
+                "metric_name",
+                "unit",
+                "quantity",
+                "allowance",
+                "billable",
+                "amount",
+                "currency",
+            ]
+        )
+        window = statement["window"]
+
+        def text(value):
+            return f"{value.normalize():f}" if value else "0"
+
+        for item in statement["metrics"]:
+            head = [self.name, window["start"].isoformat(), window["end"].isoformat()]
+            metric = [item["metric"].code, item["name"], item["unit"]]
+            for day, value in item["daily"]:
+                writer.writerow([*head, day.isoformat(), *metric, text(value), "", "", "", ""])
+            writer.writerow(
+                [
+                    *head,
+                    "total",
+                    *metric,
+                    text(item["quantity"]),
+                    text(item["allowance"]),
+                    text(item["billable"]),
+                    str(item["amount"]),
+                    self.currency_id.name,
+                ]
+            )
+        return out.getvalue()
+
+    def _render_usage_statement_pdf(self, day=None):
+        """(PDF bytes, file name) of the usage statement of the period containing ``day``."""
+        self.ensure_one()
+        window = self._get_statement_window(self._parse_statement_day(day))
+        pdf, _type = (
+            self.env["ir.actions.report"]
+            .sudo()
+            ._render_qweb_pdf(
+                "rbm_metering.action_report_usage_statement",
+                self.ids,
+                data={"period": window["start"].isoformat()},
+            )
+        )
+        return pdf, self._get_usage_statement_filename(window["start"])
+
+    def _get_usage_statement_filename(self, start, extension="pdf"):
+        self.ensure_one()
+        name = _(
+            "Usage statement %(contract)s %(start)s",
+            contract=self.name,
+            start=start.isoformat(),
+        )
+        return f"{name}.{extension}".replace("/", "-")
+
+    # ------------------------------------------------------------
+    # DEMO
+    # ------------------------------------------------------------
+
+    def _demo_generate_usage(self):
+        """Demo data: a storage level (GB) per day from the contract start to
+        today, growing past the allowance in the current period."""
+        now = fields.Datetime.now()
+        rng = random.Random(42)
+        for contract in self:
+            line = contract.line_ids.filtered("metric_id")[:1]
+            if not line:
+                continue
+            events = []
+            day = contract.date_start
+            level = 35.0
+            while day <= now.date():
+                level = max(level + rng.uniform(-2.0, 4.5), 5.0)
+                stamp = min(datetime.combine(day, time(12)), now - timedelta(minutes=10))
+                events.append(
+                    {
+                        "idempotency_key": f"demo-{contract.id}-{day.isoformat()}",
+                        "metric": line.metric_id.code,
+                        "contract_id": contract.id,
+                        "quantity": round(level, 1),
+                        "timestamp": stamp.isoformat(),
+                        "properties": {"bucket": "backups"},
+                    }
+                )
+                day += timedelta(days=1)
+            self.env["rbm.usage"]._ingest(contract.company_id, events, source="api")
+        return True

@@ -221,10 +221,16 @@ class RbmUsage(models.Model):
             return timedelta(minutes=5)
 
     @api.model
-    def _check_event(self, contract, metric, timestamp, open_from, now, metric_ids=None):
+    def _check_event(
+        self, contract, metric, timestamp, open_from, now, metric_ids=None, horizon=None
+    ):
         """(error code or False, effective timestamp) of one event; ``metric_ids``:
-        the metrics the contract bills (read from its lines when not given)."""
-        if timestamp > now + self._get_future_tolerance():
+        the metrics the contract bills (read from its lines when not given);
+        ``horizon``: the latest timestamp accepted (now + the future tolerance,
+        computed when not given)."""
+        if horizon is None:
+            horizon = now + self._get_future_tolerance()
+        if timestamp > horizon:
             return "future_timestamp", None
         day = timestamp.date()
         if (
@@ -295,12 +301,13 @@ class RbmUsage(models.Model):
             c: (c._get_usage_open_from(), set(c.line_ids.metric_id.ids)) for c in contracts
         }
         seen = set()
+        horizon = now + self._get_future_tolerance()
         results, rows = [], []
         for index, event in enumerate(events):
             result = {"index": index, "idempotency_key": None, "status": "accepted"}
             results.append(result)
             error, row = self._validate_event(
-                event, metrics, by_id, by_reference, open_from, now, seen
+                event, metrics, by_id, by_reference, open_from, now, seen, horizon
             )
             if isinstance(event, dict) and isinstance(event.get("idempotency_key"), str):
                 result["idempotency_key"] = event["idempotency_key"]
@@ -313,7 +320,9 @@ class RbmUsage(models.Model):
         return results, rows
 
     @api.model
-    def _validate_event(self, event, metrics, by_id, by_reference, open_from, now, seen):
+    def _validate_event(
+        self, event, metrics, by_id, by_reference, open_from, now, seen, horizon=None
+    ):
         """(error code, None) or (False, row) for one event."""
         if not isinstance(event, dict):
             return "invalid_event", None
@@ -355,7 +364,7 @@ class RbmUsage(models.Model):
         for contract in candidates:
             open_day, metric_ids = open_from[contract]
             error, effective = self._check_event(
-                contract, metric, timestamp, open_day, now, metric_ids
+                contract, metric, timestamp, open_day, now, metric_ids, horizon
             )
             if not error:
                 break
@@ -376,6 +385,9 @@ class RbmUsage(models.Model):
         """Bulk insert; returns the set of keys actually inserted (new ones)."""
         if not rows:
             return set()
+        # one order for every client: overlapping concurrent batches then wait
+        # on each other's keys in the same order instead of deadlocking
+        rows = sorted(rows, key=lambda row: row[0])
         keys, contracts, metrics, quantities, timestamps, effectives, props = map(
             list, zip(*rows, strict=True)
         )

@@ -1,1 +1,8 @@
-from . import test_api, test_ingestion, test_rating
+from . import (
+    test_api,
+    test_concurrency,
+    test_ingestion,
+    test_portal_usage,
+    test_rating,
+    test_statement,
+)

@@ -1,0 +1,46 @@
+from odoo import models
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    def _get_usage_statement_attachment(self):
+        """The usage statement (PDF) of the period this invoice bills, for
+        the invoice email when the plan asks for it; created once, then
+        reused. Empty for other moves."""
+        self.ensure_one()
+        attachment = self.env["ir.attachment"]
+        contract = self.rbm_contract_id
+        if (
+            self.move_type != "out_invoice"
+            or not self.rbm_period_start
+            or not contract.plan_id.usage_statement_on_invoice
+            or not contract.line_ids.filtered("metric_id")
+        ):
+            return attachment
+        period = {
+            "start": self.rbm_period_start,
+            "end": self.rbm_period_end or self.rbm_period_start,
+            **contract._get_period_containing(self.rbm_period_start),
+        }
+        window = contract._get_usage_window(period)
+        if not window:
+            return attachment
+        contract = contract.with_context(lang=self.partner_id.lang or self.env.lang)
+        name = contract._get_usage_statement_filename(window["start"])
+        existing = attachment.sudo().search(
+            [("res_model", "=", self._name), ("res_id", "=", self.id), ("name", "=", name)],
+            limit=1,
+        )
+        if existing:
+            return existing
+        pdf, _filename = contract._render_usage_statement_pdf(window["start"])
+        return attachment.sudo().create(
+            {
+                "name": name,
+                "raw": pdf,
+                "mimetype": "application/pdf",
+                "res_model": self._name,
+                "res_id": self.id,
+            }
+        )

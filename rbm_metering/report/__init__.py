@@ -1,0 +1,1 @@
+from . import rbm_usage_statement_report
