@@ -7,7 +7,7 @@
     "website": "https://github.com/rbm-odoo/rbm",
     "license": "LGPL-3",
     "depends": ["account", "portal", "product", "mail", "payment"],
-    "external_dependencies": {"python": ["python-dateutil"]},
+    "external_dependencies": {"python": ["python-dateutil", "requests", "xlsxwriter"]},
     "data": [
         "security/rbm_recurring_groups.xml",
         "security/ir.model.access.csv",
