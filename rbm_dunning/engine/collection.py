@@ -1,0 +1,157 @@
+"""From a collection account's settings to boleto fields and CNAB title ids.
+
+Everything here is plain Python (no Odoo import). Per bank, as data:
+
+- ``ACCOUNT_FIELDS``: which setting of the collection account (``branch``,
+  ``account``, ``portfolio``, ``agreement``, ``post``) feeds which free-field
+  input of ``boleto.BANKS``, and which input carries the sequence;
+- ``SEQUENCE_FORMATS``: how the sequence becomes that input (Caixa prefixes
+  the modality ``14``, Sicredi the year and the byte ``2``);
+- ``CNAB_OUR_NUMBER``: the our-number field(s) of a remittance title per
+  layout (Itaú and Santander keep the check digit apart, Bradesco CNAB 240
+  puts the carteira before it, Sicoob adds installment and modality);
+- ``RETURN_KEY``: the slice of a return file's our-number field that
+  identifies the title. ``title_key`` of what we write and ``return_key`` of
+  what the bank sends back are the same number, whatever the layout.
+"""
+
+from . import boleto
+
+SEQUENCE = "sequence"
+
+ACCOUNT_FIELDS = {
+    "001": {"agreement": "agreement", "portfolio": "portfolio", "sequence": SEQUENCE},
+    "033": {"beneficiary_code": "agreement", "portfolio": "portfolio", "our_number": SEQUENCE},
+    "104": {"beneficiary_code": "agreement", "our_number": SEQUENCE},
+    "237": {
+        "branch": "branch",
+        "portfolio": "portfolio",
+        "account": "account",
+        "our_number": SEQUENCE,
+    },
+    "341": {
+        "portfolio": "portfolio",
+        "branch": "branch",
+        "account": "account",
+        "our_number": SEQUENCE,
+    },
+    "748": {
+        "branch": "branch",
+        "post": "post",
+        "beneficiary_code": "agreement",
+        "our_number": SEQUENCE,
+    },
+    "756": {"cooperative": "branch", "beneficiary_code": "agreement", "our_number": SEQUENCE},
+}
+
+# str.format templates of the sequence input; ``{year}`` is the issue year (2 digits)
+SEQUENCE_FORMATS = {"104": "14{sequence:015d}", "748": "{year:02d}2{sequence:05d}"}
+SEQUENCE_LIMITS = {"104": 10**15 - 1, "748": 99999}
+
+CNAB_OUR_NUMBER = {
+    # (bank, layout): (our number template, our-number digit template or None)
+    ("001", "cnab240"): ("{agreement}{sequence}", None),
+    ("033", "cnab240"): ("{our_number}", "{our_number_digit}"),
+    ("104", "cnab240"): ("{our_number}", None),
+    ("237", "cnab240"): ("{portfolio:0>3}00000{our_number}{our_number_digit}", None),
+    ("341", "cnab240"): ("{our_number}", "{our_number_digit}"),
+    ("748", "cnab240"): ("{our_number}{our_number_digit}", None),
+    ("756", "cnab240"): ("00{our_number}{our_number_digit}{installment_2}{modality}1", None),
+    ("237", "cnab400"): ("{our_number}", "{our_number_digit}"),
+}
+
+# (bank, layout): 0-based slice of the our-number field read from a return file
+RETURN_KEY = {
+    ("001", "cnab240"): (0, 17),
+    ("033", "cnab240"): (0, 12),
+    ("104", "cnab240"): (0, 17),
+    ("237", "cnab240"): (8, 19),
+    ("341", "cnab240"): (0, 8),
+    ("748", "cnab240"): (0, 8),
+    ("756", "cnab240"): (0, 9),
+    ("001", "cnab400"): (0, 17),
+    ("237", "cnab400"): (0, 11),
+    ("341", "cnab400"): (0, 8),
+}
+
+# bank code check digit printed next to the code (341-7); published per bank,
+# not one rule (Caixa prints 104-0, Sicredi 748-X)
+BANK_DIGITS = {
+    "001": "9",
+    "033": "7",
+    "104": "0",
+    "237": "2",
+    "341": "7",
+    "748": "X",
+    "756": "0",
+}
+
+
+def sequence_limit(bank):
+    """Largest sequence number the our number of ``bank`` can hold."""
+    if bank in SEQUENCE_LIMITS:
+        return SEQUENCE_LIMITS[bank]
+    fields = ACCOUNT_FIELDS[bank]
+    name = next(name for name, source in fields.items() if source == SEQUENCE)
+    return 10 ** boleto.get_layout(bank).fields[name] - 1
+
+
+def boleto_fields(bank, settings, sequence, issue_date):
+    """Free-field inputs of ``boleto.make_boleto`` for ``bank`` from the
+    account ``settings`` (dict of branch, account, portfolio, agreement, post)
+    and a sequence number. Raises ``boleto.BoletoError`` naming the input."""
+    try:
+        fields = ACCOUNT_FIELDS[bank]
+    except KeyError:
+        raise boleto.BoletoError("bank", f"no collection settings for bank {bank!r}") from None
+    if not 1 <= sequence <= sequence_limit(bank):
+        raise boleto.BoletoError(
+            "sequence", f"{sequence} is outside 1..{sequence_limit(bank)} for bank {bank}"
+        )
+    template = SEQUENCE_FORMATS.get(bank, "{sequence}")
+    number = template.format(sequence=sequence, year=issue_date.year % 100)
+    return {
+        name: number if source == SEQUENCE else (settings.get(source) or "")
+        for name, source in fields.items()
+    }
+
+
+def source_of(bank, name):
+    """Account setting that feeds the free-field input ``name`` (``sequence``
+    for the sequence input, None when the input has no source)."""
+    return ACCOUNT_FIELDS.get(bank, {}).get(name)
+
+
+def layouts_of(bank):
+    """CNAB layouts with both a remittance title format and a return key."""
+    return [
+        layout
+        for layout in ("cnab240", "cnab400")
+        if (bank, layout) in CNAB_OUR_NUMBER and (bank, layout) in RETURN_KEY
+    ]
+
+
+def title_ids(bank, layout, values):
+    """(our number, our-number digit) of a remittance title from the values of
+    ``boleto.bank_values`` (digit is "" when the layout keeps it inside)."""
+    try:
+        number, digit = CNAB_OUR_NUMBER[bank, layout]
+    except KeyError:
+        raise boleto.BoletoError("layout", f"no {layout} title format for bank {bank}") from None
+    values = {**values, "installment_2": values.get("installment", "")[-2:]}
+    return number.format(**values), digit.format(**values) if digit else ""
+
+
+def return_key(bank, layout, our_number):
+    """Identifying number (as a string without leading zeros) of the
+    our-number field of a return file line; None when it holds no number."""
+    start, end = RETURN_KEY[bank, layout]
+    chunk = (our_number or "")[start:end].strip()
+    if not chunk.isdigit():
+        return None
+    return str(int(chunk))
+
+
+def title_key(bank, layout, values):
+    """The ``return_key`` the bank will send back for the title of ``values``."""
+    return return_key(bank, layout, title_ids(bank, layout, values)[0])

@@ -1,0 +1,99 @@
+from odoo import fields, models
+from odoo.tools import sql
+
+OCCURRENCE_KINDS = [
+    # remittance instructions
+    ("entry", "Entry"),
+    ("write_off", "Write-off"),
+    ("change_due_date", "Due Date Change"),
+    # return occurrences (engine kinds)
+    ("registered", "Entry Confirmed"),
+    ("rejected", "Rejected"),
+    ("paid", "Paid"),
+    ("written_off", "Written Off"),
+    ("rebate", "Rebate"),
+    ("due_date_changed", "Due Date Changed"),
+    ("fee", "Fees"),
+    ("other", "Other"),
+]
+
+
+class RbmCnabOccurrence(models.Model):
+    """One line of a CNAB file about one boleto: an instruction sent in a
+    remittance, or an occurrence reported by the bank in a return file.
+
+    A return occurrence is logged once: the same line in the same file, or
+    the same occurrence of the same title on the same day with the same
+    amounts in another file, violates a unique index; the import skips them
+    beforehand and the index settles any race."""
+
+    _name = "rbm.cnab.occurrence"
+    _description = "CNAB Occurrence"
+    _order = "file_id desc, line_number"
+    _rec_name = "description"
+    _check_company_auto = True
+
+    file_id = fields.Many2one(
+        "rbm.cnab.file", string="CNAB File", required=True, ondelete="cascade", index=True
+    )
+    direction = fields.Selection(related="file_id.direction", store=True, precompute=True)
+    collection_account_id = fields.Many2one(
+        related="file_id.collection_account_id", store=True, precompute=True, index=True
+    )
+    company_id = fields.Many2one(related="file_id.company_id", store=True, precompute=True)
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    line_number = fields.Integer(required=True)
+    boleto_id = fields.Many2one("rbm.boleto", index="btree_not_null", ondelete="set null")
+    move_id = fields.Many2one(related="boleto_id.move_id", string="Invoice")
+    partner_id = fields.Many2one(related="boleto_id.partner_id", string="Payer")
+    our_number = fields.Char(help="Our number as written in the file.")
+    our_number_key = fields.Char(required=True, default="", index=True)
+    code = fields.Char(required=True, help="Movement (remittance) or occurrence (return) code.")
+    kind = fields.Selection(OCCURRENCE_KINDS, required=True)
+    description = fields.Char()
+    rejection_reasons = fields.Char()
+    occurrence_date = fields.Date(required=True)
+    credit_date = fields.Date()
+    due_date = fields.Date()
+    amount = fields.Monetary(default=0.0)
+    amount_paid = fields.Monetary(default=0.0)
+    interest_fine = fields.Monetary(string="Interest and Fine", default=0.0)
+    discount = fields.Monetary(string="Discount and Rebate", default=0.0)
+    fee = fields.Monetary(default=0.0)
+    net_amount = fields.Monetary(default=0.0)
+    payment_id = fields.Many2one("account.payment", index="btree_not_null", ondelete="set null")
+    message = fields.Char(help="What the import did, or why it could not.")
+
+    _sql_constraints = [
+        (
+            "file_line_uniq",
+            "unique(file_id, line_number)",
+            "A line of a CNAB file is logged once.",
+        ),
+    ]
+
+    def init(self):
+        super().init()
+        # the same bank occurrence is applied once, whichever file brings it
+        if not sql.index_exists(self.env.cr, "rbm_cnab_occurrence_return_uniq"):
+            self.env.cr.execute(
+                """
+                CREATE UNIQUE INDEX rbm_cnab_occurrence_return_uniq
+                    ON rbm_cnab_occurrence (
+                        collection_account_id, our_number_key, code, occurrence_date,
+                        COALESCE(amount_paid, 0), COALESCE(fee, 0)
+                    )
+                 WHERE direction = 'return'
+                """
+            )
+
+    def _dedup_key(self):
+        """The values of the unique index, to find duplicates before inserting."""
+        self.ensure_one()
+        return _dedup_key(
+            self.our_number_key, self.code, self.occurrence_date, self.amount_paid, self.fee
+        )
+
+
+def _dedup_key(key, code, occurrence_date, amount_paid, fee):
+    return (key or "", code, occurrence_date, round(amount_paid or 0.0, 2), round(fee or 0.0, 2))

@@ -1,0 +1,13 @@
+from odoo import fields, models
+
+
+class RbmContract(models.Model):
+    _inherit = "rbm.contract"
+
+    rbm_collection_account_id = fields.Many2one(
+        "rbm.collection.account",
+        string="Collection Account",
+        check_company=True,
+        tracking=True,
+        help="Account of the boletos of this contract's invoices (default: the company's first).",
+    )

@@ -1,0 +1,1 @@
+from . import test_boleto, test_cnab, test_portal

@@ -1,0 +1,1 @@
+from . import rbm_cnab_import_wizard
