@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -92,8 +93,16 @@ class RbmApiKey(models.Model):
         record = self.sudo().with_context(active_test=True).search([("prefix", "=", prefix)])
         if len(record) != 1 or not hmac.compare_digest(record.key_hash or "", hash_key(key)):
             return self.sudo().browse()
-        self.env.cr.execute(
-            "UPDATE rbm_api_key SET last_used = now() AT TIME ZONE 'UTC' WHERE id = %s",
-            [record.id],
-        )
+        # at most once a minute, and never waiting on (or conflicting with) a
+        # concurrent request of the same key: two requests updating the same row
+        # would serialize every batch of a client using two connections
+        if not record.last_used or record.last_used < datetime.utcnow() - timedelta(minutes=1):
+            self.env.cr.execute(
+                """
+                UPDATE rbm_api_key SET last_used = now() AT TIME ZONE 'UTC'
+                 WHERE id = (SELECT id FROM rbm_api_key WHERE id = %s
+                                FOR NO KEY UPDATE SKIP LOCKED)
+                """,
+                [record.id],
+            )
         return record

@@ -267,118 +267,203 @@ class RbmUsage(models.Model):
 
     @api.model
     def _prepare_ingestion(self, company, events, now=None):
-        """(results, rows): a result per event and the rows to insert for the valid ones."""
+        """(results, rows): a result per event and the rows to insert for the valid ones.
+
+        Set-based: the metrics, contracts and their open periods are read once per
+        batch (one query each) into plain tuples, then every event is checked in
+        plain Python with the same rules as :meth:`_check_event`."""
         now = now or datetime.now()
         messages = self._get_reason_messages()
-        Contract = self.env["rbm.contract"].sudo().with_company(company)
         codes, contract_ids, references = set(), set(), set()
         for event in events:
             if not isinstance(event, dict):
                 continue
-            if isinstance(event.get("metric"), str):
-                codes.add(event["metric"])
+            code = event.get("metric")
+            if isinstance(code, str):
+                codes.add(code)
             contract = event.get("contract_id")
-            if isinstance(contract, int) and not isinstance(contract, bool):
+            if contract.__class__ is int:
                 contract_ids.add(contract)
             reference = event.get("contract_reference") or event.get("contract")
             if isinstance(reference, str):
                 references.add(reference)
         metrics = {
-            m.code: m
+            m.code: (m.id, m.late_policy == "reject")
             for m in self.env["rbm.metric"]
             .sudo()
             .search([("company_id", "=", company.id), ("code", "in", list(codes))])
         }
-        domain = [("company_id", "=", company.id)]
-        by_id = {c.id: c for c in Contract.search(domain + [("id", "in", list(contract_ids))])}
-        by_reference = defaultdict(list)
-        for contract in Contract.search(domain + [("reference", "in", list(references))]):
-            by_reference[contract.reference].append(contract)
-        contracts = Contract.browse(list(by_id)) | Contract.browse(
-            [c.id for cs in by_reference.values() for c in cs]
-        )
-        open_from = {
-            c: (c._get_usage_open_from(), set(c.line_ids.metric_id.ids)) for c in contracts
-        }
-        seen = set()
+        by_id, by_reference = self._read_ingestion_contracts(company, contract_ids, references)
         horizon = now + self._get_future_tolerance()
+        seen = set()
+        parse_quantity, parse_timestamp = rating.parse_quantity, rating.parse_timestamp
+        fromisoformat, combine, time_min = datetime.fromisoformat, datetime.combine, time.min
+        inf = float("inf")
+
+        def validate(event, key):
+            """An error code, or the row tuple (key, contract, metric, quantity
+            text, timestamp, effective timestamp, properties) of a valid event."""
+            if key is None or key == "":
+                return "missing_key"
+            if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
+                return "bad_key"
+            if key in seen:
+                return "duplicate"
+            metric = metrics.get(event.get("metric"))
+            if metric is None:
+                return "unknown_metric"
+            contract_ref = event.get("contract_id")
+            if contract_ref is not None:
+                contract = by_id.get(contract_ref) if isinstance(contract_ref, int) else None
+                candidates = (contract,) if contract else ()
+            else:
+                reference = event.get("contract_reference") or event.get("contract")
+                candidates = by_reference.get(reference, ()) if isinstance(reference, str) else ()
+            if not candidates:
+                return "unknown_contract"
+            # fast paths for JSON numbers; anything else as rating.parse_quantity
+            quantity = event.get("quantity", 1)
+            if quantity.__class__ is float:
+                if not (0 <= quantity < inf):  # negative, infinite or NaN
+                    return "bad_quantity"
+                quantity = repr(quantity)
+            elif quantity.__class__ is int:
+                if quantity < 0:
+                    return "bad_quantity"
+                quantity = str(quantity)
+            else:
+                try:
+                    quantity = str(parse_quantity(quantity))
+                except ValueError:
+                    return "bad_quantity"
+            stamp = event.get("timestamp")
+            if stamp is None or stamp == "":
+                timestamp = now
+            else:
+                # fast path: plain ISO 8601 ("Z" included since Python 3.11); the
+                # rest (spaces, "z", not a string) as rating.parse_timestamp
+                try:
+                    timestamp = fromisoformat(stamp)
+                    if timestamp.tzinfo is not None:
+                        timestamp = (timestamp - timestamp.utcoffset()).replace(tzinfo=None)
+                except (ValueError, TypeError):
+                    try:
+                        timestamp = parse_timestamp(stamp)
+                    except (ValueError, TypeError):
+                        return "bad_timestamp"
+            properties = event.get("properties")
+            if properties is not None and not isinstance(properties, dict):
+                return "bad_properties"
+            # the rules of _check_event, on plain values
+            if timestamp > horizon:
+                return "future_timestamp"
+            metric_id, reject_late = metric
+            day = timestamp.date()
+            error = "unknown_contract"
+            for contract_id, usable, date_start, date_end, open_from, metric_ids in candidates:
+                if not usable or day < date_start or (date_end and day > date_end):
+                    error = "contract_not_active"
+                    continue
+                if metric_id not in metric_ids:
+                    error = "metric_not_on_contract"
+                    continue
+                effective = timestamp
+                if open_from and day < open_from:
+                    if reject_late:
+                        error = "closed_period"
+                        continue
+                    effective = combine(open_from, time_min)
+                return (key, contract_id, metric_id, quantity, timestamp, effective, properties)
+            return error
+
+        dumps = json.dumps
         results, rows = [], []
+        append_result, append_row = results.append, rows.append
         for index, event in enumerate(events):
-            result = {"index": index, "idempotency_key": None, "status": "accepted"}
-            results.append(result)
-            error, row = self._validate_event(
-                event, metrics, by_id, by_reference, open_from, now, seen, horizon
-            )
-            if isinstance(event, dict) and isinstance(event.get("idempotency_key"), str):
-                result["idempotency_key"] = event["idempotency_key"]
-            if error:
-                status = "duplicate" if error == "duplicate" else "rejected"
-                result.update(status=status, reason=error, message=messages[error])
+            if isinstance(event, dict):
+                key = event.get("idempotency_key")
+                error = validate(event, key)
+                if not isinstance(key, str):
+                    key = None
+            else:
+                error, key = "invalid_event", None
+            if error.__class__ is tuple:
+                seen.add(key)
+                properties = error[6]
+                append_row(error[:6] + ((dumps(properties) if properties else None),))
+                append_result({"index": index, "idempotency_key": key, "status": "accepted"})
                 continue
-            seen.add(row[0])
-            rows.append(row)
+            append_result(
+                {
+                    "index": index,
+                    "idempotency_key": key,
+                    "status": "duplicate" if error == "duplicate" else "rejected",
+                    "reason": error,
+                    "message": messages[error],
+                }
+            )
         return results, rows
 
     @api.model
-    def _validate_event(
-        self, event, metrics, by_id, by_reference, open_from, now, seen, horizon=None
-    ):
-        """(error code, None) or (False, row) for one event."""
-        if not isinstance(event, dict):
-            return "invalid_event", None
-        key = event.get("idempotency_key")
-        if key is None or key == "":
-            return "missing_key", None
-        if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
-            return "bad_key", None
-        if key in seen:
-            return "duplicate", None
-        metric = metrics.get(event.get("metric"))
-        if not metric:
-            return "unknown_metric", None
-        contract_ref = event.get("contract_id")
-        if contract_ref is not None:
-            contract = by_id.get(contract_ref) if isinstance(contract_ref, int) else None
-            candidates = [contract] if contract else []
-        else:
-            candidates = by_reference.get(
-                event.get("contract_reference") or event.get("contract"), []
+    def _read_ingestion_contracts(self, company, contract_ids, references):
+        """({id: contract}, {reference: [contract, ...]}) of ``company``, each
+        contract as the plain tuple ``(id, state allows usage, date_start,
+        date_end, usage open from, frozenset of its metric ids)``; one query."""
+        if not contract_ids and not references:
+            return {}, {}
+        for model in ("rbm.contract", "rbm.contract.line", "rbm.plan"):
+            self.env[model].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT c.id, c.reference, c.state, c.date_start, c.date_end,
+                       c.next_period_start, c.period_anchor, p.billing_mode,
+                       ARRAY(SELECT l.metric_id FROM rbm_contract_line l
+                              WHERE l.contract_id = c.id AND l.metric_id IS NOT NULL)
+                  FROM rbm_contract c
+                  LEFT JOIN rbm_plan p ON p.id = c.plan_id
+                 WHERE c.company_id = %(company)s
+                   AND (c.id = ANY(%(ids)s) OR c.reference = ANY(%(refs)s))
+                 ORDER BY c.id
+                """,
+                company=company.id,
+                ids=list(contract_ids),
+                refs=list(references),
             )
-        if not candidates:
-            return "unknown_contract", None
-        try:
-            quantity = rating.parse_quantity(event.get("quantity", 1))
-        except ValueError:
-            return "bad_quantity", None
-        if event.get("timestamp") in (None, ""):
-            timestamp = now
-        else:
-            try:
-                timestamp = rating.parse_timestamp(event["timestamp"])
-            except (ValueError, TypeError):
-                return "bad_timestamp", None
-        properties = event.get("properties")
-        if properties is not None and not isinstance(properties, dict):
-            return "bad_properties", None
-        error = "unknown_contract"
-        for contract in candidates:
-            open_day, metric_ids = open_from[contract]
-            error, effective = self._check_event(
-                contract, metric, timestamp, open_day, now, metric_ids, horizon
-            )
-            if not error:
-                break
-        if error:
-            return error, None
-        return False, (
-            key,
-            contract.id,
-            metric.id,
-            str(quantity),
-            timestamp,
-            effective,
-            json.dumps(properties) if properties else None,
         )
+        Contract = self.env["rbm.contract"].sudo().with_company(company)
+        by_id, by_reference = {}, defaultdict(list)
+        for (
+            cid,
+            reference,
+            state,
+            date_start,
+            date_end,
+            start,
+            anchor,
+            mode,
+            metric_ids,
+        ) in self.env.cr.fetchall():
+            # _get_usage_open_from, without the ORM for the common cases
+            if not start or not anchor:
+                open_from = False
+            elif mode == "arrears":
+                open_from = start
+            else:
+                open_from = Contract.browse(cid)._get_usage_open_from()
+            contract = (
+                cid,
+                state in USAGE_STATES,
+                date_start,
+                date_end,
+                open_from,
+                frozenset(metric_ids),
+            )
+            if cid in contract_ids:
+                by_id[cid] = contract
+            if reference in references:
+                by_reference[reference].append(contract)
+        return by_id, by_reference
 
     @api.model
     def _insert_rows(self, company, rows, source):
