@@ -43,6 +43,12 @@ class RbmContract(models.Model):
     # USAGE PERIODS
     # ------------------------------------------------------------
 
+    def _has_billable_lines(self):
+        # a pay-as-you-go contract has only usage lines
+        return super()._has_billable_lines() or any(
+            line.line_type == "usage" and line.is_current for line in self.line_ids
+        )
+
     def _get_usage_open_from(self):
         """First day whose usage is not invoiced yet; ``False`` when no usage
         was invoiced. In arrears a period bills its own usage; in advance the

@@ -5,4 +5,5 @@ from . import (
     test_portal_usage,
     test_rating,
     test_statement,
+    test_usage_only,
 )

@@ -276,6 +276,12 @@ class RbmContract(models.Model):
             else:
                 contract.mrr = 0.0
 
+    def _has_billable_lines(self):
+        """Whether the contract has something to bill every period (extension
+        point: metered usage lines count too)."""
+        self.ensure_one()
+        return bool(self._get_current_recurring_lines())
+
     def _get_current_recurring_lines(self):
         return self.line_ids.filtered(
             lambda line: line.line_type == "recurring" and line.is_current
@@ -345,7 +351,7 @@ class RbmContract(models.Model):
                 raise UserError(
                     _("Contract %(contract)s is not a draft.", contract=contract.display_name)
                 )
-            if not contract._get_current_recurring_lines():
+            if not contract._has_billable_lines():
                 raise UserError(
                     _(
                         "Contract %(contract)s has no recurring line to bill (tab Lines).",
