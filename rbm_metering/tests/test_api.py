@@ -105,6 +105,13 @@ class TestUsageApi(HttpCase):
         response = self._post({"events": [self._event("x1")]}, key=other_key)
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["results"][0]["reason"], "unknown_metric")
+        # even with a metric of the same code, the other company's key never reaches this contract
+        self.env["rbm.metric"].create(
+            {"code": "storage_gb", "name": "Storage", "unit_label": "GB", "company_id": other.id}
+        )
+        response = self._post({"events": [self._event("x2")]}, key=other_key)
+        self.assertEqual(response.json()["results"][0]["reason"], "unknown_contract")
+        self.assertFalse(self.env["rbm.usage"].search([("idempotency_key", "in", ["x1", "x2"])]))
 
     def test_idempotent_reingestion_of_the_same_batch(self):
         body = {
