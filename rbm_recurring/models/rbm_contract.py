@@ -266,15 +266,23 @@ class RbmContract(models.Model):
         for contract in self:
             total = sum(contract._get_current_recurring_lines().mapped("subtotal"))
             contract.recurring_total = total
-            if contract.campaign_id and contract.campaign_periods_left > 0:
-                total -= contract.campaign_id._get_discount(total, contract.currency_id)
-            if contract.plan_id.interval_unit:
-                factor = periods.monthly_factor(
-                    contract.plan_id.interval_unit, contract.plan_id.interval
-                )
-                contract.mrr = contract.currency_id.round(float(periods.to_decimal(total) * factor))
-            else:
-                contract.mrr = 0.0
+            contract.mrr = contract._get_mrr_of(
+                total, with_campaign=contract.campaign_periods_left > 0
+            )
+
+    def _get_mrr_of(self, recurring_total, plan=None, with_campaign=False):
+        """MRR of a recurring price per period of ``plan`` (the contract's by
+        default): less the campaign discount when ``with_campaign``, brought to
+        one month and rounded by the currency."""
+        self.ensure_one()
+        plan = plan or self.plan_id
+        if not plan.interval_unit:
+            return 0.0
+        total = recurring_total
+        if with_campaign and self.campaign_id:
+            total -= self.campaign_id._get_discount(total, self.currency_id)
+        factor = periods.monthly_factor(plan.interval_unit, plan.interval)
+        return self.currency_id.round(float(periods.to_decimal(total) * factor))
 
     def _has_billable_lines(self):
         """Whether the contract has something to bill every period (extension
@@ -617,6 +625,23 @@ class RbmContract(models.Model):
                 break
             period = self._get_period_after(period["next_start"], until)
         return result
+
+    def _prorate(self, amount, full_start, full_end, start, end, quantum):
+        """Part of ``amount`` (a full period's price) for ``[start, end]`` of the
+        period ``[full_start, full_end]``, with the plan's day count."""
+        self.ensure_one()
+        plan = self.plan_id
+        return periods.prorate_interval(
+            amount,
+            full_start,
+            full_end,
+            start,
+            end,
+            plan.interval_unit,
+            plan.interval,
+            plan.proration_day_count,
+            quantum,
+        )
 
     def _get_period_containing(self, day):
         """Bounds of the billing period (of the contract's plan) containing ``day``."""
@@ -1296,10 +1321,7 @@ class RbmContract(models.Model):
         mrr = self._get_effective_mrr()
         if not mrr or not self.campaign_id:
             return mrr
-        total = self.recurring_total
-        discount = self.campaign_id._get_discount(total, self.currency_id)
-        factor = periods.monthly_factor(self.plan_id.interval_unit, self.plan_id.interval)
-        return self.currency_id.round(float(periods.to_decimal(total - discount) * factor))
+        return self._get_mrr_of(self.recurring_total, with_campaign=True)
 
     @contextmanager
     def _track_mrr(self, reason, date=None):

@@ -241,11 +241,10 @@ class RbmContractChange(models.Model):
             for vals in create
             if vals.get("line_type", "recurring") == "recurring"
         )
-        recurring = total
-        if contract.campaign_id and contract.campaign_periods_left > 0:
-            total -= contract.campaign_id._get_discount(total, contract.currency_id)
-        factor = periods.monthly_factor(plan.interval_unit, plan.interval)
-        return recurring, contract.currency_id.round(float(periods.to_decimal(total) * factor))
+        mrr = contract._get_mrr_of(
+            total, plan=plan, with_campaign=contract.campaign_periods_left > 0
+        )
+        return total, mrr
 
     @api.model
     def _get_effective_date(self, contract, timing, today):
@@ -292,16 +291,8 @@ class RbmContractChange(models.Model):
                 periods.to_decimal(vals["quantity"]) * periods.to_decimal(vals["price_unit"]),
                 quantum,
             )
-            part = periods.prorate_interval(
-                full,
-                period["full_start"],
-                period["full_end"],
-                date,
-                end,
-                plan.interval_unit,
-                plan.interval,
-                plan.proration_day_count,
-                quantum,
+            part = contract._prorate(
+                full, period["full_start"], period["full_end"], date, end, quantum
             )
             if part:
                 amounts.append(

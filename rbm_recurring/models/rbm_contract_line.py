@@ -204,17 +204,8 @@ class RbmContractLine(models.Model):
         """Part of the line's price for ``[start, end]`` of the period
         ``[full_start, full_end]`` (plan day count; parts always add up)."""
         self.ensure_one()
-        plan = self.contract_id.plan_id
-        return periods.prorate_interval(
-            self._get_amount(quantum),
-            full_start,
-            full_end,
-            start,
-            end,
-            plan.interval_unit,
-            plan.interval,
-            plan.proration_day_count,
-            quantum,
+        return self.contract_id._prorate(
+            self._get_amount(quantum), full_start, full_end, start, end, quantum
         )
 
     def _prepare_recurring_invoice_line_vals(self, period, period_text, quantum):
