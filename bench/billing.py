@@ -133,8 +133,8 @@ def parse_args():
 # ----------------------------------------------------------------------------
 
 
-def db_state(dbname):
-    """(database exists, rbm_recurring state or None)."""
+def db_state(dbname, module="rbm_recurring"):
+    """(database exists, state of ``module`` or None)."""
     import psycopg2
 
     try:
@@ -148,7 +148,7 @@ def db_state(dbname):
             cr.execute("SELECT to_regclass('ir_module_module')")
             if not cr.fetchone()[0]:
                 return True, None
-            cr.execute("SELECT state FROM ir_module_module WHERE name = 'rbm_recurring'")
+            cr.execute("SELECT state FROM ir_module_module WHERE name = %s", [module])
             row = cr.fetchone()
             return True, row and row[0]
     finally:
@@ -179,18 +179,20 @@ def ensure_database(args):
         run_odoo_bin(args, ["-u", "rbm_recurring"])
 
 
+def git(*cmd):
+    """Output of a git command in the repository ("" when git is unavailable)."""
+    try:
+        return subprocess.run(
+            ["git", "-C", REPO, *cmd], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
 def code_version():
     """Commit of the repository, whether rbm_recurring has uncommitted changes,
     and a digest of the two billing files, to tell which code was measured."""
     import hashlib
-
-    def git(*cmd):
-        try:
-            return subprocess.run(
-                ["git", "-C", REPO, *cmd], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
 
     head = git("rev-parse", "--short", "HEAD") or "?"
     dirty = git("status", "--porcelain", "--", "rbm_recurring")

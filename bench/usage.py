@@ -50,6 +50,10 @@ from datetime import datetime, timedelta
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import billing  # noqa: E402 - the database and git helpers of the billing benchmark
+
 METRIC = "bench_storage_gb"
 PARTNER_PREFIX = "Bench usage customer"
 
@@ -159,28 +163,6 @@ def client_main(spec_path):
 # ----------------------------------------------------------------------------
 
 
-def module_state(dbname, module):
-    """(database exists, state of ``module`` or None)."""
-    import psycopg2
-
-    try:
-        cnx = psycopg2.connect(dbname=dbname)
-    except psycopg2.OperationalError as error:
-        if "does not exist" in str(error):
-            return False, None
-        raise
-    try:
-        with cnx.cursor() as cr:
-            cr.execute("SELECT to_regclass('ir_module_module')")
-            if not cr.fetchone()[0]:
-                return True, None
-            cr.execute("SELECT state FROM ir_module_module WHERE name = %s", [module])
-            row = cr.fetchone()
-            return True, row and row[0]
-    finally:
-        cnx.close()
-
-
 def odoo_cmd(args, *extra):
     return [
         sys.executable,
@@ -235,14 +217,7 @@ def start_server(args, log_path):
 
 
 def code_version():
-    def git(*cmd):
-        try:
-            return subprocess.run(
-                ["git", "-C", REPO, *cmd], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
+    git = billing.git
     head = git("rev-parse", "--short", "HEAD") or "?"
     dirty = git("status", "--porcelain", "--", "rbm_metering")
     return f"{head}" + (f" + {len(dirty.splitlines())} changes in rbm_metering" if dirty else "")
@@ -498,7 +473,7 @@ def main():
     sys.path.insert(0, odoo_home)
     import odoo  # noqa: F401 - after sys.path
 
-    exists, state = module_state(args.db, "rbm_metering")
+    exists, state = billing.db_state(args.db, "rbm_metering")
     if not exists or state != "installed":
         cmd = odoo_cmd(
             args, "-i", "rbm_metering", "--without-demo=all", "--stop-after-init", "--no-http"
