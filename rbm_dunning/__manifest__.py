@@ -6,12 +6,13 @@
     "author": "RBM",
     "website": "https://github.com/rbm-odoo/rbm",
     "license": "LGPL-3",
-    "depends": ["rbm_recurring", "account_payment"],
+    "depends": ["rbm_recurring", "account_payment", "sms"],
     "external_dependencies": {"python": ["reportlab"]},
     "data": [
         "security/rbm_dunning_groups.xml",
         "security/ir.model.access.csv",
         "security/rbm_dunning_security.xml",
+        "data/rbm_collection_data.xml",
         "views/rbm_collection_account_views.xml",
         "views/rbm_boleto_views.xml",
         "views/rbm_cnab_file_views.xml",
@@ -19,11 +20,13 @@
         "views/account_move_views.xml",
         "views/rbm_contract_views.xml",
         "views/rbm_portal_templates.xml",
+        "views/rbm_collection_views.xml",
         "wizards/rbm_cnab_import_wizard_views.xml",
         "report/rbm_boleto_report.xml",
         "report/rbm_boleto_templates.xml",
         "views/rbm_dunning_menus.xml",
     ],
+    "demo": ["demo/rbm_collection_demo.xml"],
     "assets": {
         "web.assets_frontend": [
             "rbm_dunning/static/src/js/rbm_copy.js",

@@ -1,9 +1,15 @@
 from . import (
     account_move,
+    account_move_collection,
     account_move_send,
     rbm_boleto,
     rbm_cnab_file,
     rbm_cnab_occurrence,
     rbm_collection_account,
+    rbm_collection_log,
+    rbm_collection_policy,
     rbm_contract,
+    rbm_late_fee,
+    rbm_provisioning_event,
+    res_partner_collection,
 )

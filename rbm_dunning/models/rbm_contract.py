@@ -11,3 +11,16 @@ class RbmContract(models.Model):
         tracking=True,
         help="Account of the boletos of this contract's invoices (default: the company's first).",
     )
+
+    rbm_suspended_by_collection = fields.Boolean(
+        string="Suspended for Non-payment",
+        copy=False,
+        readonly=True,
+        help="Suspended by the collection policy: reactivated as soon as every overdue invoice "
+        "is paid.",
+    )
+
+    def _reactivate(self, date=None):
+        contracts = super()._reactivate(date=date)
+        self.filtered("rbm_suspended_by_collection").rbm_suspended_by_collection = False
+        return contracts

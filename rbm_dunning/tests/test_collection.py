@@ -1,0 +1,423 @@
+import json
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from .common import RbmDunningCase
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionRules(RbmDunningCase):
+    """The régua de cobrança walked day by day with real invoices, payments,
+    contracts and the daily run."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.mobile = "+55 11 98765-4321"
+        cls.endpoint = cls.env["rbm.provisioning.endpoint"].create(
+            {
+                "name": "Provisioning",
+                "url": "https://provisioning.example.com/hook",
+                "secret": "s3cr3t",
+            }
+        )
+        cls.policy = cls.env["rbm.collection.policy"].create(
+            {
+                "name": "Régua padrão",
+                "is_default": True,
+                "date_start": "2026-01-01",
+                "fine_percent": 2.0,
+                "interest_percent_month": 1.0,
+                "step_ids": [
+                    Command.create({"day_offset": -3, "action": "email"}),
+                    Command.create({"day_offset": 1, "action": "email"}),
+                    Command.create({"day_offset": 3, "action": "sms"}),
+                    Command.create({"day_offset": 10, "action": "suspend"}),
+                    Command.create({"day_offset": 30, "action": "cancel"}),
+                ],
+            }
+        )
+        cls.Log = cls.env["rbm.collection.log"]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _walk(self, first, last):
+        """Run the daily collection run on each day from ``first`` to ``last``."""
+        day = first
+        while day <= last:
+            with freeze_time(day):
+                self.Log._run(day)
+            day += timedelta(days=1)
+
+    def _pay(self, invoice, day, amount=None):
+        with freeze_time(day):
+            wizard = (
+                self.env["account.payment.register"]
+                .with_context(active_model="account.move", active_ids=invoice.ids)
+                .create(
+                    {
+                        "payment_date": day,
+                        "amount": amount or invoice.amount_residual,
+                        "journal_id": self.bank_journal.id,
+                    }
+                )
+            )
+            return wizard._create_payments()
+
+    def _emails(self, invoice):
+        return invoice.message_ids.filtered(
+            lambda m: (
+                m.message_type == "comment" and m.subtype_id == self.env.ref("mail.mt_comment")
+            )
+        )
+
+    def _sms(self, invoice):
+        return self.env["sms.sms"].search([("mail_message_id.res_id", "=", invoice.id)])
+
+    def _logs(self, invoice, state="done"):
+        return self.Log.search([("move_id", "=", invoice.id), ("state", "=", state)], order="id")
+
+    # ------------------------------------------------------------------ tests
+
+    def test_walk_runs_each_step_once_then_suspends_and_cancels(self):
+        invoice = self._bill_contract(payment_mode="invoice")
+        contract = invoice.rbm_contract_id
+        due = invoice.invoice_date_due
+        self._walk(due - timedelta(days=6), due + timedelta(days=9))
+        done = self._logs(invoice)
+        self.assertEqual(
+            [(log.step_id.day_offset, log.date - due) for log in done],
+            [(-3, timedelta(-3)), (1, timedelta(1)), (3, timedelta(3))],
+        )
+        self.assertEqual(len(self._emails(invoice)), 2)
+        sms = self._sms(invoice)
+        self.assertEqual(len(sms), 1)
+        self.assertIn(invoice.name, sms.body)
+        self.assertEqual(contract.state, "active")
+        # D+10: suspended, and the provisioning endpoint hears of it
+        self._walk(due + timedelta(days=10), due + timedelta(days=10))
+        self.assertEqual(contract.state, "suspended")
+        self.assertTrue(contract.rbm_suspended_by_collection)
+        events = self.env["rbm.provisioning.event"].search([("contract_id", "=", contract.id)])
+        self.assertIn("suspended", events.mapped("event_type"))
+        # running the same day again changes nothing
+        with freeze_time(due + timedelta(days=10)):
+            self.Log._run(due + timedelta(days=10))
+        self.assertEqual(len(self._logs(invoice)), 4)
+        self._walk(due + timedelta(days=11), due + timedelta(days=31))
+        self.assertEqual(contract.state, "cancelled")
+        self.assertEqual(
+            contract.cancel_reason_id, self.env.ref("rbm_dunning.rbm_cancel_reason_non_payment")
+        )
+        self.assertEqual(
+            [log.step_id.day_offset for log in self._logs(invoice)], [-3, 1, 3, 10, 30]
+        )
+        self.assertEqual(len(self._emails(invoice)), 2)
+        self.assertEqual(len(self._sms(invoice)), 1)
+        # every step is on the invoice's and the customer's chatter
+        traces = self.customer.message_ids.filtered(lambda m: invoice.name in (m.body or ""))
+        self.assertEqual(len(traces), 5)
+
+    def test_payment_stops_the_steps_and_reactivates(self):
+        invoice = self._bill_contract(payment_mode="invoice")
+        contract = invoice.rbm_contract_id
+        due = invoice.invoice_date_due
+        self._walk(due - timedelta(days=3), due + timedelta(days=11))
+        self.assertEqual(contract.state, "suspended")
+        self._pay(invoice, due + timedelta(days=12))
+        self.assertEqual(invoice.payment_state in ("paid", "in_payment"), True)
+        # reactivated at once, with its provisioning event
+        self.assertEqual(contract.state, "active")
+        self.assertFalse(contract.rbm_suspended_by_collection)
+        events = self.env["rbm.provisioning.event"].search([("contract_id", "=", contract.id)])
+        self.assertIn("reactivated", events.mapped("event_type"))
+        self._walk(due + timedelta(days=12), due + timedelta(days=40))
+        self.assertEqual([log.step_id.day_offset for log in self._logs(invoice)], [-3, 1, 3, 10])
+        self.assertEqual(contract.state, "active")
+        # the late fee of 12 days: 2% fine + 1% a month pro rata die
+        fee = invoice.rbm_late_fee_ids
+        self.assertEqual(len(fee), 1)
+        self.assertEqual((fee.days_late, fee.fine_amount, fee.interest_amount), (12, 3.0, 0.6))
+        self.assertEqual(fee.state, "next_invoice")
+        self.assertEqual(fee.charge_id.amount, 3.6)
+        # billed on the contract's next invoice, once
+        result = contract._bill_due_periods(due + timedelta(days=40))
+        fee_lines = result["moves"].invoice_line_ids.filtered(
+            lambda line: line.rbm_charge_id == fee.charge_id
+        )
+        self.assertEqual(len(fee_lines), 1)
+        self.assertEqual(fee_lines.price_subtotal, 3.6)
+        self.assertEqual(self.env["rbm.late.fee"].search_count([("move_id", "=", invoice.id)]), 1)
+
+    def test_reactivation_waits_for_the_last_overdue_invoice(self):
+        first = self._bill_contract(payment_mode="invoice")
+        contract = first.rbm_contract_id
+        due = first.invoice_date_due
+        second = contract._bill_due_periods(due + timedelta(days=25))["moves"]
+        self.assertTrue(second)
+        self._walk(due + timedelta(days=10), due + timedelta(days=10))
+        self.assertEqual(contract.state, "suspended")
+        day = max(due + timedelta(days=12), second.invoice_date_due + timedelta(days=1))
+        self._pay(first, day)
+        self.assertEqual(contract.state, "suspended", "the second invoice is still overdue")
+        self._pay(second, day)
+        self.assertEqual(contract.state, "active")
+
+    def test_crash_and_rerun_send_nothing_twice(self):
+        invoice = self._bill_contract(payment_mode="invoice")
+        day = invoice.invoice_date_due + timedelta(days=1)
+
+        class Crash(Exception):
+            pass
+
+        with freeze_time(day):
+            try:
+                with self.env.cr.savepoint():
+                    self.Log._run(day)
+                    self.assertEqual(len(self._emails(invoice)), 1)
+                    raise Crash()
+            except Crash:
+                pass
+            self.env.invalidate_all()
+            self.assertFalse(self._emails(invoice), "the crashed run left nothing behind")
+            self.Log._run(day)
+            self.Log._run(day)
+        self.assertEqual(len(self._emails(invoice)), 1)
+        # a second run holding the same rows (a concurrent run) gets nothing to do
+        log = self._logs(invoice)[-1]
+        vals = self.Log._prepare_log_vals(log.step_id, log.move_line_id, day, "running", False)
+        self.assertFalse(self.Log._reserve([vals]))
+
+    def test_pause_and_superseded_reminders(self):
+        invoice = self._bill_contract(payment_mode="invoice")
+        due = invoice.invoice_date_due
+        self.customer.write(
+            {
+                "rbm_collection_paused_until": due + timedelta(days=5),
+                "rbm_collection_pause_note": "Paga dia 15",
+            }
+        )
+        self._walk(due - timedelta(days=4), due + timedelta(days=5))
+        self.assertFalse(self.Log.search([("move_id", "=", invoice.id)]))
+        self._walk(due + timedelta(days=6), due + timedelta(days=6))
+        # D-3 and D+1 emails are due at once: only the latest is sent
+        self.assertEqual(len(self._emails(invoice)), 1)
+        self.assertEqual(len(self._sms(invoice)), 1)
+        skipped = self._logs(invoice, state="skipped")
+        self.assertEqual(skipped.step_id.day_offset, -3)
+        self.assertIn("Superseded", skipped.message)
+
+    def test_policy_assigned_late_skips_past_steps(self):
+        invoice = self._bill_contract(payment_mode="invoice")
+        due = invoice.invoice_date_due
+        own = self.policy.copy({"name": "Própria", "is_default": False})
+        with freeze_time(due + timedelta(days=5)):
+            self.customer.rbm_collection_policy_id = own
+        self.assertEqual(self.customer.rbm_collection_policy_date, due + timedelta(days=5))
+        self._walk(due + timedelta(days=5), due + timedelta(days=10))
+        self.assertEqual(self._logs(invoice, "skipped").step_id.mapped("day_offset"), [-3, 1, 3])
+        self.assertFalse(self._emails(invoice))
+        self.assertEqual(self._logs(invoice).step_id.day_offset, 10)
+        self.assertEqual(self._logs(invoice).policy_id, own)
+
+    def test_conditions_activity_webhook_protest(self):
+        vip = self.env["res.partner.category"].create({"name": "VIP"})
+        self.policy.step_ids = [
+            Command.create({"day_offset": 2, "action": "activity", "activity_summary": "Ligar"}),
+            Command.create({"day_offset": 4, "action": "webhook", "endpoint_id": self.endpoint.id}),
+            Command.create({"day_offset": 5, "action": "email", "min_overdue_amount": 1000.0}),
+            Command.create(
+                {"day_offset": 6, "action": "email", "partner_category_ids": [Command.set(vip.ids)]}
+            ),
+            Command.create({"day_offset": 7, "action": "email", "payment_mode": "card"}),
+            Command.create({"day_offset": 20, "action": "protest"}),
+        ]
+        invoice = self._bill_contract(payment_mode="invoice")
+        due = invoice.invoice_date_due
+        self._walk(due + timedelta(days=2), due + timedelta(days=8))
+        activity = invoice.activity_ids
+        self.assertEqual(activity.summary, "Ligar")
+        event = self.env["rbm.provisioning.event"].search([("event_type", "=", "collection_step")])
+        self.assertEqual(len(event), 1)
+        payload = json.loads(event.payload)
+        self.assertEqual(payload["invoice"]["name"], invoice.name)
+        self.assertEqual(payload["invoice"]["days_overdue"], 4)
+        self.assertEqual(payload["invoice"]["amount_due"], 150.0)
+        skipped = self._logs(invoice, "skipped")
+        # D-3 superseded by D+1 (both due on the first run), then the conditions
+        self.assertEqual(skipped.step_id.mapped("day_offset"), [-3, 5, 6, 7])
+        self.assertIn("below the step's minimum", skipped[1].message)
+        self.assertIn("tags", skipped[2].message)
+        self.assertIn("Card", skipped[3].message)
+        self.assertFalse(invoice.rbm_legal_collection)
+        self._walk(due + timedelta(days=20), due + timedelta(days=20))
+        self.assertTrue(invoice.rbm_legal_collection)
+
+    def test_failed_step_is_logged_and_does_not_block_others(self):
+        self.customer.mobile = False
+        self.customer.phone = False
+        invoice = self._bill_contract(payment_mode="invoice")
+        due = invoice.invoice_date_due
+        self._walk(due + timedelta(days=3), due + timedelta(days=3))
+        failed = self._logs(invoice, "failed")
+        self.assertEqual(failed.action, "sms")
+        self.assertIn("no mobile number", failed.message)
+        self.assertEqual(len(self._emails(invoice)), 1)
+
+    def test_batches_cover_every_installment(self):
+        invoices = self.env["account.move"]
+        for index in range(5):
+            partner = self.customer.copy(
+                {"name": f"Cliente {index}", "email": f"c{index}@example.com"}
+            )
+            invoices |= self._bill_contract(payment_mode="invoice", partner=partner)
+        due = invoices[0].invoice_date_due
+        day = due + timedelta(days=1)
+        with freeze_time(day):
+            done = self.Log._run(day, batch_size=3)
+        self.assertEqual(done, 5)
+        for invoice in invoices:
+            self.assertEqual(len(self._emails(invoice)), 1, invoice.partner_id.name)
+
+    def test_email_carries_boleto_and_typeable_line(self):
+        invoice = self._bill_contract(payment_mode="boleto")
+        boleto = invoice.rbm_boleto_ids
+        self.assertTrue(boleto)
+        day = invoice.invoice_date_due + timedelta(days=1)
+        self._walk(day, day)
+        email = self._emails(invoice)
+        self.assertEqual(len(email), 1)
+        self.assertIn(boleto.typeable_line, email.body)
+        self.assertIn(boleto.pix_payload, email.body)
+        self.assertEqual(email.attachment_ids.mimetype, "application/pdf")
+
+    def test_policy_validation(self):
+        Policy = self.env["rbm.collection.policy"]
+        with self.assertRaisesRegex(ValidationError, "capped at 2"):
+            Policy.create({"name": "Alta", "fine_percent": 2.5})
+        business = Policy.create({"name": "B2B", "fine_percent": 10.0, "business_only": True})
+        self.assertEqual(business.fine_percent, 10.0)
+        with self.assertRaisesRegex(ValidationError, "already has a default"):
+            Policy.create({"name": "Outra", "is_default": True})
+        with self.assertRaisesRegex(ValidationError, "before the installment is due"):
+            business.step_ids = [Command.create({"day_offset": -1, "action": "suspend"})]
+        with self.assertRaisesRegex(ValidationError, "Webhook Endpoint"):
+            business.step_ids = [Command.create({"day_offset": 1, "action": "webhook"})]
+
+
+@tagged("post_install", "-at_install")
+class TestLateFees(RbmDunningCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.policy = cls.env["rbm.collection.policy"].create(
+            {"name": "Multa e juros", "is_default": True, "date_start": "2026-01-01"}
+        )
+        cls.Fee = cls.env["rbm.late.fee"]
+
+    _pay = TestCollectionRules._pay
+
+    def _process(self, day):
+        with freeze_time(day):
+            return self.Fee._process_paid_installments(day)
+
+    def test_amounts_for_several_delays(self):
+        cases = [(0, 0.0, 0.0), (1, 3.0, 0.05), (15, 3.0, 0.75), (45, 3.0, 2.25), (91, 3.0, 4.55)]
+        for days, fine, interest in cases:
+            partner = self.customer.copy({"name": f"Atraso {days}"})
+            invoice = self._bill_contract(payment_mode="invoice", partner=partner)
+            pay_day = invoice.invoice_date_due + timedelta(days=days)
+            self._pay(invoice, pay_day)
+            self._process(pay_day + timedelta(days=1))
+            fee = invoice.rbm_late_fee_ids
+            if not days:
+                self.assertFalse(fee, "paid on the due date: no fee")
+                continue
+            self.assertEqual(
+                (fee.days_late, fee.fine_amount, fee.interest_amount, fee.amount),
+                (days, fine, interest, round(fine + interest, 2)),
+                f"{days} days late",
+            )
+        # never twice
+        self.assertFalse(self._process(invoice.invoice_date_due + timedelta(days=120)))
+
+    def test_partial_payments_count_their_own_days(self):
+        invoice = self._bill_contract(payment_mode="invoice")
+        due = invoice.invoice_date_due
+        self._pay(invoice, due + timedelta(days=5), amount=100.0)
+        self.assertFalse(self._process(due + timedelta(days=6)), "not fully paid yet")
+        self._pay(invoice, due + timedelta(days=20), amount=50.0)
+        fee = self._process(due + timedelta(days=21))
+        # fine 2% of 150; interest (100 × 5 + 50 × 20) × 1% ÷ 30
+        self.assertEqual((fee.fine_amount, fee.interest_amount, fee.amount), (3.0, 0.5, 3.5))
+        self.assertEqual(fee.days_late, 20)
+
+    def test_business_policy_and_consumer_cap(self):
+        self.policy.write({"fine_percent": 2.0})
+        b2b = self.env["rbm.collection.policy"].create(
+            {
+                "name": "B2B",
+                "fine_percent": 10.0,
+                "business_only": True,
+                "late_fee_mode": "debit",
+                "date_start": "2026-01-01",
+            }
+        )
+        company_customer = self.customer.copy(
+            {"name": "Empresa Ltda", "is_company": True, "vat": False}
+        )
+        company_customer.rbm_collection_policy_id = b2b
+        person = self.customer.copy({"name": "Pessoa Física"})
+        person.rbm_collection_policy_id = b2b
+        fees = {}
+        for partner in (company_customer, person):
+            invoice = self._bill_contract(payment_mode="invoice", partner=partner)
+            day = invoice.invoice_date_due + timedelta(days=30)
+            self._pay(invoice, day)
+            fees[partner] = self._process(day)
+        self.assertEqual(fees[company_customer].fine_amount, 15.0)
+        self.assertEqual(fees[person].fine_amount, 3.0, "consumers: fine capped at 2%")
+        # separate debit invoices, posted, with the fee only
+        debit = fees[company_customer].debit_move_id
+        self.assertEqual(debit.state, "posted")
+        self.assertEqual(debit.amount_total, 16.5)
+        self.assertEqual(fees[company_customer].state, "invoiced")
+
+    def test_minimum_and_no_charge_modes(self):
+        self.policy.late_fee_minimum = 5.0
+        invoice = self._bill_contract(payment_mode="invoice")
+        day = invoice.invoice_date_due + timedelta(days=3)
+        self._pay(invoice, day)
+        fee = self._process(day)
+        self.assertEqual(fee.state, "waived")
+        self.assertFalse(fee.charge_id or fee.debit_move_id)
+
+    def test_bank_collected_interest_is_not_charged_again(self):
+        invoice = self._bill_contract(payment_mode="boleto")
+        boleto = invoice.rbm_boleto_ids
+        credit_day = boleto.due_date + timedelta(days=12)
+        content = self._return_240(
+            [
+                {
+                    "occurrence": "06",
+                    "boleto": boleto,
+                    "amount_paid": 153.6,
+                    "interest_fine": 3.6,
+                    "credit_date": credit_day,
+                    "occurrence_date": credit_day,
+                }
+            ],
+            generated_on=credit_day,
+        )
+        with freeze_time(credit_day):
+            self._import(content)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        fee = self._process(credit_day + timedelta(days=1))
+        self.assertEqual(fee.state, "collected")
+        self.assertEqual(fee.amount, 3.6)
+        self.assertFalse(fee.charge_id or fee.debit_move_id)
