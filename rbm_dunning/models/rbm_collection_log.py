@@ -411,7 +411,7 @@ class RbmCollectionLog(models.Model):
         if contract.state not in ("active", "suspended", "trial"):
             return _("The contract is %(state)s: nothing to cancel.", state=contract.state)
         reason = self.step_id.cancel_reason_id or self.env.ref(
-            "rbm_dunning.rbm_cancel_reason_non_payment", raise_if_not_found=False
+            "rbm_recurring.cancel_reason_non_payment", raise_if_not_found=False
         )
         contract._cancel(
             reason=reason,

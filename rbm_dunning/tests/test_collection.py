@@ -112,7 +112,7 @@ class TestCollectionRules(RbmDunningCase):
         self._walk(due + timedelta(days=11), due + timedelta(days=31))
         self.assertEqual(contract.state, "cancelled")
         self.assertEqual(
-            contract.cancel_reason_id, self.env.ref("rbm_dunning.rbm_cancel_reason_non_payment")
+            contract.cancel_reason_id, self.env.ref("rbm_recurring.cancel_reason_non_payment")
         )
         self.assertEqual(
             [log.step_id.day_offset for log in self._logs(invoice)], [-3, 1, 3, 10, 30]
