@@ -8,6 +8,8 @@ import requests
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.payment import utils as payment_utils
+from odoo.addons.payment.const import REPORT_REASONS_MAPPING
 from odoo.addons.payment_pagbank import const
 
 _logger = logging.getLogger(__name__)
@@ -110,15 +112,24 @@ class PaymentProvider(models.Model):
     # === BUSINESS METHODS === #
 
     @api.model
-    def _get_compatible_providers(self, *args, is_validation=False, **kwargs):
+    def _get_compatible_providers(self, *args, is_validation=False, report=None, **kwargs):
         """Override of `payment` to leave PagBank out of the "save a payment method" forms.
 
         PagBank saves a card during a charge (`card.store`), not on its own; cards are saved by
         paying with the "save my card" box ticked.
         """
-        providers = super()._get_compatible_providers(*args, is_validation=is_validation, **kwargs)
+        providers = super()._get_compatible_providers(
+            *args, is_validation=is_validation, report=report, **kwargs
+        )
         if is_validation:
+            unfiltered_providers = providers
             providers = providers.filtered(lambda p: p.code != "pagbank")
+            payment_utils.add_to_report(
+                report,
+                unfiltered_providers - providers,
+                available=False,
+                reason=REPORT_REASONS_MAPPING["validation_not_supported"],
+            )
         return providers
 
     def _pagbank_get_form_method(self, payment_method):

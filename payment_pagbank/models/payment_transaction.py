@@ -299,20 +299,26 @@ class PaymentTransaction(models.Model):
                 _("The payment %(reference)s was already sent.", reference=self.reference)
             )
         payload = self._pagbank_prepare_direct_payload(encrypted_card, holder_name)
-        response = self.provider_id._pagbank_make_request(
-            "/orders",
-            payload=payload,
-            idempotency_key=payment_utils.generate_idempotency_key(self, scope="pagbank_order"),
-        )
+        try:
+            response = self.provider_id._pagbank_make_request(
+                "/orders",
+                payload=payload,
+                idempotency_key=payment_utils.generate_idempotency_key(self, scope="pagbank_order"),
+            )
+        except PagBankUnanswered as error:
+            # PagBank may have applied the order: wait for its notification rather than let the
+            # customer pay again with another transaction (and another idempotency key).
+            self._set_pending(state_message=error.args[0])
+            return
         self._handle_notification_data("pagbank", response)
 
     def _send_payment_request(self):
         """Override of `payment` to charge a saved card (payment by token, online or offline).
 
-        An offline charge (e.g. the automatic charge of a subscription invoice) never raises: a
-        refusal puts the transaction in error with PagBank's reason, and an unanswered request
-        leaves it pending until the notification (the request carries an idempotency key, so a
-        retry never charges twice).
+        An unanswered request leaves the transaction pending until PagBank's notification (the
+        request carries an idempotency key, so a retry never charges twice). An offline charge
+        (e.g. the automatic charge of a subscription invoice) never raises: a refusal puts the
+        transaction in error with PagBank's reason.
         """
         super()._send_payment_request()
         if self.provider_code != "pagbank":
@@ -331,14 +337,14 @@ class PaymentTransaction(models.Model):
                 payload=payload,
                 idempotency_key=payment_utils.generate_idempotency_key(self, scope="pagbank_order"),
             )
+        except PagBankUnanswered as error:
+            # PagBank may have charged the card: wait for its notification.
+            self._set_pending(state_message=error.args[0])
+            return
         except ValidationError as error:
             if self.operation != "offline":
                 raise
-            message = error.args[0]
-            if isinstance(error, PagBankUnanswered):
-                self._set_pending(state_message=message)
-            else:
-                self._set_error(message)
+            self._set_error(error.args[0])
             return
         self._handle_notification_data("pagbank", response)
 

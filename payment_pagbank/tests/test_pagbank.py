@@ -138,6 +138,15 @@ class TestPagBankCard(PagBankCase):
             self.fake.requests_to("POST", "/public-keys")[-1]["body"], {"type": "card"}
         )
 
+    def test_cards_are_saved_while_paying_not_on_their_own(self):
+        def compatible(**kwargs):
+            return self.env["payment.provider"]._get_compatible_providers(
+                self.env.company.id, self.customer.id, 100.0, currency_id=self.brl.id, **kwargs
+            )
+
+        self.assertIn(self.provider, compatible())
+        self.assertNotIn(self.provider, compatible(is_validation=True, force_tokenization=True))
+
     def test_provider_url_override_only_in_test_mode(self):
         self.assertEqual(self.provider._pagbank_get_api_url(), self.fake.url)
         self.provider.state = "enabled"
@@ -233,12 +242,19 @@ class TestPagBankRecurring(PagBankCase):
         tx._post_process()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
 
-    def test_unanswered_payment_form_request_is_explained(self):
+    def test_unanswered_payment_form_request_waits_for_the_notification(self):
         self._make_slow(3)
         tx = self._tx()
-        with self.assertRaisesRegex(ValidationError, "did not answer within"):
-            tx._pagbank_create_order(encrypted_card="ENC-4111111111111111")
+        tx._pagbank_create_order(encrypted_card="ENC-4111111111111111")
         self.assertEqual(len(self.fake.requests_to("POST", "/orders")), 3, "1 try + 2 retries")
+        self.assertEqual(tx.state, "pending")
+        self.assertIn("did not answer within 10 seconds", tx.state_message)
+        # The customer cannot send it again (a new charge); PagBank's notification settles it.
+        with self.assertRaises(ValidationError):
+            tx._pagbank_create_order(encrypted_card="ENC-4111111111111111")
+        order = next(o for o in self.fake.orders.values() if o["reference_id"] == tx.reference)
+        self._notify(order)
+        self.assertEqual(tx.state, "done")
 
 
 @tagged("post_install", "-at_install")
