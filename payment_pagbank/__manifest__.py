@@ -13,6 +13,7 @@
         "views/payment_provider_views.xml",
         "views/payment_transaction_views.xml",
         "data/payment_provider_data.xml",
+        "data/ir_cron_data.xml",
     ],
     "assets": {
         "web.assets_frontend": [

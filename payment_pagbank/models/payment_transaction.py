@@ -388,6 +388,52 @@ class PaymentTransaction(models.Model):
         self._handle_notification_data("pagbank", response)
         return True
 
+    @api.model
+    def _cron_pagbank_check_pending(self, batch_size=50, min_age_minutes=15):
+        """Ask PagBank for the orders of transactions pending for a while (a missed notification)
+        and cancel the Pix QR codes that expired unpaid.
+
+        Each transaction is checked in its own savepoint: a failure (PagBank unreachable) leaves it
+        pending for the next run and never blocks the others. The request is a GET, so a rollback
+        loses nothing.
+        """
+        domain = [
+            ("provider_code", "=", "pagbank"),
+            ("state", "=", "pending"),
+            ("pagbank_order_id", "!=", False),
+            ("last_state_change", "<", fields.Datetime.now() - timedelta(minutes=min_age_minutes)),
+        ]
+        txs = self.search(domain, order="last_state_change, id", limit=batch_size + 1)
+        remaining = max(len(txs) - batch_size, 0)
+        txs = txs[:batch_size]
+        done = 0
+        for tx in txs:
+            try:
+                with self.env.cr.savepoint():
+                    tx._pagbank_lock()
+                    tx.action_pagbank_refresh()
+                    tx._pagbank_cancel_expired_pix()
+            except (UserError, ValidationError) as error:
+                _logger.warning("PagBank: could not check %s: %s", tx.reference, error)
+            done += 1
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        if remaining:
+            self.env.ref("payment_pagbank.cron_check_pending")._trigger()
+
+    def _pagbank_cancel_expired_pix(self):
+        """Cancel a Pix transaction whose QR code expired (30 minutes ago) without being paid.
+
+        Should PagBank still report it paid later, the PAID notification confirms it anyway.
+        """
+        self.ensure_one()
+        if (
+            self.state == "pending"
+            and self.pagbank_pix_expires_at
+            and self.pagbank_pix_expires_at < fields.Datetime.now() - timedelta(minutes=30)
+            and not self.provider_reference
+        ):
+            self._set_canceled(_("The Pix QR code expired without being paid."))
+
     # === BUSINESS METHODS - NOTIFICATIONS === #
 
     def _get_tx_from_notification_data(self, provider_code, notification_data):
@@ -514,7 +560,8 @@ class PaymentTransaction(models.Model):
             self._set_pending()
         elif status in const.CHARGE_STATUS_MAPPING["done"]:
             self._pagbank_tokenize(charge)
-            if self._set_done():
+            # Money received is always recorded, even on a transaction canceled meanwhile.
+            if self._set_done(extra_allowed_states=("cancel",)):
                 self.env.ref("payment.cron_post_process_payment_tx")._trigger()
         elif status in const.CHARGE_STATUS_MAPPING["canceled"]:
             self._set_canceled(_("PagBank canceled the charge."))

@@ -1,6 +1,6 @@
 import json
 import logging
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import psycopg2
 
@@ -322,6 +322,32 @@ class TestPagBankPixBoleto(PagBankCase):
         paid = self.fake.pay(tx.pagbank_order_id)
         self.assertEqual(self._notify(paid).status_code, 200)
         self.assertEqual(tx.state, "done")
+
+    def test_pending_payments_are_checked_by_the_cron(self):
+        paid_pix = self._tx(self.pix, amount=10.0)
+        paid_pix._pagbank_create_order()
+        expired_pix = self._tx(self.pix, amount=20.0)
+        expired_pix._pagbank_create_order()
+        waiting_boleto = self._tx(self.boleto, amount=30.0)
+        waiting_boleto._pagbank_create_order()
+        recent_pix = self._tx(self.pix, amount=40.0)
+        recent_pix._pagbank_create_order()
+        hour_ago = fields.Datetime.now() - timedelta(hours=1)
+        (paid_pix | expired_pix | waiting_boleto).last_state_change = hour_ago
+        qr_code = self.fake.orders[expired_pix.pagbank_order_id]["qr_codes"][0]
+        qr_code["expiration_date"] = (hour_ago.replace(tzinfo=timezone.utc)).isoformat()
+        self.fake.pay(paid_pix.pagbank_order_id)  # its notification was lost
+        self.fake.pay(recent_pix.pagbank_order_id)
+        self.env["payment.transaction"]._cron_pagbank_check_pending()
+        self.assertEqual(paid_pix.state, "done")
+        self.assertEqual(expired_pix.state, "cancel")
+        self.assertIn("expired without being paid", expired_pix.state_message)
+        self.assertEqual(waiting_boleto.state, "pending")
+        self.assertEqual(recent_pix.state, "pending", "too recent to be checked")
+        self.assertEqual(len(self.fake.requests_to("GET", "/orders/")), 3)
+        # Paid after all: the money is recorded on the canceled transaction.
+        self.assertEqual(self._notify(self.fake.pay(expired_pix.pagbank_order_id)).status_code, 200)
+        self.assertEqual(expired_pix.state, "done")
 
     def test_boleto_needs_a_complete_address(self):
         self.customer.zip = False
