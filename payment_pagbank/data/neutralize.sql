@@ -1,0 +1,3 @@
+-- disable the PagBank credentials of a neutralized database
+UPDATE payment_provider
+   SET pagbank_token = NULL;
