@@ -6,4 +6,7 @@ from . import (
     rbm_cnab_occurrence,
     rbm_collection_account,
     rbm_contract,
+    rbm_kpi,
+    rbm_receivable_aging,
+    res_partner,
 )

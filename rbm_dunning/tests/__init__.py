@@ -1,1 +1,6 @@
-from . import test_boleto, test_cnab, test_portal
+from . import (
+    test_boleto,
+    test_cnab,
+    test_delinquency,
+    test_portal,
+)
