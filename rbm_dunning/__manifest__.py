@@ -21,6 +21,7 @@
         "views/rbm_portal_templates.xml",
         "views/rbm_receivable_aging_views.xml",
         "views/res_partner_views.xml",
+        "views/account_move_delinquency_views.xml",
         "views/rbm_delinquency_portal_templates.xml",
         "wizards/rbm_cnab_import_wizard_views.xml",
         "report/rbm_boleto_report.xml",

@@ -8,7 +8,7 @@ from odoo.tools import SQL
 from .rbm_boleto import ACTIVE_STATES
 
 AGING_BUCKETS = [
-    ("not_due", "Current"),
+    ("0_current", "Current"),
     ("1_30", "1-30 days"),
     ("31_60", "31-60 days"),
     ("61_90", "61-90 days"),
@@ -72,7 +72,7 @@ class RbmReceivableAging(models.Model):
         help="The invoice is flagged for protest or legal collection, or its boleto was protested.",
     )
     portfolio_state = fields.Selection(
-        [("not_due", "To Be Due"), ("overdue", "Overdue"), ("legal", "In Protest / Legal")],
+        [("not_due", "To Be Due"), ("overdue", "Overdue"), ("protest", "In Protest / Legal")],
         string="Portfolio Status",
         readonly=True,
     )
@@ -144,10 +144,10 @@ class RbmReceivableAging(models.Model):
         return SQL(
             """
             SELECT i.*,
-                   CASE WHEN i.legal_collection THEN 'legal'
+                   CASE WHEN i.legal_collection THEN 'protest'
                         WHEN i.days_overdue > 0 THEN 'overdue'
                         ELSE 'not_due' END AS portfolio_state,
-                   CASE WHEN i.days_overdue <= 0 THEN 'not_due'
+                   CASE WHEN i.days_overdue <= 0 THEN '0_current'
                         WHEN i.days_overdue <= 30 THEN '1_30'
                         WHEN i.days_overdue <= 60 THEN '31_60'
                         WHEN i.days_overdue <= 90 THEN '61_90'

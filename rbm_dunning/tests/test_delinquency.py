@@ -182,11 +182,11 @@ class TestAging(DelinquencyCase):
             {
                 (self.customer.id, "90_plus"): 150.0,
                 (self.cust_b.id, "1_30"): 300.0,
-                (self.cust_b.id, "not_due"): 500.0,
+                (self.cust_b.id, "0_current"): 500.0,
                 (self.cust_b.id, "61_90"): 300.0,
                 (self.cust_c.id, "31_60"): 80.0,
                 (self.cust_c.id, "1_30"): 400.0,
-                (self.cust_d.id, "not_due"): 200.0,
+                (self.cust_d.id, "0_current"): 200.0,
             },
         )
         # by company
@@ -268,8 +268,8 @@ class TestAging(DelinquencyCase):
         self.assertEqual(
             portfolio,
             {
-                ("boleto", "protested", "legal"): 150.0,
-                (False, False, "legal"): 80.0,
+                ("boleto", "protested", "protest"): 150.0,
+                (False, False, "protest"): 80.0,
                 (False, False, "overdue"): 1000.0,
                 (False, False, "not_due"): 700.0,
             },
