@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from freezegun import freeze_time
 
 from odoo import Command, fields
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import RbmDunningCase
@@ -458,8 +459,22 @@ class TestCollectionStatus(DelinquencyCase):
             self.assertEqual(both.browse(self.cust_b.id).rbm_overdue_days, 58)
 
     def test_bad_search(self):
-        with self.assertRaisesRegex(Exception, "Collection Status"):
+        with self.assertRaisesRegex(UserError, "Collection Status: operator like"):
             self.env["res.partner"].search([("rbm_collection_status", "like", "la")])
+        with self.assertRaisesRegex(UserError, "Oldest Overdue"):
+            self.env["res.partner"].search([("rbm_overdue_days", ">", "ninety")])
+
+    def test_partner_aging_action(self):
+        with freeze_time("2026-03-20"):
+            _contract, invoice = self._bill(self.customer, D("2026-03-01"))
+            contact = self.env["res.partner"].create(
+                {"name": "Cobrança", "parent_id": self.customer.id}
+            )
+            action = contact.action_rbm_view_aging()
+            self.assertEqual(action["res_model"], "rbm.receivable.aging")
+            rows = self.env["rbm.receivable.aging"].search(action["domain"])
+            self.assertEqual(rows.move_id, invoice)
+            self.assertEqual(rows.days_overdue, 10)
 
 
 @tagged("post_install", "-at_install")
