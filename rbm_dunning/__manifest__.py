@@ -7,7 +7,7 @@
     "website": "https://github.com/rbm-odoo/rbm",
     "license": "LGPL-3",
     "depends": ["rbm_recurring", "account_payment", "sms"],
-    "external_dependencies": {"python": ["reportlab"]},
+    "external_dependencies": {"python": ["reportlab", "xlsxwriter"]},
     "data": [
         "security/rbm_dunning_groups.xml",
         "security/ir.model.access.csv",
@@ -21,6 +21,10 @@
         "views/rbm_contract_views.xml",
         "views/rbm_portal_templates.xml",
         "views/rbm_collection_views.xml",
+        "views/rbm_receivable_aging_views.xml",
+        "views/res_partner_views.xml",
+        "views/account_move_delinquency_views.xml",
+        "views/rbm_delinquency_portal_templates.xml",
         "wizards/rbm_cnab_import_wizard_views.xml",
         "report/rbm_boleto_report.xml",
         "report/rbm_boleto_templates.xml",
@@ -30,6 +34,9 @@
     "assets": {
         "web.assets_frontend": [
             "rbm_dunning/static/src/js/rbm_copy.js",
+        ],
+        "web.assets_backend": [
+            "rbm_dunning/static/src/kpi_dashboard/*",
         ],
     },
     "installable": True,

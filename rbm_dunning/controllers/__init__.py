@@ -1,1 +1,4 @@
-from . import portal
+from . import (
+    portal,
+    portal_overdue,
+)

@@ -9,7 +9,10 @@ from . import (
     rbm_collection_log,
     rbm_collection_policy,
     rbm_contract,
+    rbm_kpi,
     rbm_late_fee,
     rbm_provisioning_event,
+    rbm_receivable_aging,
+    res_partner,
     res_partner_collection,
 )

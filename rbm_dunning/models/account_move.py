@@ -26,6 +26,13 @@ class AccountMove(models.Model):
         readonly=True,
         help="The printed boletos, attached to the invoice email.",
     )
+    rbm_legal_collection = fields.Boolean(
+        string="In Protest / Legal Collection",
+        copy=False,
+        tracking=True,
+        help="The invoice was sent to protest or legal collection: its customer's collection "
+        "status is In legal collection / protest until it is paid.",
+    )
 
     @api.depends("rbm_boleto_ids")
     def _compute_rbm_boleto_count(self):

@@ -6,13 +6,6 @@ from odoo import _, api, fields, models
 class AccountMove(models.Model):
     _inherit = "account.move"
 
-    rbm_legal_collection = fields.Boolean(
-        string="In Protest / Legal Collection",
-        copy=False,
-        tracking=True,
-        help="Flagged for protest or credit bureau (negativação) by the collection policy or by "
-        "hand.",
-    )
     rbm_collection_log_ids = fields.One2many(
         "rbm.collection.log", "move_id", string="Collection Steps", readonly=True
     )

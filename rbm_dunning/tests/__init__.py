@@ -1,1 +1,7 @@
-from . import test_boleto, test_cnab, test_collection, test_portal
+from . import (
+    test_boleto,
+    test_cnab,
+    test_collection,
+    test_delinquency,
+    test_portal,
+)

@@ -1,1 +1,4 @@
-from . import rbm_cnab_import_wizard
+from . import (
+    rbm_aging_report_wizard,
+    rbm_cnab_import_wizard,
+)
