@@ -76,7 +76,14 @@ class RbmCollectionLog(models.Model):
         today = fields.Date.context_today(self)
         # commit batch after batch, except inside tests (one transaction)
         commit = not getattr(threading.current_thread(), "testing", False)
-        self._run(today, batch_size=batch_size, commit=commit)
+        # every company's installments, whoever the cron's user is
+        self.sudo()._run(today, batch_size=batch_size, commit=commit)
+
+    @api.model
+    def _get_company_ids(self):
+        """Companies a run covers: all as superuser (the cron), else the
+        user's selected companies."""
+        return None if self.env.su else self.env.companies.ids
 
     @api.model
     def _run(self, today, batch_size=500, commit=False):
@@ -105,6 +112,7 @@ class RbmCollectionLog(models.Model):
         invoices × the steps of the customer's policy (or the company's
         default) whose day has come; customers whose collection is paused
         are left out. One query."""
+        company_ids = self._get_company_ids()
         self.env.flush_all()
         self.env.cr.execute(
             """
@@ -128,6 +136,7 @@ class RbmCollectionLog(models.Model):
                    AND aml.date_maturity <= %(horizon)s
                    AND (p.rbm_collection_paused_until IS NULL
                         OR p.rbm_collection_paused_until < %(today)s)
+                   AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
             )
             SELECT i.id, s.id
               FROM installment i
@@ -140,7 +149,13 @@ class RbmCollectionLog(models.Model):
           ORDER BY i.id, s.day_offset, s.sequence, s.id
              LIMIT %(limit)s
             """,
-            {"today": today, "horizon": today + timedelta(days=60), "limit": limit},
+            {
+                "today": today,
+                "horizon": today + timedelta(days=60),
+                "limit": limit,
+                "all_companies": company_ids is None,
+                "company_ids": company_ids or [],
+            },
         )
         rows = self.env.cr.fetchall()
         if len(rows) == limit:

@@ -67,7 +67,9 @@ class RbmLateFee(models.Model):
         """Installments fully paid, at least partly after their due date, with
         no fee yet, under a policy that applies since before the payment.
         Returns rows (line id, policy id, payment date, days late, amount paid
-        late, interest days sum) — per payment, interest counts its own days."""
+        late, interest days sum) — per payment, interest counts its own days.
+        Only the user's companies unless superuser."""
+        company_ids = self.env["rbm.collection.log"]._get_company_ids()
         self.env.flush_all()
         self.env.cr.execute(
             """
@@ -91,6 +93,7 @@ class RbmLateFee(models.Model):
                    AND aml.date_maturity < %(today)s
                    AND COALESCE(pp.id, dp.id) IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM rbm_late_fee f WHERE f.move_line_id = aml.id)
+                   AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
             ),
             late AS (
                 SELECT paid.id, paid.policy_id,
@@ -113,7 +116,12 @@ class RbmLateFee(models.Model):
           ORDER BY id
             """
             + (" LIMIT %(limit)s" if limit else ""),
-            {"today": today, "limit": limit},
+            {
+                "today": today,
+                "limit": limit,
+                "all_companies": company_ids is None,
+                "company_ids": company_ids or [],
+            },
         )
         return self.env.cr.fetchall()
 
