@@ -11,3 +11,12 @@ class RbmContract(models.Model):
         tracking=True,
         help="Account of the boletos of this contract's invoices (default: the company's first).",
     )
+    rbm_debit_mandate_id = fields.Many2one(
+        "rbm.debit.mandate",
+        string="Direct Debit Mandate",
+        check_company=True,
+        tracking=True,
+        domain="[('partner_id', '=', commercial_partner_id), ('state', '=', 'active')]",
+        help="Mandate the invoices of this contract are debited with (default: the customer's "
+        "active mandate).",
+    )

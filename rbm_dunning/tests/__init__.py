@@ -1,1 +1,1 @@
-from . import test_boleto, test_cnab, test_portal
+from . import test_boleto, test_cnab, test_debit, test_pix, test_portal
