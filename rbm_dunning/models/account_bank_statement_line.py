@@ -3,7 +3,10 @@ import logging
 import re
 from datetime import timedelta
 
+from psycopg2 import IntegrityError
+
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import format_amount, format_date, html2plaintext, sql
 
@@ -189,7 +192,22 @@ class AccountBankStatementLine(models.Model):
             if match:
                 txid, e2e = match
                 move, source = targets[(line.company_id, txid)]
-                line._rbm_apply_pix(move, source, txid, e2e)
+                try:
+                    with self.env.cr.savepoint():
+                        line._rbm_apply_pix(move, source, txid, e2e)
+                except (UserError, ValidationError, IntegrityError) as error:
+                    # never block the statement: the line stays to reconcile by hand
+                    _logger.warning("Pix matching of statement line %s failed: %s", line.id, error)
+                    line.write(
+                        {
+                            "rbm_pix_state": "unknown",
+                            "rbm_pix_message": _(
+                                "Transaction ID %(txid)s found but not reconciled: %(error)s",
+                                txid=txid,
+                                error=getattr(error, "args", [error])[0],
+                            ),
+                        }
+                    )
             elif e2e_ids or "pix" in text.lower():
                 line.write(
                     {

@@ -85,26 +85,15 @@ class RbmCollectionAccount(models.Model):
     def action_generate_debit_remittance(self):
         self.ensure_one()
         debit_file, skipped = self.env["rbm.debit.file"]._generate_remittance(self)
+        lines = [f"{move.name}: {reason}" for move, reason in skipped.items()]
         if not debit_file:
-            reasons = "\n".join(
-                f"{move.name}: {reason}" for move, reason in list(skipped.items())[:30]
+            message = _(
+                "Agreement %(account)s has no installment to debit.", account=self.display_name
             )
-            raise UserError(
-                _(
-                    "Agreement %(account)s has no installment to debit.%(reasons)s",
-                    account=self.display_name,
-                    reasons=f"\n{reasons}" if reasons else "",
-                )
-            )
+            raise UserError("\n".join([message, *lines[:30]]))
         if skipped:
-            debit_file.message_post(
-                body=_(
-                    "Left out: %(invoices)s",
-                    invoices="; ".join(
-                        f"{move.name}: {reason}" for move, reason in skipped.items()
-                    ),
-                )
-            )
+            left_out = "; ".join(lines)
+            debit_file.message_post(body=_("Left out: %(invoices)s", invoices=left_out))
         return {
             "type": "ir.actions.act_window",
             "res_model": "rbm.debit.file",

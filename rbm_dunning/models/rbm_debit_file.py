@@ -88,10 +88,11 @@ class RbmDebitFile(models.Model):
     def _compute_name(self):
         labels = dict(self._fields["direction"]._description_selection(self.env))
         for debit_file in self:
+            nsa = str(debit_file.nsa).zfill(6)
             debit_file.name = self.env._(
                 "Direct Debit %(direction)s %(nsa)s - %(account)s",
                 direction=labels.get(debit_file.direction, ""),
-                nsa=f"{debit_file.nsa:06d}",
+                nsa=nsa,
                 account=debit_file.collection_account_id.name or "",
             )
 
