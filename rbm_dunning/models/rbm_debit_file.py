@@ -533,10 +533,10 @@ class RbmDebitFile(models.Model):
         Debit = self.env["rbm.debit"]
         ids = Debit._from_company_use([e["item"].company_use for e in entries])
         debits = Debit.browse(set(ids.values())).exists()
-        debits = debits.filtered(lambda d: d.collection_account_id == account)
+        by_id = {debit.id: debit for debit in debits if debit.collection_account_id == account}
         for entry in entries:
             result = entry["item"]
-            debit = debits.filtered(lambda d, r=result: d.id == ids.get(r.company_use))
+            debit = by_id.get(ids.get(result.company_use), Debit)
             entry["debit"] = debit
             entry["mandate"] = debit.mandate_id
             if not debit:

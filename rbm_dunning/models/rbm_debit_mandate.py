@@ -32,7 +32,8 @@ class RbmDebitMandate(models.Model):
         required=True,
         index=True,
         tracking=True,
-        domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
+        domain="[('parent_id', '=', False), '|', ('company_id', '=', False), "
+        "('company_id', '=', company_id)]",
     )
     collection_account_id = fields.Many2one(
         "rbm.collection.account",

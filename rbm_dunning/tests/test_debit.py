@@ -266,6 +266,10 @@ class TestDebit(RbmDunningCase):
         after = self._counts()
         self.assertEqual(after[:2] + after[3:], before[:2] + before[3:])
         self.assertEqual(after[2], before[2] + 1)
+        # and the database refuses a line applied twice, whatever the caller
+        applied = return_file.occurrence_ids[:1]
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
+            applied.copy({"file_id": again.id})
 
         # a malformed line: refused with its line number and field, nothing applied
         lines = self._return_150(
