@@ -422,6 +422,7 @@ class RbmDebitFile(models.Model):
                 [
                     ("collection_account_id", "=", account.id),
                     ("direction", "=", "return"),
+                    ("status", "=", "applied"),
                     ("dedup_key", "in", [e["vals"]["dedup_key"] for e in entries]),
                 ]
             )
@@ -487,7 +488,7 @@ class RbmDebitFile(models.Model):
                         status="problem",
                         message=self.env._(
                             "No mandate or customer with identifier %(identifier)s: create the "
-                            "mandate in the back office and import the file again.",
+                            "mandate in the back office and activate it.",
                             identifier=change.customer_id,
                         ),
                     )

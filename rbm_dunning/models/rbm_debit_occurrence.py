@@ -13,7 +13,8 @@ class RbmDebitOccurrence(models.Model):
     opt-out from the bank (B) or a debit result (F).
 
     A return line is applied once: the same line in any later file has the
-    same ``dedup_key``, which a unique index refuses."""
+    same ``dedup_key``, which a unique index refuses. Lines that could not be
+    applied are logged as problems and may be applied by a later file."""
 
     _name = "rbm.debit.occurrence"
     _description = "Direct Debit File Line"
@@ -56,11 +57,12 @@ class RbmDebitOccurrence(models.Model):
 
     def init(self):
         super().init()
-        if not sql.index_exists(self.env.cr, "rbm_debit_occurrence_return_uniq"):
+        # lines not applied (a problem) stay out: a later file may bring them again
+        if not sql.index_exists(self.env.cr, "rbm_debit_occurrence_applied_uniq"):
             self.env.cr.execute(
                 """
-                CREATE UNIQUE INDEX rbm_debit_occurrence_return_uniq
+                CREATE UNIQUE INDEX rbm_debit_occurrence_applied_uniq
                     ON rbm_debit_occurrence (collection_account_id, dedup_key)
-                 WHERE direction = 'return'
+                 WHERE direction = 'return' AND status = 'applied'
                 """
             )

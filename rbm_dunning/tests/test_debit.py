@@ -176,6 +176,12 @@ class TestDebit(RbmDunningCase):
         problem = mandate_file.occurrence_ids.filtered(lambda o: o.status == "problem")
         self.assertEqual(problem.line_number, 4)
         self.assertIn("NOBODY", problem.message)
+        # a line not applied is not a duplicate: the bank's next file applies it
+        nobody = self.customer.copy({"name": "Nobody Ltda", "ref": "NOBODY", "vat": False})
+        self._import(self._return_150([self._b("NOBODY")], nsa=9), "optin2.ret")
+        self.assertEqual(
+            self.env["rbm.debit.mandate"].search([("partner_id", "=", nobody.id)]).state, "active"
+        )
 
         # invoices of contracts paid by direct debit
         invoice_a = self._bill_contract(payment_mode="direct_debit")
