@@ -13,6 +13,8 @@ class RbmDunningPortal(PortalAccount):
         # invoice is the sudo record whose access was checked by the caller
         if invoice.payment_state not in ("paid", "in_payment", "reversed"):
             values["rbm_boletos"] = invoice.sudo()._rbm_get_boletos_to_print()
+        if invoice.sudo()._rbm_show_pix():
+            values["rbm_pix_invoice"] = invoice.sudo()
         return values
 
     @http.route(["/my/invoices/<int:invoice_id>/boleto"], type="http", auth="public", website=True)

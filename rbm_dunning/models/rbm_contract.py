@@ -24,3 +24,13 @@ class RbmContract(models.Model):
         contracts = super()._reactivate(date=date)
         self.filtered("rbm_suspended_by_collection").rbm_suspended_by_collection = False
         return contracts
+
+    rbm_debit_mandate_id = fields.Many2one(
+        "rbm.debit.mandate",
+        string="Direct Debit Mandate",
+        check_company=True,
+        tracking=True,
+        domain="[('partner_id', '=', commercial_partner_id), ('state', '=', 'active')]",
+        help="Mandate the invoices of this contract are debited with (default: the customer's "
+        "active mandate).",
+    )

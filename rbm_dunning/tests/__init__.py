@@ -2,6 +2,8 @@ from . import (
     test_boleto,
     test_cnab,
     test_collection,
+    test_debit,
     test_delinquency,
+    test_pix,
     test_portal,
 )

@@ -1,4 +1,5 @@
 from . import (
     rbm_aging_report_wizard,
     rbm_cnab_import_wizard,
+    rbm_debit_import_wizard,
 )

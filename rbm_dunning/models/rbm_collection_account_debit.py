@@ -1,0 +1,180 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..engine import cnab150
+from ..engine.fixedwidth import CnabError
+from .rbm_debit_file import _bank_name
+
+
+class RbmCollectionAccount(models.Model):
+    """Direct debit (débito automático, CNAB 150) on a collection account."""
+
+    _inherit = "rbm.collection.account"
+
+    debit_agreement = fields.Char(
+        string="Direct Debit Agreement",
+        tracking=True,
+        help="Convênio de débito automático given by the bank (up to 20 characters), written "
+        "in the CNAB 150 headers. Leave empty when the account does no direct debit.",
+    )
+    next_debit_nsa = fields.Integer(
+        string="Next Direct Debit File Sequence",
+        default=1,
+        copy=False,
+        help="NSA of the next CNAB 150 remittance (its own sequence, separate from the "
+        "boleto remittances).",
+    )
+    debit_horizon_days = fields.Integer(
+        string="Debit Horizon (days)",
+        default=10,
+        help="A remittance asks for the installments due within this many days.",
+    )
+    last_debit_return_date = fields.Datetime(readonly=True, copy=False)
+    debit_mandate_ids = fields.One2many(
+        "rbm.debit.mandate", "collection_account_id", string="Mandates"
+    )
+    debit_mandate_count = fields.Integer(compute="_compute_debit_counts")
+    debit_file_count = fields.Integer(compute="_compute_debit_counts")
+
+    _sql_constraints = [
+        (
+            "next_debit_nsa_positive",
+            "CHECK(next_debit_nsa > 0)",
+            "The next direct debit file sequence must be positive.",
+        ),
+        (
+            "debit_horizon_days_range",
+            "CHECK(debit_horizon_days BETWEEN 0 AND 60)",
+            "The debit horizon is between 0 and 60 days.",
+        ),
+    ]
+
+    def _compute_debit_counts(self):
+        mandates = dict(
+            self.env["rbm.debit.mandate"]._read_group(
+                [("collection_account_id", "in", self.ids)], ["collection_account_id"], ["__count"]
+            )
+        )
+        files = dict(
+            self.env["rbm.debit.file"]._read_group(
+                [("collection_account_id", "in", self.ids)], ["collection_account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.debit_mandate_count = mandates.get(account, 0)
+            account.debit_file_count = files.get(account, 0)
+
+    @api.constrains("debit_agreement", "bank_code", "company_id")
+    def _check_debit_agreement_format(self):
+        for account in self.filtered("debit_agreement"):
+            try:
+                account._render_debit_remittance(1, fields.Date.today(), [])
+            except CnabError as error:
+                raise ValidationError(
+                    _(
+                        "Direct Debit Agreement of %(account)s: %(error)s",
+                        account=account.display_name,
+                        error=error.message,
+                    )
+                ) from None
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_generate_debit_remittance(self):
+        self.ensure_one()
+        debit_file, skipped = self.env["rbm.debit.file"]._generate_remittance(self)
+        lines = [f"{move.name}: {reason}" for move, reason in skipped.items()]
+        if not debit_file:
+            message = _(
+                "Agreement %(account)s has no installment to debit.", account=self.display_name
+            )
+            raise UserError("\n".join([message, *lines[:30]]))
+        if skipped:
+            left_out = "; ".join(lines)
+            debit_file.message_post(body=_("Left out: %(invoices)s", invoices=left_out))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "rbm.debit.file",
+            "res_id": debit_file.id,
+            "view_mode": "form",
+        }
+
+    def action_import_debit_return(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import Direct Debit Return"),
+            "res_model": "rbm.debit.import.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_collection_account_id": self.id},
+        }
+
+    def action_view_debit_mandates(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "rbm_dunning.rbm_debit_mandate_action"
+        )
+        action["domain"] = [("collection_account_id", "=", self.id)]
+        action["context"] = {"default_collection_account_id": self.id}
+        return action
+
+    def action_view_debit_files(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("rbm_dunning.rbm_debit_file_action")
+        action["domain"] = [("collection_account_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------
+
+    def _check_debit_agreement(self):
+        self.ensure_one()
+        if not self.debit_agreement:
+            raise UserError(
+                _(
+                    "Collection account %(account)s has no direct debit agreement.",
+                    account=self.display_name,
+                )
+            )
+
+    def _render_debit_remittance(self, nsa, generated_on, debits):
+        """CNAB 150 remittance content (str) of ``debits`` (engine ``Debit``)."""
+        self.ensure_one()
+        return cnab150.cnab150_remittance(
+            agreement=(self.debit_agreement or "").strip(),
+            company_name=self.company_id.name or "",
+            bank=self.bank_code,
+            bank_name=_bank_name(self.bank_code),
+            file_sequence=nsa,
+            generated_on=generated_on,
+            debits=debits,
+        )
+
+    def _reserve_debit_nsa(self):
+        """The next CNAB 150 NSA, reserved under a row lock."""
+        self.ensure_one()
+        self.flush_recordset(["next_debit_nsa"])
+        self.env.cr.execute(
+            "UPDATE rbm_collection_account SET next_debit_nsa = next_debit_nsa + 1 "
+            "WHERE id = %s RETURNING next_debit_nsa - 1",
+            (self.id,),
+        )
+        nsa = self.env.cr.fetchone()[0]
+        self.invalidate_recordset(["next_debit_nsa"])
+        return nsa
+
+    def _lock_for_debit_return(self):
+        """Row lock that also changes the row, so that a concurrent import on
+        the same account is retried and sees the lines logged here."""
+        self.ensure_one()
+        self._lock()
+        self.env.cr.execute(
+            "UPDATE rbm_collection_account SET last_debit_return_date = now() at time zone 'UTC'"
+            " WHERE id = %s",
+            (self.id,),
+        )
+        self.invalidate_recordset(["last_debit_return_date"])

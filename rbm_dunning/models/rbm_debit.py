@@ -1,0 +1,109 @@
+from odoo import api, fields, models
+from odoo.tools import sql
+
+# states in which a debit stands for its installment: an installment is sent
+# once; only a debit cancelled at the bank lets it be sent again
+LIVE_STATES = ("sent", "paid", "failed")
+
+
+class RbmDebit(models.Model):
+    """One installment sent to the bank for direct debit (CNAB 150 record E),
+    and what the bank answered (record F)."""
+
+    _name = "rbm.debit"
+    _description = "Direct Debit"
+    _order = "due_date desc, id desc"
+    _check_company_auto = True
+
+    mandate_id = fields.Many2one(
+        "rbm.debit.mandate",
+        string="Mandate",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        check_company=True,
+        readonly=True,
+    )
+    collection_account_id = fields.Many2one(
+        related="mandate_id.collection_account_id", store=True, index=True, precompute=True
+    )
+    company_id = fields.Many2one(
+        related="mandate_id.company_id", store=True, index=True, precompute=True
+    )
+    partner_id = fields.Many2one(related="mandate_id.partner_id", string="Customer", store=True)
+    move_id = fields.Many2one(
+        "account.move",
+        string="Invoice",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        check_company=True,
+        readonly=True,
+    )
+    move_line_id = fields.Many2one(
+        "account.move.line",
+        string="Installment",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        readonly=True,
+    )
+    currency_id = fields.Many2one("res.currency", required=True, readonly=True)
+    amount = fields.Monetary(required=True, readonly=True)
+    due_date = fields.Date(required=True, readonly=True, help="Debit date asked of the bank.")
+    state = fields.Selection(
+        [
+            ("sent", "Sent"),
+            ("paid", "Debited"),
+            ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="sent",
+        required=True,
+        readonly=True,
+        index=True,
+    )
+    remittance_id = fields.Many2one("rbm.debit.file", string="Remittance", readonly=True)
+    return_code = fields.Char(readonly=True)
+    return_description = fields.Char(string="Bank Answer", readonly=True)
+    debit_date = fields.Date(readonly=True, help="Date the bank debited the account.")
+    payment_id = fields.Many2one("account.payment", readonly=True, copy=False)
+    occurrence_ids = fields.One2many("rbm.debit.occurrence", "debit_id", string="File Lines")
+
+    def init(self):
+        super().init()
+        # an installment is sent once, whatever runs concurrently
+        if not sql.index_exists(self.env.cr, "rbm_debit_live_move_line_uniq"):
+            self.env.cr.execute(
+                """
+                CREATE UNIQUE INDEX rbm_debit_live_move_line_uniq
+                    ON rbm_debit (move_line_id)
+                 WHERE state IN %s
+                """,
+                [LIVE_STATES],
+            )
+
+    @api.depends("move_id", "due_date")
+    def _compute_display_name(self):
+        for debit in self:
+            debit.display_name = f"{debit.move_id.name or ''} ({debit.due_date or ''})"
+
+    def action_open_move(self):
+        self.ensure_one()
+        return self.move_id._get_records_action()
+
+    def _company_use(self):
+        """What the E record carries in its company-use field, so that the
+        bank's F record names this debit."""
+        self.ensure_one()
+        return f"RBMD{self.id}"
+
+    @api.model
+    def _from_company_use(self, values):
+        """Debit ids of company-use texts (``RBMD12`` → 12; others → None)."""
+        result = {}
+        for value in values:
+            text = (value or "").strip()
+            if text.startswith("RBMD") and text[4:].isdigit():
+                result[value] = int(text[4:])
+        return result

@@ -1,0 +1,778 @@
+import base64
+import hashlib
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from markupsafe import Markup
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_amount, format_date, format_datetime, sql
+
+from ..engine import boleto as boleto_engine
+from ..engine import cnab150
+from ..engine.fixedwidth import CnabError
+from .rbm_collection_account import _format_cnab_errors
+from .rbm_debit import LIVE_STATES
+
+
+class RbmDebitFile(models.Model):
+    """A CNAB 150 (débito automático) file of a collection account: a
+    remittance of debits (E) generated here, or a return from the bank with
+    mandates (B) and debit results (F)."""
+
+    _name = "rbm.debit.file"
+    _description = "Direct Debit File"
+    _inherit = ["mail.thread"]
+    _order = "file_date desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True)
+    collection_account_id = fields.Many2one(
+        "rbm.collection.account",
+        string="Agreement",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        check_company=True,
+        readonly=True,
+    )
+    company_id = fields.Many2one(
+        related="collection_account_id.company_id", store=True, precompute=True, index=True
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    direction = fields.Selection(
+        [("remittance", "Remittance"), ("return", "Return")], required=True, readonly=True
+    )
+    nsa = fields.Integer(string="File Sequence (NSA)", readonly=True)
+    file_date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
+    filename = fields.Char(readonly=True)
+    datas = fields.Binary(string="File", attachment=True, readonly=True)
+    file_hash = fields.Char(readonly=True, index=True)
+    line_count = fields.Integer(readonly=True)
+    occurrence_ids = fields.One2many("rbm.debit.occurrence", "file_id", string="Lines")
+    debit_ids = fields.One2many("rbm.debit", "remittance_id", string="Debits")
+    duplicate_count = fields.Integer(
+        readonly=True, help="Lines skipped because an earlier file already brought them."
+    )
+    total_amount = fields.Monetary(
+        compute="_compute_totals", help="Debits requested (remittance) or made (return)."
+    )
+    payment_count = fields.Integer(compute="_compute_totals")
+
+    _sql_constraints = [
+        (
+            "file_hash_uniq",
+            "unique(collection_account_id, direction, file_hash)",
+            "This file was already imported for this agreement.",
+        ),
+    ]
+
+    def init(self):
+        super().init()
+        if not sql.index_exists(self.env.cr, "rbm_debit_file_remittance_nsa_uniq"):
+            self.env.cr.execute(
+                """
+                CREATE UNIQUE INDEX rbm_debit_file_remittance_nsa_uniq
+                    ON rbm_debit_file (collection_account_id, nsa)
+                 WHERE direction = 'remittance'
+                """
+            )
+
+    # ------------------------------------------------------------
+    # COMPUTE
+    # ------------------------------------------------------------
+
+    @api.depends("direction", "nsa", "collection_account_id.name")
+    def _compute_name(self):
+        labels = dict(self._fields["direction"]._description_selection(self.env))
+        for debit_file in self:
+            nsa = str(debit_file.nsa).zfill(6)
+            debit_file.name = self.env._(
+                "Direct Debit %(direction)s %(nsa)s - %(account)s",
+                direction=labels.get(debit_file.direction, ""),
+                nsa=nsa,
+                account=debit_file.collection_account_id.name or "",
+            )
+
+    @api.depends("occurrence_ids.amount", "occurrence_ids.payment_id")
+    def _compute_totals(self):
+        for debit_file in self:
+            if debit_file.direction == "remittance":
+                lines = debit_file.occurrence_ids.filtered(lambda o: o.record_type == "E")
+            else:
+                lines = debit_file.occurrence_ids.filtered("payment_id")
+            debit_file.total_amount = sum(lines.mapped("amount"))
+            debit_file.payment_count = len(debit_file.occurrence_ids.payment_id)
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_download(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{self._name}/{self.id}/datas/{self.filename}?download=true",
+            "target": "self",
+        }
+
+    def action_view_payments(self):
+        self.ensure_one()
+        return self.occurrence_ids.payment_id._get_records_action(name=self.env._("Payments"))
+
+    # ------------------------------------------------------------
+    # REMITTANCE (record E)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _get_installments_to_debit(self, account, horizon_date):
+        """Open receivable installments of posted invoices paid by direct
+        debit through ``account``, due by ``horizon_date``, not sent yet.
+        Returns ``(lines, {line: mandate}, {invoice: reason})`` where the
+        reasons explain the invoices left out."""
+        Line = self.env["account.move.line"]
+        candidates = Line.search(
+            [
+                ("company_id", "=", account.company_id.id),
+                ("move_id.move_type", "=", "out_invoice"),
+                ("parent_state", "=", "posted"),
+                ("display_type", "=", "payment_term"),
+                ("account_id.account_type", "=", "asset_receivable"),
+                ("reconciled", "=", False),
+                ("amount_residual_currency", ">", 0),
+                ("date_maturity", "<=", horizon_date),
+                "|",
+                ("move_id.rbm_debit_mandate_id.collection_account_id", "=", account.id),
+                "&",
+                ("move_id.rbm_debit_mandate_id", "=", False),
+                ("move_id.rbm_contract_id.payment_mode", "=", "direct_debit"),
+            ],
+        ).sorted(lambda line: (line.date_maturity, line.move_id.id, line.id))
+        if not candidates:
+            return Line, {}, {}
+        sent = set(
+            self.env["rbm.debit"]
+            .search([("move_line_id", "in", candidates.ids), ("state", "in", LIVE_STATES)])
+            .move_line_id.ids
+        )
+        candidates = candidates.filtered(lambda line: line.id not in sent)
+        fallback = self.env["rbm.debit.mandate"]._get_active_for_partners(
+            candidates.move_id.commercial_partner_id, account.company_id
+        )
+        lines, mandates, skipped = Line, {}, {}
+        for line in candidates:
+            move = line.move_id
+            mandate = move._rbm_get_debit_mandate(fallback)
+            if not mandate:
+                skipped[move] = self.env._(
+                    "%(customer)s has no active mandate.", customer=move.partner_id.name
+                )
+            elif mandate.collection_account_id != account:
+                continue
+            elif line.currency_id != account.currency_id:
+                skipped[move] = self.env._(
+                    "direct debits are in %(currency)s.", currency=account.currency_id.name
+                )
+            else:
+                lines |= line
+                mandates[line] = mandate
+        return lines, mandates, skipped
+
+    @api.model
+    def _generate_remittance(self, account, horizon_date=None):
+        """CNAB 150 remittance of ``account``: one E record per installment
+        to debit, the next NSA, one ``rbm.debit`` per installment (sent once:
+        a unique index refuses a second live debit of a line). Returns
+        ``(file or empty recordset, {invoice: reason left out})``. All or
+        nothing: an installment that does not fit the layout stops the file,
+        naming its invoice."""
+        account.ensure_one()
+        account._check_debit_agreement()
+        account._lock()
+        today = fields.Date.context_today(self)
+        horizon_date = horizon_date or today + timedelta(days=account.debit_horizon_days)
+        lines, mandates, skipped = self._get_installments_to_debit(account, horizon_date)
+        if not lines:
+            return self, skipped
+        Debit = self.env["rbm.debit"]
+        debits = Debit.create(
+            [
+                {
+                    "mandate_id": mandates[line].id,
+                    "move_id": line.move_id.id,
+                    "move_line_id": line.id,
+                    "currency_id": line.currency_id.id,
+                    "amount": line.currency_id.round(line.amount_residual_currency),
+                    # the bank refuses dates before processing (code 18)
+                    "due_date": max(line.date_maturity, today),
+                    "state": "sent",
+                }
+                for line in lines
+            ]
+        )
+        nsa = account._reserve_debit_nsa()
+        items = [
+            cnab150.Debit(
+                customer_id=debit.mandate_id.identifier,
+                branch=debit.mandate_id.branch.zfill(4),
+                account_id=debit.mandate_id.account_number,
+                due_date=debit.due_date,
+                amount=_decimal(debit.amount, debit.currency_id),
+                company_use=debit._company_use(),
+            )
+            for debit in debits
+        ]
+        try:
+            content = account._render_debit_remittance(nsa, today, items)
+        except CnabError as error:
+            # line 1 is the header, line n + 1 the nth debit
+            debit = debits[error.line_number - 2] if (error.line_number or 0) > 1 else Debit
+            raise UserError(
+                self.env._(
+                    "The direct debit remittance cannot be generated: %(invoice)s: %(error)s",
+                    invoice=debit.move_id.name or account.display_name,
+                    error=str(error),
+                )
+            ) from None
+        data = content.encode("latin-1")
+        debit_file = self.create(
+            {
+                "collection_account_id": account.id,
+                "direction": "remittance",
+                "nsa": nsa,
+                "file_date": fields.Datetime.now(),
+                "filename": f"DEB{account.bank_code}_{today:%Y%m%d}_{nsa:06d}.rem",
+                "datas": base64.b64encode(data),
+                "file_hash": hashlib.sha256(data).hexdigest(),
+                "line_count": len(items) + 2,
+                "occurrence_ids": [
+                    Command.create(
+                        {
+                            "line_number": number,
+                            "record_type": "E",
+                            "customer_identifier": debit.mandate_id.identifier,
+                            "branch": debit.mandate_id.branch,
+                            "account_number": debit.mandate_id.account_number,
+                            "mandate_id": debit.mandate_id.id,
+                            "debit_id": debit.id,
+                            "code": "0",
+                            "description": self.env._("Debit requested"),
+                            "date": debit.due_date,
+                            "amount": debit.amount,
+                            "dedup_key": f"E|{debit.id}",
+                        }
+                    )
+                    for number, debit in enumerate(debits, 2)
+                ],
+            }
+        )
+        debits.write({"remittance_id": debit_file.id})
+        return debit_file, skipped
+
+    # ------------------------------------------------------------
+    # RETURN (records B and F)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _hash(self, data):
+        return hashlib.sha256(data).hexdigest()
+
+    @api.model
+    def _find_imported(self, account, data):
+        return self.search(
+            [
+                ("collection_account_id", "=", account.id),
+                ("direction", "=", "return"),
+                ("file_hash", "=", self._hash(data)),
+            ],
+            limit=1,
+        )
+
+    @api.model
+    def _parse_return(self, account, content):
+        """The parsed return (engine ``CnabFile``) of ``account``; UserError
+        listing every malformed line with its number and field."""
+        text = content.decode("latin-1") if isinstance(content, bytes) else content
+        parsed = cnab150.parse_cnab150(text, strict=False)
+        if parsed.errors:
+            raise UserError(_format_cnab_errors(self.env, parsed.errors))
+        header = parsed.header
+        problems = []
+        if header["file_type"] != "2":
+            problems.append(
+                ("file_type", self.env._("this is a remittance file, not a return file."))
+            )
+        if header["bank"] != account.bank_code:
+            problems.append(
+                (
+                    "bank",
+                    self.env._(
+                        "the file is from bank %(file_bank)s, the agreement %(account)s is "
+                        "bank %(bank)s.",
+                        file_bank=header["bank"],
+                        account=account.display_name,
+                        bank=account.bank_code,
+                    ),
+                )
+            )
+        if header["agreement"].strip() != (account.debit_agreement or "").strip():
+            problems.append(
+                (
+                    "agreement",
+                    self.env._(
+                        "the file is for agreement %(theirs)s, %(account)s has %(mine)s.",
+                        theirs=header["agreement"],
+                        account=account.display_name,
+                        mine=account.debit_agreement or "-",
+                    ),
+                )
+            )
+        if problems:
+            raise UserError(
+                "\n".join(
+                    [self.env._("The file was not imported, nothing was changed:")]
+                    + [
+                        self.env._(
+                            "Line %(line)s: %(field)s: %(message)s", line=1, field=f, message=m
+                        )
+                        for f, m in problems
+                    ]
+                )
+            )
+        return parsed
+
+    @api.model
+    def _plan_return(self, account, content):
+        """Read a return and decide what each B and F line does, without
+        writing. Returns ``(header values, plan)``; each entry of ``plan`` has
+        the occurrence ``vals``, ``status`` (``new``, ``duplicate`` or
+        ``problem``), ``message``, and the ``mandate`` / ``debit`` /
+        ``partner`` it applies to."""
+        account.ensure_one()
+        parsed = self._parse_return(account, content)
+        changes = cnab150.cnab150_mandates(parsed)
+        results = cnab150.cnab150_results(parsed)
+        currency = account.currency_id
+        entries = []
+        for change in changes:
+            entries.append(
+                {
+                    "kind": "mandate",
+                    "item": change,
+                    "vals": {
+                        "line_number": change.line_number,
+                        "record_type": "B",
+                        "customer_identifier": change.customer_id,
+                        "branch": change.branch,
+                        "account_number": change.account_id,
+                        "code": {"inclusion": "2", "exclusion": "1"}.get(change.action, "?"),
+                        "description": {
+                            "inclusion": self.env._("Mandate authorized at the bank"),
+                            "exclusion": self.env._("Mandate cancelled at the bank"),
+                        }.get(change.action, self.env._("Unknown movement")),
+                        "date": change.option_date,
+                        "dedup_key": "|".join(
+                            [
+                                "B",
+                                change.customer_id,
+                                change.branch,
+                                change.account_id,
+                                str(change.option_date or ""),
+                                change.action,
+                            ]
+                        ),
+                    },
+                }
+            )
+        for result in results:
+            entries.append(
+                {
+                    "kind": "result",
+                    "item": result,
+                    "vals": {
+                        "line_number": result.line_number,
+                        "record_type": "F",
+                        "customer_identifier": result.customer_id,
+                        "branch": result.branch,
+                        "account_number": result.account_id,
+                        "code": result.return_code.code,
+                        "description": result.return_code.description,
+                        "date": result.debit_date,
+                        "amount": currency.round(float(result.amount or 0)),
+                        "dedup_key": "|".join(
+                            [
+                                "F",
+                                result.customer_id,
+                                result.company_use,
+                                str(result.debit_date or ""),
+                                f"{result.amount or 0}",
+                                result.return_code.code,
+                                "1" if result.cancel else "0",
+                            ]
+                        ),
+                    },
+                }
+            )
+        entries.sort(key=lambda e: e["vals"]["line_number"])
+        logged = set(
+            self.env["rbm.debit.occurrence"]
+            .search(
+                [
+                    ("collection_account_id", "=", account.id),
+                    ("direction", "=", "return"),
+                    ("status", "=", "applied"),
+                    ("dedup_key", "in", [e["vals"]["dedup_key"] for e in entries]),
+                ]
+            )
+            .mapped("dedup_key")
+        )
+        self._resolve_mandates(account, [e for e in entries if e["kind"] == "mandate"])
+        self._resolve_debits(account, [e for e in entries if e["kind"] == "result"])
+        seen = set()
+        for entry in entries:
+            key = entry["vals"]["dedup_key"]
+            entry.setdefault("status", "new")
+            entry.setdefault("message", "")
+            if key in logged or key in seen:
+                entry.update(status="duplicate", message=self.env._("Already imported."))
+            seen.add(key)
+        return parsed.header.values, entries
+
+    @api.model
+    def _resolve_mandates(self, account, entries):
+        """Find the mandate (or the customer) each B line is about."""
+        Mandate = self.env["rbm.debit.mandate"]
+        identifiers = [e["item"].customer_id for e in entries]
+        mandates = Mandate.search(
+            [
+                ("collection_account_id", "=", account.id),
+                ("identifier", "in", identifiers),
+                ("state", "!=", "cancelled"),
+            ]
+        )
+        by_identifier = {m.identifier: m for m in mandates}
+        partners = self._find_partners(account, identifiers)
+        active_of = {
+            m.partner_id: m
+            for m in Mandate.search(
+                [
+                    ("collection_account_id", "=", account.id),
+                    (
+                        "partner_id",
+                        "in",
+                        [p.id for p in partners.values()] + mandates.partner_id.ids,
+                    ),
+                    ("state", "=", "active"),
+                ]
+            )
+        }
+        for entry in entries:
+            change = entry["item"]
+            mandate = by_identifier.get(change.customer_id, Mandate)
+            entry["mandate"] = mandate
+            entry["partner"] = mandate.partner_id or partners.get(change.customer_id)
+            if change.action == "exclusion":
+                if not mandate:
+                    entry.update(
+                        status="problem",
+                        message=self.env._(
+                            "No mandate with identifier %(identifier)s to cancel.",
+                            identifier=change.customer_id,
+                        ),
+                    )
+            elif change.action == "inclusion":
+                if not mandate and not entry["partner"]:
+                    entry.update(
+                        status="problem",
+                        message=self.env._(
+                            "No mandate or customer with identifier %(identifier)s: create the "
+                            "mandate in the back office and activate it.",
+                            identifier=change.customer_id,
+                        ),
+                    )
+                elif active_of.get(entry["partner"], mandate) != mandate:
+                    entry.update(
+                        status="problem",
+                        message=self.env._(
+                            "%(customer)s already has another active mandate on this agreement "
+                            "(%(mandate)s): cancel it first.",
+                            customer=entry["partner"].name,
+                            mandate=active_of[entry["partner"]].identifier,
+                        ),
+                    )
+            else:
+                entry.update(status="problem", message=self.env._("Unknown movement code."))
+            if entry.get("status") != "problem":
+                entry["vals"]["mandate_id"] = mandate.id
+
+    @api.model
+    def _find_partners(self, account, identifiers):
+        """``{identifier: commercial partner}`` for identifiers that are a
+        customer's reference, or the number the mandates give customers
+        without one."""
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        company_domain = [("company_id", "in", (False, account.company_id.id))]
+        result = {}
+        by_ref = Partner.search(
+            [("ref", "in", identifiers), ("parent_id", "=", False), *company_domain]
+        )
+        for partner in by_ref:
+            result.setdefault(partner.ref, partner)
+        numbers = [int(i) for i in identifiers if i not in result and i.isdigit()]
+        for partner in Partner.search(
+            [("id", "in", numbers), ("ref", "in", (False, "")), *company_domain]
+        ):
+            result.setdefault(str(partner.id), partner.commercial_partner_id)
+        return result
+
+    @api.model
+    def _resolve_debits(self, account, entries):
+        """Find the debit each F line answers (by the company-use text the E
+        record carried) and decide what it does."""
+        Debit = self.env["rbm.debit"]
+        ids = Debit._from_company_use([e["item"].company_use for e in entries])
+        debits = Debit.browse(set(ids.values())).exists()
+        by_id = {debit.id: debit for debit in debits if debit.collection_account_id == account}
+        for entry in entries:
+            result = entry["item"]
+            debit = by_id.get(ids.get(result.company_use), Debit)
+            entry["debit"] = debit
+            entry["mandate"] = debit.mandate_id
+            if not debit:
+                entry.update(
+                    status="problem",
+                    message=self.env._(
+                        "No debit %(reference)s was sent on this agreement.",
+                        reference=result.company_use or "-",
+                    ),
+                )
+                continue
+            entry["vals"].update(debit_id=debit.id, mandate_id=debit.mandate_id.id)
+            if debit.mandate_id.identifier != result.customer_id:
+                entry.update(
+                    status="problem",
+                    message=self.env._(
+                        "Debit %(reference)s is of customer %(identifier)s, not %(other)s.",
+                        reference=result.company_use,
+                        identifier=debit.mandate_id.identifier,
+                        other=result.customer_id,
+                    ),
+                )
+            elif result.debited and debit.state == "paid":
+                entry.update(status="problem", message=self.env._("This debit was already paid."))
+            elif result.debited and not result.amount:
+                entry.update(status="problem", message=self.env._("Debited without an amount."))
+            elif result.debited and not result.debit_date:
+                entry.update(status="problem", message=self.env._("Debited without a debit date."))
+
+    @api.model
+    def _import_return(self, account, content, filename=False):
+        """Import a CNAB 150 return in one go: mandates created, activated or
+        cancelled (B); payments created and reconciled, or failures logged on
+        the invoices (F). Raises (nothing written) for a malformed file or a
+        file already imported; lines an earlier file already brought are
+        skipped."""
+        account.ensure_one()
+        data = content if isinstance(content, bytes) else content.encode("latin-1")
+        account._lock_for_debit_return()
+        header, plan = self._plan_return(account, data)
+        imported = self._find_imported(account, data)
+        if imported:
+            raise UserError(
+                self.env._(
+                    "This file was already imported on %(date)s (%(file)s): nothing to do.",
+                    date=format_datetime(self.env, imported.file_date),
+                    file=imported.display_name,
+                )
+            )
+        debit_file = self.create(
+            {
+                "collection_account_id": account.id,
+                "direction": "return",
+                "nsa": header.get("file_sequence") or 0,
+                "file_date": fields.Datetime.now(),
+                "filename": filename or f"RETDEB{account.bank_code}_{self._hash(data)[:8]}",
+                "datas": base64.b64encode(data),
+                "file_hash": self._hash(data),
+                "line_count": len(data.splitlines()),
+                "duplicate_count": sum(1 for entry in plan if entry["status"] == "duplicate"),
+            }
+        )
+        todo = [entry for entry in plan if entry["status"] == "new"]
+        debit_file._apply_mandates(account, [e for e in todo if e["kind"] == "mandate"])
+        results = [e for e in todo if e["kind"] == "result"]
+        debit_file._apply_payments(account, [e for e in results if e["item"].debited])
+        debit_file._apply_failures([e for e in results if not e["item"].debited])
+        self.env["rbm.debit.occurrence"].create(
+            [
+                {
+                    **entry["vals"],
+                    "file_id": debit_file.id,
+                    "status": "problem" if entry["status"] == "problem" else "applied",
+                    "message": entry["message"] or False,
+                }
+                for entry in plan
+                if entry["status"] != "duplicate"
+            ]
+        )
+        return debit_file
+
+    def _apply_mandates(self, account, entries):
+        Mandate = self.env["rbm.debit.mandate"]
+        for entry in entries:
+            change, mandate = entry["item"], entry["mandate"]
+            bank_details = {
+                "branch": change.branch,
+                "account_number": change.account_id,
+            }
+            if change.action == "exclusion":
+                mandate.write(
+                    {
+                        "state": "cancelled",
+                        "cancel_date": change.option_date or fields.Date.context_today(self),
+                    }
+                )
+                mandate.message_post(
+                    body=self.env._(
+                        "Cancelled by the customer at the bank (%(file)s).", file=self.name
+                    )
+                )
+                entry["message"] = self.env._("Mandate cancelled.")
+            elif mandate:
+                was = mandate.state
+                mandate.write(
+                    {
+                        **bank_details,
+                        "state": "active",
+                        "authorization_date": change.option_date
+                        or mandate.authorization_date
+                        or fields.Date.context_today(self),
+                    }
+                )
+                mandate.message_post(
+                    body=self.env._(
+                        "Authorized by the customer at the bank (%(file)s).", file=self.name
+                    )
+                )
+                entry["message"] = (
+                    self.env._("Mandate activated.")
+                    if was == "draft"
+                    else self.env._("Mandate updated.")
+                )
+            else:
+                mandate = Mandate.create(
+                    {
+                        **bank_details,
+                        "partner_id": entry["partner"].id,
+                        "collection_account_id": account.id,
+                        "identifier": change.customer_id,
+                        "authorization_date": change.option_date,
+                        "state": "active",
+                        "origin": "bank",
+                    }
+                )
+                entry["vals"]["mandate_id"] = mandate.id
+                entry["message"] = self.env._("Mandate created.")
+            entry["vals"]["mandate_id"] = mandate.id
+
+    def _apply_payments(self, account, entries):
+        """One posted inbound payment per debit made, on the debit date,
+        reconciled with the installment when it is still open."""
+        if not entries:
+            return
+        payments = self.env["account.payment"].create(
+            [
+                {
+                    "payment_type": "inbound",
+                    "partner_type": "customer",
+                    "partner_id": entry["debit"].move_id.commercial_partner_id.id,
+                    "amount": entry["vals"]["amount"],
+                    "currency_id": account.currency_id.id,
+                    "date": entry["item"].debit_date,
+                    "journal_id": account.journal_id.id,
+                    "company_id": account.company_id.id,
+                    "destination_account_id": entry["debit"].move_line_id.account_id.id,
+                    "memo": self.env._(
+                        "Direct debit - %(invoice)s", invoice=entry["debit"].move_id.name
+                    ),
+                    "invoice_ids": [Command.set(entry["debit"].move_id.ids)],
+                }
+                for entry in entries
+            ]
+        )
+        payments.action_post()
+        plan = []
+        for entry, payment in zip(entries, payments, strict=True):
+            debit = entry["debit"]
+            installment = debit.move_line_id
+            entry["vals"]["payment_id"] = payment.id
+            debit.write(
+                {
+                    "state": "paid",
+                    "payment_id": payment.id,
+                    "debit_date": entry["item"].debit_date,
+                    "return_code": entry["item"].return_code.code,
+                    "return_description": entry["item"].return_code.description,
+                }
+            )
+            if not installment.reconciled:
+                counterpart = payment.move_id.line_ids.filtered(
+                    lambda line, account=installment.account_id: (
+                        line.account_id == account and not line.reconciled
+                    )
+                )
+                plan.append(counterpart + installment)
+                entry["message"] = self.env._("Paid.")
+            else:
+                entry["message"] = self.env._(
+                    "The installment was already paid: the payment stays open for the customer."
+                )
+        self.env["account.move.line"]._reconcile_plan(plan)
+
+    def _apply_failures(self, entries):
+        """Debits the bank did not make: logged on the invoice, the
+        installment stays open for the collection rules."""
+        groups = defaultdict(list)
+        for entry in entries:
+            debit, result = entry["debit"], entry["item"]
+            code = result.return_code
+            cancelled = code.code == "99"
+            if debit.state == "sent" or cancelled:
+                groups[(("state", "cancelled" if cancelled else "failed"),)].append(debit.id)
+            debit.write({"return_code": code.code, "return_description": code.description})
+            move = debit.move_id
+            lang = move.partner_id.lang or self.env.lang
+            move.message_post(
+                body=Markup("%s<br/>%s")
+                % (
+                    self.env._(
+                        "Direct debit of %(amount)s due %(date)s was not made by the bank: "
+                        "%(code)s - %(description)s.",
+                        amount=format_amount(self.env, debit.amount, debit.currency_id, lang),
+                        date=format_date(self.env, debit.due_date, lang_code=lang),
+                        code=code.code,
+                        description=code.description,
+                    ),
+                    self.env._(
+                        "The installment stays open for collection (%(file)s).", file=self.name
+                    ),
+                )
+            )
+            entry["message"] = (
+                self.env._("Debit cancelled at the company's request.")
+                if cancelled
+                else self.env._("Not debited: the installment stays open for collection.")
+            )
+        for items, ids in groups.items():
+            self.env["rbm.debit"].browse(ids).write(dict(items))
+
+
+def _decimal(amount, currency):
+    return Decimal(f"{currency.round(amount):.{currency.decimal_places}f}")
+
+
+def _bank_name(bank_code):
+    layout = boleto_engine.BANKS.get(bank_code)
+    return layout.name.split(" (")[0] if layout else ""
