@@ -1,9 +1,15 @@
 from . import (
     account_move,
+    account_move_card,
     account_move_send,
+    payment_transaction,
     rbm_boleto,
+    rbm_card_attempt,
     rbm_cnab_file,
     rbm_cnab_occurrence,
     rbm_collection_account,
     rbm_contract,
+    rbm_contract_card,
+    res_company,
+    res_config_settings,
 )

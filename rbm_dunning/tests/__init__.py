@@ -1,1 +1,1 @@
-from . import test_boleto, test_cnab, test_portal
+from . import test_boleto, test_card, test_card_portal, test_cnab, test_portal
