@@ -143,6 +143,26 @@ class RbmCardAttempt(models.Model):
     # ACTIONS
     # ------------------------------------------------------------
 
+    def action_mark_failed(self):
+        """A charge left waiting (the run stopped before the provider answered,
+        or the provider never called back): once checked with the provider that
+        nothing was charged, fail it so that the retry schedule goes on."""
+        for attempt in self.filtered(lambda a: a.state == "pending"):
+            reason = _(
+                "Marked as failed by %(user)s: the provider did not charge it.",
+                user=self.env.user.name,
+            )
+            tx_sudo = attempt.sudo().transaction_id
+            if tx_sudo.state in ("draft", "pending", "authorized"):
+                tx_sudo._set_error(reason)  # the attempt follows its transaction
+            else:
+                attempt.sudo().write({"state": "failed", "reason": reason})
+                attempt.sudo().next_retry_date = attempt._get_next_retry_date(
+                    fields.Date.context_today(self)
+                )
+                attempt._log_on_move()
+        return True
+
     def action_open_move(self):
         self.ensure_one()
         return {
@@ -259,9 +279,16 @@ class RbmCardAttempt(models.Model):
         for moves, origin in ((firsts, "post"), (retries.move_id - firsts, "retry")):
             for move in moves:
                 try:
-                    with self.env.cr.savepoint():
-                        move._rbm_charge_card(origin, auto_commit=auto_commit)
+                    if auto_commit:
+                        # commits itself: once the charge is reserved, once answered
+                        move._rbm_charge_card(origin, auto_commit=True)
+                    else:
+                        with self.env.cr.savepoint():
+                            move._rbm_charge_card(origin)
                 except Exception as error:  # noqa: BLE001 - reported, never blocks the batch
+                    if auto_commit:
+                        self.env.cr.rollback()  # pylint: disable=invalid-commit
+                    self.env.invalidate_all(flush=False)
                     _logger.exception("Card charge of invoice %s failed", move.name)
                     move._rbm_postpone_card_charge(today, error)
                 done += 1

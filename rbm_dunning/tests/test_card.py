@@ -262,6 +262,17 @@ class TestCardCharge(RbmCardCase):
         self.assertEqual(invoice.rbm_card_attempt_ids, reserved)
         self.assertEqual(reserved.transaction_id.state, "draft")
         self.assertEqual(len(invoice.transaction_ids), 1)
+        # checked with the provider: nothing was charged, the schedule goes on
+        with freeze_time(date(2026, 3, 4)):
+            reserved.action_mark_failed()
+        self.assertRecordValues(
+            reserved, [{"state": "failed", "next_retry_date": date(2026, 3, 5)}]
+        )
+        self.assertIn("Marked as failed", reserved.reason)
+        self._run_cron(date(2026, 3, 5))
+        self._run_cron(date(2026, 3, 5))
+        self.assertEqual(self._attempts(invoice).mapped("state"), ["failed", "done"])
+        self._assert_paid(invoice)
 
     def test_same_attempt_number_is_refused_by_the_database(self):
         token = self._make_token(self.customer, "done")
