@@ -85,6 +85,7 @@ class AccountMove(models.Model):
     def action_rbm_charge_card(self):
         """Charge the contract's saved card now (button)."""
         self.ensure_one()
+        self.check_access("write")
         refusal = self._rbm_get_card_charge_refusal()
         if refusal:
             raise UserError(refusal)
@@ -123,8 +124,9 @@ class AccountMove(models.Model):
             return self.rbm_contract_id.sudo().payment_token_id
         return self.env["payment.token"]
 
-    def _rbm_get_card_charge_refusal(self, token=None):
-        """Why this invoice's card cannot be charged now, or False."""
+    def _rbm_get_card_charge_refusal(self, token=None, origin="manual"):
+        """Why this invoice's card cannot be charged now, or False. Automatic
+        charges (any ``origin`` but manual) happen once a day at most."""
         self.ensure_one()
         invoice = self.display_name
         if self.move_type != "out_invoice" or self.state != "posted":
@@ -183,6 +185,12 @@ class AccountMove(models.Model):
                 number=pending[0].attempt_number,
                 invoice=invoice,
             )
+        if origin != "manual" and self._rbm_card_charged_today():
+            return _(
+                "The card of invoice %(invoice)s was already charged today; the next "
+                "automatic charge waits for another day.",
+                invoice=invoice,
+            )
         return False
 
     def _rbm_prepare_card_transaction_vals(self, token):
@@ -213,7 +221,7 @@ class AccountMove(models.Model):
         Attempt = self.env["rbm.card.attempt"]
         reserved = Attempt
         for move in self:
-            refusal = move._rbm_get_card_charge_refusal(token)
+            refusal = move._rbm_get_card_charge_refusal(token, origin)
             if refusal:
                 move._rbm_skip_card_charge(origin, refusal)
                 continue
@@ -228,19 +236,20 @@ class AccountMove(models.Model):
         return reserved
 
     def _rbm_skip_card_charge(self, origin, refusal):
-        """An automatic charge that could not be made: say why on the invoice.
-        While a payment is on its way, a due retry waits until tomorrow; for
-        any other reason the automatic charges of the invoice stop."""
+        """A charge of the card run that could not be made: say why on the
+        invoice. While a payment is on its way (or the card was charged today),
+        a due retry waits until tomorrow; for any other reason the automatic
+        charges of the invoice stop."""
         self.ensure_one()
-        if origin == "manual":
-            return
+        if origin not in ("post", "retry"):
+            return  # the caller (a button, a collection rule) has its own answer
         attempts_sudo = self.sudo().rbm_card_attempt_ids
         retries = attempts_sudo.filtered("next_retry_date")
         if not (self.rbm_card_charge_due or retries):
             return
         if self.rbm_card_charge_due:
             self.rbm_card_charge_due = False
-        if retries and self._rbm_has_card_payment_in_flight():
+        if retries and (self._rbm_has_card_payment_in_flight() or self._rbm_card_charged_today()):
             retries.next_retry_date = fields.Date.add(fields.Date.context_today(self), days=1)
         elif retries:
             retries.next_retry_date = False
@@ -248,6 +257,11 @@ class AccountMove(models.Model):
             body=_("The card was not charged: %(reason)s", reason=refusal),
             subtype_xmlid="mail.mt_note",
         )
+
+    def _rbm_card_charged_today(self):
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        return any(a.date == today for a in self.sudo().rbm_card_attempt_ids)
 
     def _rbm_has_card_payment_in_flight(self):
         self.ensure_one()

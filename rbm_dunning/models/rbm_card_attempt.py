@@ -147,6 +147,7 @@ class RbmCardAttempt(models.Model):
         """A charge left waiting (the run stopped before the provider answered,
         or the provider never called back): once checked with the provider that
         nothing was charged, fail it so that the retry schedule goes on."""
+        self.check_access("write")
         for attempt in self.filtered(lambda a: a.state == "pending"):
             reason = _(
                 "Marked as failed by %(user)s: the provider did not charge it.",

@@ -140,6 +140,10 @@ class TestCardCharge(RbmCardCase):
             day = date(2026, 3, 1 + offset)
             self._run_cron(day)
             self._run_cron(day)
+            if day in expected_days:
+                with freeze_time(day):
+                    # a collection rule the day of a retry charges nothing more
+                    self.assertFalse(invoice._rbm_charge_card("dunning"))
             attempts = self._attempts(invoice)
             self.assertEqual(
                 len(attempts),

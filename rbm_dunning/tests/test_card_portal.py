@@ -1,6 +1,7 @@
 import re
 
 from odoo import Command
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -120,3 +121,29 @@ class TestCardPortal(RbmCardCase, HttpCase):
         self.assertNotEqual(response.status_code, 200)
         self.contract.invalidate_recordset()
         self.assertEqual(self.contract.payment_token_id, self.old_token)
+
+    def test_customer_cannot_charge_or_fail_from_the_backend(self):
+        """Buttons are methods anyone may call over RPC: they check the rights."""
+        self.contract.payment_token_id = self.new_token
+        self.new_token.demo_simulated_state = "pending"
+        invoice = self.contract._bill_due_periods(self.contract.next_invoice_date)["moves"]
+        self._run_cron(invoice.invoice_date)
+        attempt = invoice.rbm_card_attempt_ids
+        self.assertEqual(attempt.state, "pending")
+        with self.assertRaises(AccessError):
+            invoice.with_user(self.users["maria"]).action_rbm_charge_card()
+        with self.assertRaises(AccessError):
+            attempt.with_user(self.users["maria"]).action_mark_failed()
+        invoicing_user = self.env["res.users"].create(
+            {
+                "login": "billing-clerk",
+                "name": "Billing Clerk",
+                "company_id": self.env.company.id,
+                "company_ids": [Command.set(self.env.company.ids)],
+                "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
+            }
+        )
+        with self.assertRaises(AccessError):
+            attempt.with_user(invoicing_user).action_mark_failed()
+        self.assertEqual(attempt.state, "pending")
+        self.assertEqual(len(invoice.rbm_card_attempt_ids), 1)
