@@ -1,4 +1,5 @@
 from . import (
     portal,
+    portal_card,
     portal_overdue,
 )

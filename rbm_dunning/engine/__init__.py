@@ -9,4 +9,5 @@
 - ``cnab`` + ``cnab_layouts``: CNAB 240 and CNAB 400 collection remittance (remessa)
   and return (retorno) files; per-bank layouts as data.
 - ``cnab150``: FEBRABAN CNAB 150 direct debit (débito automático).
+- ``card_retry``: retry schedule of failed card charges.
 """

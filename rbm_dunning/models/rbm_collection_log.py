@@ -438,15 +438,18 @@ class RbmCollectionLog(models.Model):
 
     def _action_card(self):
         move = self.move_id
+        refusal = move._rbm_get_card_charge_refusal(None, "dunning")
+        if refusal:
+            raise UserError(refusal)
         attempts = move._rbm_charge_card("dunning")
-        if not attempts:
-            return _("No card charge was made (no saved card, or a charge is already in progress).")
         failed = attempts.filtered(lambda a: a.state == "failed")
         if failed:
-            raise UserError(
-                _("Card charge refused: %(reason)s", reason=failed[:1].provider_reason or "")
-            )
-        return _("Card charged again.")
+            raise UserError(_("Card charge refused: %(reason)s", reason=failed[:1].reason or ""))
+        if not attempts:
+            raise UserError(_("No card charge was made."))
+        if attempts.filtered(lambda a: a.state == "done"):
+            return _("Card charged again: the invoice is paid.")
+        return _("Card charge sent; waiting for the provider's answer.")
 
     def _action_webhook(self):
         step = self.step_id

@@ -1,5 +1,7 @@
 from . import (
     test_boleto,
+    test_card,
+    test_card_portal,
     test_cnab,
     test_collection,
     test_debit,
