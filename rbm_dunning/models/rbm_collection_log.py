@@ -311,8 +311,11 @@ class RbmCollectionLog(models.Model):
         for log in self:
             try:
                 with self.env.cr.savepoint():
-                    message = getattr(log, f"_action_{log.action}")()
-                    log.write({"state": "done", "message": message or False})
+                    result = getattr(log, f"_action_{log.action}")()
+                    # an action returns its message, or (state, message) when
+                    # it failed but what it did must stay (a refused charge)
+                    state, message = result if isinstance(result, tuple) else ("done", result)
+                    log.write({"state": state, "message": message or False})
                     log._post_trace()
             except Exception as exc:  # noqa: BLE001 - any failure is logged on the row
                 _logger.warning(
@@ -444,7 +447,7 @@ class RbmCollectionLog(models.Model):
         attempts = move._rbm_charge_card("dunning")
         failed = attempts.filtered(lambda a: a.state == "failed")
         if failed:
-            raise UserError(_("Card charge refused: %(reason)s", reason=failed[:1].reason or ""))
+            return "failed", _("Card charge refused: %(reason)s", reason=failed[:1].reason or "")
         if not attempts:
             raise UserError(_("No card charge was made."))
         if attempts.filtered(lambda a: a.state == "done"):

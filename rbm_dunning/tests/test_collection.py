@@ -8,6 +8,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import RbmDunningCase
+from .common_card import RbmCardCase
 
 
 @tagged("post_install", "-at_install")
@@ -421,3 +422,53 @@ class TestLateFees(RbmDunningCase):
         self.assertEqual(fee.state, "collected")
         self.assertEqual(fee.amount, 3.6)
         self.assertFalse(fee.charge_id or fee.debit_move_id)
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionCardStep(RbmCardCase):
+    """The policy's card step charges the saved card again through the card
+    charges of the invoice (a real demo-provider transaction)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["rbm.collection.policy"].create(
+            {
+                "name": "Cartão",
+                "is_default": True,
+                "date_start": "2026-01-01",
+                "step_ids": [
+                    Command.create({"day_offset": 5, "action": "card", "payment_mode": "card"})
+                ],
+            }
+        )
+
+    def _collection_run(self, day):
+        with freeze_time(day):
+            self.env["rbm.collection.log"]._run(day)
+
+    def test_card_step_charges_again_and_logs_the_refusal(self):
+        token = self._make_token(self.customer, "error")
+        invoice = self._bill_card_contract(token)
+        self._run_cron(invoice.invoice_date)
+        self.assertEqual(invoice.rbm_card_attempt_ids.state, "failed")
+        due = invoice.invoice_date_due
+        # still refused on the step's day: logged as failed with the provider's reason
+        self._collection_run(due + timedelta(days=5))
+        log = self.env["rbm.collection.log"].search([("move_id", "=", invoice.id)])
+        self.assertEqual((log.action, log.state), ("card", "failed"))
+        self.assertIn("refused", log.message)
+        self.assertEqual(invoice.rbm_card_attempt_ids.mapped("origin"), ["post", "dunning"])
+        # the step ran once: the next day's run does not charge again
+        self._collection_run(due + timedelta(days=6))
+        self.assertEqual(len(invoice.rbm_card_attempt_ids), 2)
+
+    def test_card_step_settles_the_invoice(self):
+        token = self._make_token(self.customer, "error")
+        invoice = self._bill_card_contract(token)
+        self._run_cron(invoice.invoice_date)
+        token.demo_simulated_state = "done"
+        self._collection_run(invoice.invoice_date_due + timedelta(days=5))
+        log = self.env["rbm.collection.log"].search([("move_id", "=", invoice.id)])
+        self.assertEqual(log.state, "done")
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
