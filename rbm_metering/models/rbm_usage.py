@@ -192,6 +192,9 @@ class RbmUsage(models.Model):
         cancelled or removed): state accepted, no line, so that the next
         invoice of their contract bills them (once). Set-based; a note on each
         contract says how many events were released and from which invoice."""
+        # usage is billed on product lines; tax and payment term lines, which
+        # invoices unlink and recreate as they change, never carry any
+        lines = lines.filtered(lambda line: line.display_type == "product")
         if not lines.ids:
             return 0
         self.flush_model(["state", "invoice_line_id"])
