@@ -21,6 +21,7 @@ quantities ``(from_qty, to_qty]``.
 from collections import namedtuple
 from datetime import UTC, datetime, time
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 AGGREGATIONS = ("sum", "max", "count", "count_unique", "last", "time_weighted_sum")
@@ -301,15 +302,19 @@ def parse_timestamp(value):
     return parsed
 
 
+@lru_cache(maxsize=1024)
 def get_zone(tz_name):
     """The time zone named ``tz_name`` (IANA, e.g. ``America/Sao_Paulo``);
-    UTC when empty or unknown."""
+    UTC when empty, ``UTC`` or unknown."""
+    if not tz_name or tz_name in ("UTC", "Etc/UTC"):
+        return UTC
     try:
-        return ZoneInfo(tz_name) if tz_name else UTC
+        return ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
 
 
+@lru_cache(maxsize=65536)
 def day_start_utc(day, tz_name):
     """Naive UTC datetime at which the local ``day`` begins in ``tz_name``
     (its local midnight; when a daylight-saving change skips midnight, the
