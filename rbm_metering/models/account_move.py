@@ -4,6 +4,22 @@ from odoo import models
 class AccountMove(models.Model):
     _inherit = "account.move"
 
+    def _post(self, soft=True):
+        """Usage on a posted invoice is invoiced (it was rated on the draft)."""
+        posted = super()._post(soft)
+        self.env["rbm.usage"]._set_invoice_lines_state(
+            posted.filtered("rbm_contract_id").invoice_line_ids, "rated", "invoiced"
+        )
+        return posted
+
+    def button_draft(self):
+        """Usage on an invoice reset to draft is rated again (still on it)."""
+        result = super().button_draft()
+        self.env["rbm.usage"]._set_invoice_lines_state(
+            self.filtered("rbm_contract_id").invoice_line_ids, "invoiced", "rated"
+        )
+        return result
+
     def button_cancel(self):
         """A cancelled invoice no longer bills its usage: the events go back
         to the next invoice of their contract."""

@@ -394,7 +394,7 @@ class RbmContract(models.Model):
             SQL(
                 """
                 UPDATE rbm_usage u
-                   SET state = 'invoiced', invoice_line_id = v.line_id,
+                   SET state = 'rated', invoice_line_id = v.line_id,
                        write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
                   FROM (VALUES %s) AS v(line_id, contract_id, metric_id, low, high)
                  WHERE u.contract_id = v.contract_id
@@ -677,7 +677,7 @@ class RbmContract(models.Model):
                 """
                 SELECT l.move_id FROM rbm_usage u
                   JOIN account_move_line l ON l.id = u.invoice_line_id
-                 WHERE u.contract_id = %s AND u.state = 'invoiced'
+                 WHERE u.contract_id = %s AND u.state IN ('rated', 'invoiced')
                    AND u.effective_timestamp >= %s AND u.effective_timestamp < %s
                  LIMIT 1
                 """,

@@ -161,7 +161,7 @@ class RbmUsage(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        if any(event.state == "invoiced" for event in self) and set(vals) & {
+        if any(event.state in ("rated", "invoiced") for event in self) and set(vals) & {
             "quantity",
             "timestamp",
             "contract_id",
@@ -185,6 +185,30 @@ class RbmUsage(models.Model):
     def action_reset_to_accepted(self):
         self.filtered(lambda e: e.state == "rejected").write({"state": "accepted", "reason": False})
         return True
+
+    @api.model
+    def _set_invoice_lines_state(self, lines, old, new):
+        """Move the events billed by the invoice ``lines`` from state ``old``
+        to ``new``: rated (on a draft invoice) <-> invoiced (posted); one query."""
+        lines = lines.filtered(lambda line: line.display_type == "product")
+        if not lines.ids:
+            return
+        self.flush_model(["state", "invoice_line_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE rbm_usage SET state = %s, write_uid = %s,
+                       write_date = now() AT TIME ZONE 'UTC'
+                 WHERE invoice_line_id = ANY(%s) AND state = %s
+                """,
+                new,
+                self.env.uid,
+                lines.ids,
+                old,
+            )
+        )
+        if self.env.cr.rowcount:
+            self.invalidate_model(["state"])
 
     @api.model
     def _release_invoice_lines(self, lines):

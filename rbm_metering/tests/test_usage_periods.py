@@ -249,7 +249,10 @@ class TestReleaseUsage(RbmMeteringCase):
         move = self._bill(contract, d("2027-02-01"))["moves"]
         self.assertEqual(self._usage_line(move).price_unit, 7.0)
         events = self.env["rbm.usage"].search([("contract_id", "=", contract.id)])
-        self.assertEqual(set(events.mapped("state")), {"invoiced"})
+        # rated on a draft invoice, invoiced once it is posted
+        state = "rated" if posting_policy == "draft" else "invoiced"
+        self.assertEqual(set(events.mapped("state")), {state})
+        self.assertEqual(set(events.mapped("invoice_id")), {move})
         return contract, move, events
 
     def _assert_released_then_billed_once(self, contract, events):
@@ -274,14 +277,19 @@ class TestReleaseUsage(RbmMeteringCase):
     def test_deleted_draft_invoice_releases_its_usage(self):
         contract, move, events = self._january_invoice("draft")
         self.assertEqual(move.state, "draft")
+        with self.assertRaisesRegex(Exception, "cannot be changed"):
+            events[:1].quantity = 1
         move.unlink()
         self._assert_released_then_billed_once(contract, events)
 
     def test_usage_line_removed_from_a_reset_invoice_releases_its_usage(self):
         contract, move, events = self._january_invoice()
         move.button_draft()
-        # back to draft only: the invoice still bills the usage
+        # back to draft only: the invoice still bills the usage, rated again
+        self.assertEqual(set(events.mapped("state")), {"rated"})
+        move.action_post()
         self.assertEqual(set(events.mapped("state")), {"invoiced"})
+        move.button_draft()
         move.write({"invoice_line_ids": [(2, self._usage_line(move).id)]})
         self.assertEqual(move.amount_untaxed, 100.0)
         move.action_post()
