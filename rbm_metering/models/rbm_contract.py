@@ -407,7 +407,7 @@ class RbmContract(models.Model):
                 SQL(", ").join(values),
             )
         )
-        self.env["rbm.usage"].invalidate_model(["state", "invoice_line_id"])
+        self.env["rbm.usage"].invalidate_model()  # invoice_id is related to the line
         return result
 
     # ------------------------------------------------------------

@@ -246,7 +246,7 @@ class RbmUsage(models.Model):
         rows = self.env.cr.fetchall()
         if not rows:
             return 0
-        self.invalidate_model(["state", "invoice_line_id"])
+        self.invalidate_model()  # invoice_id is related to invoice_line_id
         contracts = self.env["rbm.contract"].sudo()
         moves = self.env["account.move"].sudo()
         for contract_id, move_id, count in rows:
