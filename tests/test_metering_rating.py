@@ -160,3 +160,42 @@ def test_parse_timestamp_and_quantity():
     for bad in (True, None, "abc", "NaN", "Infinity", -1, [1]):
         with pytest.raises(ValueError):
             rating.parse_quantity(bad)
+
+
+# ------------------------------------------------------------ local days
+
+
+def test_day_start_in_sao_paulo_is_three_in_the_morning_utc():
+    from datetime import date
+
+    assert rating.day_start_utc(date(2027, 1, 31), "America/Sao_Paulo") == datetime(2027, 1, 31, 3)
+    assert rating.day_start_utc(date(2027, 1, 31), "UTC") == datetime(2027, 1, 31)
+    # empty or unknown zone: UTC
+    assert rating.day_start_utc(date(2027, 1, 31), False) == datetime(2027, 1, 31)
+    assert rating.day_start_utc(date(2027, 1, 31), "Nowhere/Atlantis") == datetime(2027, 1, 31)
+
+
+def test_day_start_across_brazilian_daylight_saving_changes():
+    from datetime import date
+
+    # 2018-11-04: clocks jumped from 00:00 to 01:00 (UTC-2): the day began at 03:00 UTC
+    assert rating.day_start_utc(date(2018, 11, 4), "America/Sao_Paulo") == datetime(2018, 11, 4, 3)
+    # 2019-02-16 began in summer time (UTC-2); 2019-02-17 after the change (UTC-3)
+    assert rating.day_start_utc(date(2019, 2, 16), "America/Sao_Paulo") == datetime(2019, 2, 16, 2)
+    assert rating.day_start_utc(date(2019, 2, 17), "America/Sao_Paulo") == datetime(2019, 2, 17, 3)
+
+
+def test_local_day_around_midnight():
+    from datetime import date
+
+    # 23:30 local on January 31st is 02:30 UTC on February 1st
+    assert rating.local_day(datetime(2027, 2, 1, 2, 30), "America/Sao_Paulo") == date(2027, 1, 31)
+    assert rating.local_day(datetime(2027, 2, 1, 3, 0), "America/Sao_Paulo") == date(2027, 2, 1)
+    assert rating.local_day(datetime(2027, 2, 1, 2, 30), None) == date(2027, 2, 1)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)))
+def test_local_day_starts_at_day_start(timestamp):
+    day = rating.local_day(timestamp, "America/Sao_Paulo")
+    assert rating.day_start_utc(day, "America/Sao_Paulo") <= timestamp
+    assert timestamp < rating.day_start_utc(day + timedelta(days=1), "America/Sao_Paulo")

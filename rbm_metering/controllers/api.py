@@ -55,7 +55,9 @@ class RbmUsageApi(http.Controller):
         mimetype = httprequest.mimetype or ""
         if mimetype and mimetype != "application/json":
             return _error(415, "unsupported_media_type", "Send Content-Type: application/json.")
-        data = httprequest.get_data(cache=False)
+        # cached on the request: a request replayed after a serialization
+        # failure (two clients sending the same keys at once) reads it again
+        data = httprequest.get_data()
         if len(data) > MAX_BODY:
             return _error(413, "body_too_large", "The body must not exceed 10 MB.")
         try:

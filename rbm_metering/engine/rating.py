@@ -19,8 +19,10 @@ quantities ``(from_qty, to_qty]``.
 """
 
 from collections import namedtuple
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 AGGREGATIONS = ("sum", "max", "count", "count_unique", "last", "time_weighted_sum")
 PRICE_MODELS = ("per_unit", "allowance", "graduated", "volume", "package")
@@ -298,6 +300,40 @@ def parse_timestamp(value):
     if parsed.tzinfo is not None:
         parsed = (parsed - parsed.utcoffset()).replace(tzinfo=None)
     return parsed
+
+
+@lru_cache(maxsize=1024)
+def get_zone(tz_name):
+    """The time zone named ``tz_name`` (IANA, e.g. ``America/Sao_Paulo``);
+    UTC when empty, ``UTC`` or unknown."""
+    if not tz_name or tz_name in ("UTC", "Etc/UTC"):
+        return UTC
+    try:
+        return ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+@lru_cache(maxsize=65536)
+def day_start_utc(day, tz_name):
+    """Naive UTC datetime at which the local ``day`` begins in ``tz_name``
+    (its local midnight; when a daylight-saving change skips midnight, the
+    first local instant of the day)."""
+    zone = get_zone(tz_name)
+    if zone is UTC:
+        return datetime.combine(day, time.min)
+    # fold=0: a skipped midnight resolves with the offset before the jump,
+    # i.e. the first instant of the day; a repeated one to its first occurrence
+    local = datetime.combine(day, time.min, tzinfo=zone)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def local_day(timestamp, tz_name):
+    """Local date in ``tz_name`` of the naive UTC ``timestamp``."""
+    zone = get_zone(tz_name)
+    if zone is UTC:
+        return timestamp.date()
+    return timestamp.replace(tzinfo=UTC).astimezone(zone).date()
 
 
 def parse_quantity(value):

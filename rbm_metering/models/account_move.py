@@ -4,6 +4,31 @@ from odoo import models
 class AccountMove(models.Model):
     _inherit = "account.move"
 
+    def _post(self, soft=True):
+        """Usage on a posted invoice is invoiced (it was rated on the draft)."""
+        posted = super()._post(soft)
+        self.env["rbm.usage"]._set_invoice_lines_state(
+            posted.filtered("rbm_contract_id").invoice_line_ids, "rated", "invoiced"
+        )
+        return posted
+
+    def button_draft(self):
+        """Usage on an invoice reset to draft is rated again (still on it)."""
+        result = super().button_draft()
+        self.env["rbm.usage"]._set_invoice_lines_state(
+            self.filtered("rbm_contract_id").invoice_line_ids, "invoiced", "rated"
+        )
+        return result
+
+    def button_cancel(self):
+        """A cancelled invoice no longer bills its usage: the events go back
+        to the next invoice of their contract."""
+        result = super().button_cancel()
+        cancelled = self.filtered(lambda move: move.state == "cancel")
+        if cancelled:
+            self.env["rbm.usage"]._release_invoice_lines(cancelled.invoice_line_ids)
+        return result
+
     def _get_usage_statement_attachment(self):
         """The usage statement (PDF) of the period this invoice bills, for
         the invoice email when the plan asks for it; created once, then
@@ -44,3 +69,13 @@ class AccountMove(models.Model):
                 "res_id": self.id,
             }
         )
+
+
+class AccountMoveLine(models.Model):
+    _inherit = "account.move.line"
+
+    def unlink(self):
+        """A usage line removed from a draft invoice, or an invoice deleted,
+        no longer bills its usage: the events go back to the next invoice."""
+        self.env["rbm.usage"]._release_invoice_lines(self)
+        return super().unlink()

@@ -49,10 +49,26 @@ class RbmContract(models.Model):
             line.line_type == "usage" and line.is_current for line in self.line_ids
         )
 
+    def _get_usage_tz(self):
+        """Time zone whose days and periods the usage is counted in: the
+        customer's (partner time zone), else the company's, else UTC. An event
+        at 23:30 in São Paulo on the last day of a period (02:30 UTC the next
+        day) belongs to that period."""
+        self.ensure_one()
+        name = self.partner_id.tz or self.company_id.partner_id.tz or "UTC"
+        return getattr(rating.get_zone(name), "key", "UTC")
+
+    def _get_usage_day_start(self, day):
+        """Naive UTC datetime at which the local ``day`` begins (see ``_get_usage_tz``)."""
+        self.ensure_one()
+        return rating.day_start_utc(day, self._get_usage_tz())
+
     def _get_usage_open_from(self):
         """First day whose usage is not invoiced yet; ``False`` when no usage
         was invoiced. In arrears a period bills its own usage; in advance the
-        invoice of a period bills the usage of the period before it."""
+        invoice of a period bills the usage of the period before it, and the
+        final usage invoice (see ``_get_final_usage_period``) the usage up to
+        the end. A day after the end means nothing is open any more."""
         self.ensure_one()
         start = self.next_period_start
         if not start or not self.period_anchor:
@@ -61,6 +77,9 @@ class RbmContract(models.Model):
             return start
         if start <= self.date_start:
             return False
+        final = self._get_final_usage_range()
+        if final and start > final[1]:
+            return final[0]  # the final usage invoice is billed: nothing is open
         previous = self._get_period_containing(start - timedelta(days=1))
         return max(previous["full_start"], self.date_start)
 
@@ -106,6 +125,71 @@ class RbmContract(models.Model):
     # BILLING RUN
     # ------------------------------------------------------------
 
+    @api.depends("line_ids.metric_id", "line_ids.line_type", "trial_end")
+    def _compute_next_invoice_date(self):
+        # the final usage invoice of an ended contract (_get_final_usage_period)
+        return super()._compute_next_invoice_date()
+
+    def _get_period_after(self, period_start, until=None):
+        return super()._get_period_after(period_start, until) or self._get_final_usage_period(
+            period_start, until
+        )
+
+    def _get_final_usage_period(self, period_start, until=None):
+        """The final usage invoice of an ended contract billed in advance, or
+        ``False``.
+
+        In advance, the invoice of a period bills the usage of the period
+        before it; the last period has no next invoice. Its usage is billed by
+        one more invoice, dated the day after the end (when every event of the
+        last day can have arrived): a "period" that starts the day after the
+        end and has no day of service (``end`` before ``start``), so that it
+        bills no recurring line and its usage window is
+        ``_get_usage_window``'s, the last period up to the end.
+
+        It is due while the contract's next period start lies between the day
+        after the end and the day after the last period (a period billed in
+        full before an early cancellation ends there); once billed, or found
+        empty, the next period start moves one day further (see
+        ``_get_final_usage_range``) and the unique index on (contract, period
+        start) keeps it to one invoice. Not for a contract that ended during
+        its trial."""
+        self.ensure_one()
+        if until or not period_start:
+            return False
+        bounds = self._get_final_usage_range()
+        if not bounds or not bounds[0] <= period_start <= bounds[1]:
+            return False
+        end = self.date_end
+        return {
+            "start": bounds[0],
+            "end": end,
+            "full_start": bounds[0],
+            "full_end": end,
+            "invoice_date": bounds[0],
+            "next_start": bounds[1] + timedelta(days=1),
+            "usage_only": True,
+        }
+
+    def _get_final_usage_range(self):
+        """(first, last) next period start for which the final usage invoice
+        is still due: the day after the end, and the day after the period
+        containing the end; ``False`` for a contract that has none (not
+        ended, in arrears, no usage line, ended during its trial)."""
+        self.ensure_one()
+        end = self.date_end
+        if (
+            not end
+            or self.plan_id.billing_mode != "advance"
+            or not self.period_anchor
+            or end < (self.trial_end + timedelta(days=1) if self.trial_end else self.date_start)
+            or not any(line.line_type == "usage" and line.metric_id for line in self.line_ids)
+        ):
+            return False
+        return end + timedelta(days=1), self._get_period_containing(end)["full_end"] + timedelta(
+            days=1
+        )
+
     def _prepare_billing_batch(self, today, until=None):
         contracts = self.with_context(rbm_billing_today=today, rbm_billing_until=until)
         return super(RbmContract, contracts)._prepare_billing_batch(today, until)
@@ -126,7 +210,7 @@ class RbmContract(models.Model):
                 window = contract._get_usage_window(period)
                 if not window:
                     continue
-                high = datetime.combine(window["end"] + timedelta(days=1), time.min)
+                high = contract._get_usage_day_start(window["end"] + timedelta(days=1))
                 for line in contract._get_usage_lines(window):
                     ratings.append(
                         {
@@ -137,7 +221,7 @@ class RbmContract(models.Model):
                             "window": window,
                             "low": low,
                             "high": high,
-                            "start": datetime.combine(window["start"], time.min),
+                            "start": contract._get_usage_day_start(window["start"]),
                         }
                     )
                 low = high
@@ -310,7 +394,7 @@ class RbmContract(models.Model):
             SQL(
                 """
                 UPDATE rbm_usage u
-                   SET state = 'invoiced', invoice_line_id = v.line_id,
+                   SET state = 'rated', invoice_line_id = v.line_id,
                        write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
                   FROM (VALUES %s) AS v(line_id, contract_id, metric_id, low, high)
                  WHERE u.contract_id = v.contract_id
@@ -323,7 +407,7 @@ class RbmContract(models.Model):
                 SQL(", ").join(values),
             )
         )
-        self.env["rbm.usage"].invalidate_model(["state", "invoice_line_id"])
+        self.env["rbm.usage"].invalidate_model()  # invoice_id is related to the line
         return result
 
     # ------------------------------------------------------------
@@ -384,8 +468,8 @@ class RbmContract(models.Model):
         daily series. Quantities are :class:`~decimal.Decimal`."""
         self.ensure_one()
         window = self._get_statement_window(self._parse_statement_day(day))
-        low = datetime.combine(window["start"], time.min)
-        high = datetime.combine(window["end"] + timedelta(days=1), time.min)
+        low = self._get_usage_day_start(window["start"])
+        high = self._get_usage_day_start(window["end"] + timedelta(days=1))
         items = [
             {
                 "contract": self,
@@ -495,7 +579,9 @@ class RbmContract(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT v.line_id, u.effective_timestamp::date, COUNT(u.id), SUM(u.quantity),
+                SELECT v.line_id,
+                       (u.effective_timestamp AT TIME ZONE 'UTC' AT TIME ZONE %s)::date,
+                       COUNT(u.id), SUM(u.quantity),
                        MAX(u.quantity), COUNT(DISTINCT u.properties ->> v.prop),
                        (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1]
                   FROM (VALUES %s) AS v(line_id, metric_id, prop, low, high)
@@ -507,6 +593,7 @@ class RbmContract(models.Model):
                    AND u.effective_timestamp < v.high
                  GROUP BY 1, 2
                 """,
+                self._get_usage_tz(),
                 values,
                 self.id,
                 STATEMENT_STATES,
@@ -590,7 +677,7 @@ class RbmContract(models.Model):
                 """
                 SELECT l.move_id FROM rbm_usage u
                   JOIN account_move_line l ON l.id = u.invoice_line_id
-                 WHERE u.contract_id = %s AND u.state = 'invoiced'
+                 WHERE u.contract_id = %s AND u.state IN ('rated', 'invoiced')
                    AND u.effective_timestamp >= %s AND u.effective_timestamp < %s
                  LIMIT 1
                 """,

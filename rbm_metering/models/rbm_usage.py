@@ -2,7 +2,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -161,7 +161,7 @@ class RbmUsage(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        if any(event.state == "invoiced" for event in self) and set(vals) & {
+        if any(event.state in ("rated", "invoiced") for event in self) and set(vals) & {
             "quantity",
             "timestamp",
             "contract_id",
@@ -185,6 +185,81 @@ class RbmUsage(models.Model):
     def action_reset_to_accepted(self):
         self.filtered(lambda e: e.state == "rejected").write({"state": "accepted", "reason": False})
         return True
+
+    @api.model
+    def _set_invoice_lines_state(self, lines, old, new):
+        """Move the events billed by the invoice ``lines`` from state ``old``
+        to ``new``: rated (on a draft invoice) <-> invoiced (posted); one query."""
+        lines = lines.filtered(lambda line: line.display_type == "product")
+        if not lines.ids:
+            return
+        self.flush_model(["state", "invoice_line_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE rbm_usage SET state = %s, write_uid = %s,
+                       write_date = now() AT TIME ZONE 'UTC'
+                 WHERE invoice_line_id = ANY(%s) AND state = %s
+                """,
+                new,
+                self.env.uid,
+                lines.ids,
+                old,
+            )
+        )
+        if self.env.cr.rowcount:
+            self.invalidate_model(["state"])
+
+    @api.model
+    def _release_invoice_lines(self, lines):
+        """Give back the events billed by the invoice ``lines`` (deleted,
+        cancelled or removed): state accepted, no line, so that the next
+        invoice of their contract bills them (once). Set-based; a note on each
+        contract says how many events were released and from which invoice."""
+        # usage is billed on product lines; tax and payment term lines, which
+        # invoices unlink and recreate as they change, never carry any
+        lines = lines.filtered(lambda line: line.display_type == "product")
+        if not lines.ids:
+            return 0
+        self.flush_model(["state", "invoice_line_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH released AS (
+                    UPDATE rbm_usage u
+                       SET state = 'accepted', invoice_line_id = NULL,
+                           write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+                      FROM (SELECT id, invoice_line_id FROM rbm_usage
+                             WHERE invoice_line_id = ANY(%s) FOR UPDATE) AS old
+                     WHERE u.id = old.id
+                    RETURNING u.contract_id, old.invoice_line_id AS line_id
+                )
+                SELECT r.contract_id, l.move_id, COUNT(*)
+                  FROM released r
+                  JOIN account_move_line l ON l.id = r.line_id
+                 GROUP BY 1, 2
+                """,
+                self.env.uid,
+                lines.ids,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return 0
+        self.invalidate_model()  # invoice_id is related to invoice_line_id
+        contracts = self.env["rbm.contract"].sudo()
+        moves = self.env["account.move"].sudo()
+        for contract_id, move_id, count in rows:
+            contracts.browse(contract_id).message_post(
+                body=_(
+                    "%(count)s usage events of invoice %(invoice)s were released: "
+                    "the next invoice bills them.",
+                    count=count,
+                    invoice=moves.browse(move_id).display_name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        return sum(row[2] for row in rows)
 
     # ------------------------------------------------------------
     # INGESTION
@@ -232,21 +307,24 @@ class RbmUsage(models.Model):
             horizon = now + self._get_future_tolerance()
         if timestamp > horizon:
             return "future_timestamp", None
-        day = timestamp.date()
+        day_start = contract._get_usage_day_start
         if (
             contract.state not in USAGE_STATES
-            or day < contract.date_start
-            or (contract.date_end and day > contract.date_end)
+            or timestamp < day_start(contract.date_start)
+            or (contract.date_end and timestamp >= day_start(contract.date_end + timedelta(days=1)))
         ):
             return "contract_not_active", None
         if metric_ids is None:
             metric_ids = set(contract.line_ids.metric_id.ids)
         if metric.id not in metric_ids:
             return "metric_not_on_contract", None
-        if open_from and day < open_from:
-            if metric.late_policy == "reject":
+        if open_from and timestamp < (open_at := day_start(open_from)):
+            # after the last invoice of an ended contract there is no next open period
+            if metric.late_policy == "reject" or (
+                contract.date_end and open_from > contract.date_end
+            ):
                 return "closed_period", None
-            return False, datetime.combine(open_from, time.min)
+            return False, open_at
         return False, timestamp
 
     @api.model
@@ -297,7 +375,7 @@ class RbmUsage(models.Model):
         horizon = now + self._get_future_tolerance()
         seen = set()
         parse_quantity, parse_timestamp = rating.parse_quantity, rating.parse_timestamp
-        fromisoformat, combine, time_min = datetime.fromisoformat, datetime.combine, time.min
+        fromisoformat = datetime.fromisoformat
         inf = float("inf")
 
         def validate(event, key):
@@ -358,21 +436,20 @@ class RbmUsage(models.Model):
             if timestamp > horizon:
                 return "future_timestamp"
             metric_id, reject_late = metric
-            day = timestamp.date()
             error = "unknown_contract"
-            for contract_id, usable, date_start, date_end, open_from, metric_ids in candidates:
-                if not usable or day < date_start or (date_end and day > date_end):
+            for contract_id, usable, start_at, end_at, open_at, closed, metric_ids in candidates:
+                if not usable or timestamp < start_at or (end_at and timestamp >= end_at):
                     error = "contract_not_active"
                     continue
                 if metric_id not in metric_ids:
                     error = "metric_not_on_contract"
                     continue
                 effective = timestamp
-                if open_from and day < open_from:
-                    if reject_late:
+                if open_at and timestamp < open_at:
+                    if reject_late or closed:
                         error = "closed_period"
                         continue
-                    effective = combine(open_from, time_min)
+                    effective = open_at
                 return (key, contract_id, metric_id, quantity, timestamp, effective, properties)
             return error
 
@@ -407,11 +484,14 @@ class RbmUsage(models.Model):
     @api.model
     def _read_ingestion_contracts(self, company, contract_ids, references):
         """({id: contract}, {reference: [contract, ...]}) of ``company``, each
-        contract as the plain tuple ``(id, state allows usage, date_start,
-        date_end, usage open from, frozenset of its metric ids)``; one query."""
+        contract as the plain tuple ``(id, state allows usage, first instant
+        of its service, first instant after it or None, first instant not
+        invoiced yet or None, whether that is after the end, frozenset of its
+        metric ids)``, instants as naive UTC datetimes of local midnights (see
+        ``rbm.contract._get_usage_tz``); one query."""
         if not contract_ids and not references:
             return {}, {}
-        for model in ("rbm.contract", "rbm.contract.line", "rbm.plan"):
+        for model in ("rbm.contract", "rbm.contract.line", "rbm.plan", "res.partner"):
             self.env[model].flush_model()
         self.env.cr.execute(
             SQL(
@@ -419,9 +499,13 @@ class RbmUsage(models.Model):
                 SELECT c.id, c.reference, c.state, c.date_start, c.date_end,
                        c.next_period_start, c.period_anchor, p.billing_mode,
                        ARRAY(SELECT l.metric_id FROM rbm_contract_line l
-                              WHERE l.contract_id = c.id AND l.metric_id IS NOT NULL)
+                              WHERE l.contract_id = c.id AND l.metric_id IS NOT NULL),
+                       COALESCE(NULLIF(rp.tz, ''), NULLIF(cp.tz, ''), 'UTC')
                   FROM rbm_contract c
                   LEFT JOIN rbm_plan p ON p.id = c.plan_id
+                  JOIN res_partner rp ON rp.id = c.partner_id
+                  JOIN res_company co ON co.id = c.company_id
+                  LEFT JOIN res_partner cp ON cp.id = co.partner_id
                  WHERE c.company_id = %(company)s
                    AND (c.id = ANY(%(ids)s) OR c.reference = ANY(%(refs)s))
                  ORDER BY c.id
@@ -443,6 +527,7 @@ class RbmUsage(models.Model):
             anchor,
             mode,
             metric_ids,
+            tz,
         ) in self.env.cr.fetchall():
             # _get_usage_open_from, without the ORM for the common cases
             if not start or not anchor:
@@ -451,12 +536,14 @@ class RbmUsage(models.Model):
                 open_from = start
             else:
                 open_from = Contract.browse(cid)._get_usage_open_from()
+            day_start = rating.day_start_utc
             contract = (
                 cid,
                 state in USAGE_STATES,
-                date_start,
-                date_end,
-                open_from,
+                day_start(date_start, tz),
+                day_start(date_end + timedelta(days=1), tz) if date_end else None,
+                day_start(open_from, tz) if open_from else None,
+                bool(date_end and open_from and open_from > date_end),
                 frozenset(metric_ids),
             )
             if cid in contract_ids:

@@ -1,5 +1,5 @@
 import logging
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.tools import SQL
@@ -110,8 +110,8 @@ class RbmUsageAlert(models.Model):
         items = []
         for contract in contracts:
             window = contract._get_statement_window()
-            low = datetime.combine(window["start"], time.min)
-            high = datetime.combine(window["end"] + timedelta(days=1), time.min)
+            low = contract._get_usage_day_start(window["start"])
+            high = contract._get_usage_day_start(window["end"] + timedelta(days=1))
             for line in contract._get_usage_lines(window):
                 if line.allowance > 0:
                     items.append(

@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from odoo import api, fields, models
 
@@ -96,8 +96,8 @@ class RbmUsageStatement(models.TransientModel):
     def _get_usage_action(self, view_type):
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("rbm_metering.rbm_usage_action")
-        low = datetime.combine(self.period_start, time.min)
-        high = datetime.combine(self.period_end + timedelta(days=1), time.min)
+        low = self.contract_id._get_usage_day_start(self.period_start)
+        high = self.contract_id._get_usage_day_start(self.period_end + timedelta(days=1))
         action.update(
             name=self.env._(
                 "Usage %(contract)s, %(start)s to %(end)s",

@@ -6,4 +6,5 @@ from . import (
     test_rating,
     test_statement,
     test_usage_only,
+    test_usage_periods,
 )

@@ -1,12 +1,16 @@
+import json
 import threading
+import time
 from datetime import date, datetime, timedelta
 
 import psycopg2
+import requests
 
 from odoo import SUPERUSER_ID, Command, api
 from odoo.api import Transaction
-from odoo.tests import TransactionCase, tagged
-from odoo.tools import mute_logger
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.tests import HOST, TransactionCase, tagged
+from odoo.tools import config, mute_logger
 
 
 @tagged("post_install", "-at_install")
@@ -61,6 +65,7 @@ class TestConcurrentIngestion(TransactionCase):
     def _cleanup(self):
         metric_id, product_id, plan_id, partner_id = self.cleanup
         with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM rbm_api_key WHERE name = 'Race client'")
             cr.execute("DELETE FROM rbm_usage WHERE contract_id = %s", [self.contract_id])
             cr.execute("DELETE FROM rbm_contract WHERE id = %s", [self.contract_id])
             cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
@@ -72,11 +77,11 @@ class TestConcurrentIngestion(TransactionCase):
                 [product_id],
             )
 
-    def _events(self, keys):
+    def _events(self, keys, prefix="race"):
         at = (datetime.now() - timedelta(hours=1)).isoformat()
         return [
             {
-                "idempotency_key": f"race-{key:05d}",
+                "idempotency_key": f"{prefix}-{key:05d}",
                 "metric": "race_gb",
                 "contract_id": self.contract_id,
                 "quantity": 1,
@@ -155,3 +160,117 @@ class TestConcurrentIngestion(TransactionCase):
         # both snapshots were taken before the race: the second client to
         # reach a common key lost it and replayed its request once
         self.assertEqual(sorted(attempts.values()), [1, 2], attempts)
+
+    def _check_one_row_per_key(self, status, total, common_count):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT idempotency_key, count(*) FROM rbm_usage WHERE contract_id = %s GROUP BY 1",
+                [self.contract_id],
+            )
+            rows = dict(cr.fetchall())
+        self.assertEqual(len(rows), total)
+        self.assertEqual(set(rows.values()), {1})
+        common = set(status["a"]) & set(status["b"])
+        self.assertEqual(len(common), common_count)
+        for key in common:
+            self.assertEqual(
+                sorted([status["a"][key], status["b"][key]]), ["accepted", "duplicate"], key
+            )
+        for key in (set(status["a"]) | set(status["b"])) - common:
+            self.assertEqual(status["a"].get(key, status["b"].get(key)), "accepted", key)
+        accepted = sum(s == "accepted" for st in status.values() for s in st.values())
+        self.assertEqual(accepted, total)
+
+    def test_two_http_clients_at_the_same_moment(self):
+        """Two real HTTP clients POST overlapping batches to the Odoo HTTP
+        server of this test run (not the test cursor: this is no HttpCase, the
+        server serves each request in its own thread, cursor and transaction,
+        committed, with the HTTP layer's replay on serialization failures).
+
+        To be sure both requests are inside PostgreSQL at the same moment, a
+        third connection holds a SHARE lock on rbm_usage: each request
+        authenticates, reads its contracts and metrics, then waits at its
+        INSERT. The lock is released once PostgreSQL shows both waiting; the
+        first to insert a common key wins it, the other fails to serialize,
+        is replayed by the server (with its body) and answers duplicate.
+
+        The test runner holds the registry lock while the tests run; the
+        server's threads need it to find the registry: it is handed over for
+        the test's duration as HttpCase does (without its test cursor)."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env["res.company"].browse(self.company_id)
+            _record, key = env["rbm.api.key"]._generate("Race client", company)
+        url = f"http://{HOST}:{config['http_port']}/rbm/api/v1/usage"
+        # 0..1499 and 1499..500 (reversed) then 1500..2499: 1,000 keys in common
+        batches = {
+            "a": self._events(range(1500), "http"),
+            "b": self._events([*range(1499, 499, -1), *range(1500, 2500)], "http"),
+        }
+        responses = {}
+
+        def client(name):
+            try:
+                responses[name] = requests.post(
+                    url,
+                    data=json.dumps({"events": batches[name]}),
+                    headers={
+                        "Authorization": f"Bearer {key}",
+                        "Content-Type": "application/json",
+                    },
+                    timeout=120,
+                )
+            except Exception as error:  # noqa: BLE001 - reported by the assertions
+                responses[name] = error
+
+        threads = [threading.Thread(target=client, args=(name,)) for name in batches]
+        waiting = 0
+        registry_lock = Registry._lock
+        Registry._lock = DummyRLock()
+        gate = self.registry.cursor()
+        try:
+            gate.execute("LOCK TABLE rbm_usage IN SHARE MODE")
+            # the failed INSERT is logged by odoo.sql_db (captured here, not printed)
+            with self.assertLogs("odoo.sql_db", "ERROR") as failures:
+                for thread in threads:
+                    thread.start()
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and any(t.is_alive() for t in threads):
+                    gate.execute(
+                        """
+                        SELECT count(DISTINCT pid) FROM pg_locks
+                         WHERE relation = 'rbm_usage'::regclass AND NOT granted
+                        """
+                    )
+                    waiting = gate.fetchone()[0]
+                    if waiting == 2:
+                        break
+                    time.sleep(0.05)
+                gate.rollback()  # releases the lock: both INSERTs run
+                for thread in threads:
+                    thread.join(timeout=120)
+        finally:
+            gate.close()
+            Registry._lock = registry_lock
+        self.assertEqual(waiting, 2, "both requests must wait in PostgreSQL at the same moment")
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a client hung")
+        # the request that lost the race failed to serialize once, then was
+        # replayed by the HTTP layer (both answered 200 below)
+        conflicts = [line for line in failures.output if "could not serialize" in line]
+        self.assertEqual(len(conflicts), 1, [line[-300:] for line in failures.output])
+        status = {}
+        for name, response in responses.items():
+            self.assertIsInstance(response, requests.Response, f"client {name}: {response!r}")
+            self.assertEqual(response.status_code, 200, response.text[:500])
+            body = response.json()
+            self.assertEqual(body["rejected"], 0)
+            self.assertEqual(body["accepted"] + body["duplicate"], len(batches[name]))
+            status[name] = {r["idempotency_key"]: r["status"] for r in body["results"]}
+            self.assertEqual([r["index"] for r in body["results"]], list(range(len(batches[name]))))
+        self._check_one_row_per_key(status, 2500, 1000)
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM rbm_usage WHERE contract_id = %s AND source = 'api'",
+                [self.contract_id],
+            )
+            self.assertEqual(cr.fetchone()[0], 2500)
