@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_amount, format_date
+from odoo.tools import format_amount, format_date, split_every
 
 from .rbm_collection_policy import STEP_ACTIONS
 
@@ -278,26 +278,31 @@ class RbmCollectionLog(models.Model):
     @api.model
     def _reserve(self, vals_list):
         """Insert the log rows; a row another run already holds is left out
-        (INSERT … ON CONFLICT DO NOTHING): that run performs its step."""
+        (INSERT … ON CONFLICT DO NOTHING): that run performs its step. One
+        query per 1,000 rows; the rows come back in the order given."""
         if not vals_list:
             return self.browse()
         columns = list(vals_list[0])
         now = fields.Datetime.now()
         uid = self.env.uid
-        placeholders = ", ".join(["%s"] * (len(columns) + 4))
-        query = (
-            f"INSERT INTO rbm_collection_log ({', '.join(columns)}, "
-            "create_uid, create_date, write_uid, write_date) "
-            f"VALUES ({placeholders}) "
-            "ON CONFLICT (step_id, move_line_id) DO NOTHING RETURNING id"
-        )
+        row = "(" + ", ".join(["%s"] * (len(columns) + 4)) + ")"
         ids = []
-        for vals in vals_list:
-            self.env.cr.execute(query, [*(vals[c] for c in columns), uid, now, uid, now])
-            row = self.env.cr.fetchone()
-            if row:
-                ids.append(row[0])
-        logs = self.browse(ids)
+        for chunk in split_every(1000, vals_list):
+            params = []
+            for vals in chunk:
+                # False is NULL here (no boolean column): an invoice without contract
+                params += [None if vals[c] is False else vals[c] for c in columns]
+                params += [uid, now, uid, now]
+            self.env.cr.execute(
+                f"INSERT INTO rbm_collection_log ({', '.join(columns)}, "
+                "create_uid, create_date, write_uid, write_date) "
+                f"VALUES {', '.join([row] * len(chunk))} "
+                "ON CONFLICT (step_id, move_line_id) DO NOTHING RETURNING id",
+                params,
+            )
+            ids += [row_id for (row_id,) in self.env.cr.fetchall()]
+        # ids grow with the insertion order
+        logs = self.browse(sorted(ids))
         logs.invalidate_recordset()
         return logs
 

@@ -285,6 +285,29 @@ class TestCollectionRules(RbmDunningCase):
         for invoice in invoices:
             self.assertEqual(len(self._emails(invoice)), 1, invoice.partner_id.name)
 
+    def test_invoice_without_contract(self):
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customer.id,
+                "invoice_date": "2026-03-01",
+                "invoice_date_due": "2026-03-10",
+                "invoice_line_ids": [
+                    Command.create({"product_id": self.product.id, "price_unit": 150.0})
+                ],
+            }
+        )
+        invoice.action_post()
+        due = invoice.invoice_date_due
+        self._walk(due + timedelta(days=1), due + timedelta(days=10))
+        self.assertEqual(len(self._emails(invoice)), 1)
+        self.assertEqual(len(self._sms(invoice)), 1)
+        suspend = self._logs(invoice).filtered(lambda log: log.action == "suspend")
+        self.assertEqual(suspend.message, "No contract to suspend.")
+        self.assertFalse(suspend.contract_id)
+        superseded = self._logs(invoice, state="skipped")
+        self.assertEqual(superseded.step_id.day_offset, -3)
+
     def test_email_carries_boleto_and_typeable_line(self):
         invoice = self._bill_contract(payment_mode="boleto")
         boleto = invoice.rbm_boleto_ids
