@@ -92,10 +92,12 @@ class RbmCollectionLog(models.Model):
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         done = 0
+        after = 0  # installments are visited in id order: one scan in all
         while True:
-            work = self._get_due_work(today, limit=batch_size)
+            work = self._get_due_work(today, limit=batch_size, after=after)
             if not work:
                 break
+            after = max(line_id for line_id, _step_id in work)
             cards = self._process_batch(today, work)
             done += len({line_id for line_id, _step_id in work})
             if commit:
@@ -106,12 +108,12 @@ class RbmCollectionLog(models.Model):
         return done
 
     @api.model
-    def _get_due_work(self, today, limit):
+    def _get_due_work(self, today, limit, after=0):
         """(installment id, step id) pairs due on ``today`` and not logged
         yet, in order: open receivable installments of posted customer
         invoices × the steps of the customer's policy (or the company's
         default) whose day has come; customers whose collection is paused
-        are left out. One query."""
+        are left out; installments after ``after`` (an id) only. One query."""
         company_ids = self._get_company_ids()
         self.env.flush_all()
         self.env.cr.execute(
@@ -134,6 +136,7 @@ class RbmCollectionLog(models.Model):
                    AND aml.amount_residual > 0
                    AND aml.date_maturity IS NOT NULL
                    AND aml.date_maturity <= %(horizon)s
+                   AND aml.id > %(after)s
                    AND (p.rbm_collection_paused_until IS NULL
                         OR p.rbm_collection_paused_until < %(today)s)
                    AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
@@ -153,6 +156,7 @@ class RbmCollectionLog(models.Model):
                 "today": today,
                 "horizon": today + timedelta(days=60),
                 "limit": limit,
+                "after": after,
                 "all_companies": company_ids is None,
                 "company_ids": company_ids or [],
             },
