@@ -1,5 +1,6 @@
 from . import (
     account_move,
+    account_move_line,
     account_move_send,
     rbm_boleto,
     rbm_cnab_file,
