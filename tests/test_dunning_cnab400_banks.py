@@ -68,7 +68,26 @@ BB_400 = (
     _join("9", " " * 393, "000003"),
 )
 
-PUBLIC_400 = {"341": ITAU_400, "001": BB_400}
+# spec/fixtures/remessa/remessa-santander-cnab400.rem (commit 239a6fa6)
+SANTANDER_400 = (
+    _join(
+        "01REMESSA01COBRANCA       17777751042700080112SOCIEDADE BRASILEIRA DE ZOOLOG033S",
+        "ANTANDER      1407150000000000000000".ljust(80),
+        " " * 80,
+        " " * 80,
+        " " * 71 + "058000001",
+    ),
+    _join(
+        "10100012345678910177777510427000801126969                     00000123000000 402",
+        "00000000000000000    000000101000000000014071500000000199900330000001N1407150600",
+        "00000000008000000000000000000000000000000000000000000000000100012345678901PABLO ",
+        "DIEGO JOSE FRANCISCO DE PAULA JUANRUA RIO GRANDE DO SUL SAO PAULO MINAS CASAO JO",
+        "SE DOS12345678SANTA RITA DE CSP                               I78      06 000002",
+    ),
+    _join("9000003000000001999", "0" * 375, "000003"),
+)
+
+PUBLIC_400 = {"341": ITAU_400, "001": BB_400, "033": SANTANDER_400}
 
 
 @pytest.mark.parametrize("bank", sorted(PUBLIC_400))
@@ -132,11 +151,13 @@ def test_public_bb_400_values():
 # ---------------------------------------------------------------------------
 
 BENEFICIARIES = {
+    "033": {"branch": "4042", "account": "61900", "agreement": "17777751042700080112"},
     "001": {"branch": "1234", "branch_digit": "3", "account": "12343", "agreement": "1234567"},
     "237": {"branch": "1172", "account": "0403005", "agreement": "4540691", "portfolio": "09"},
     "341": {"branch": "0810", "account": "53678", "portfolio": "109"},
 }
 OUR_NUMBERS = {  # (our number, digit) as collection.title_ids makes them
+    "033": ("00000420", ""),
     "001": ("12345670000000042", ""),
     "237": ("00000000042", "P"),
     "341": ("00000042", ""),
@@ -184,6 +205,33 @@ def _titles(bank):
             movement=cnab_layouts.MOVEMENTS["change_due_date"],
         ),
     ]
+
+
+def test_public_santander_400_values():
+    # brcobranca spec inputs: código de transmissão 17777751042700080112,
+    # multa 2%, mora 8.00 a day, protest after 6 days
+    parsed = cnab.parse_cnab400(_file(SANTANDER_400))
+    header, detail, trailer = parsed.records
+    assert (header["agreement"], header["layout_version"]) == ("17777751042700080112", "058")
+    assert (detail["agreement"], detail["our_number"]) == ("17777751042700080112", "00000123")
+    assert (detail["fine_code"], detail["fine"]) == ("4", D("2.00"))
+    assert (detail["movement"], detail["amount"]) == ("01", D("199.90"))
+    assert (detail["instruction1"], detail["interest"]) == ("06", D("8.00"))
+    assert detail["protest_days"] == "06"
+    assert (trailer["record_count"], trailer["title_total"]) == (3, D("199.90"))
+
+
+def test_santander_400_fine_code():
+    beneficiary = cnab.Beneficiary(
+        bank="033", name="X", document="16727230000197", branch="1", **{"agreement": "1"}
+    )
+    title = cnab.Title(
+        our_number="1", due_date=date(2026, 3, 10), amount=D("10"), fine_code="2", fine=D("2")
+    )
+    (detail,) = cnab.parse_cnab400(
+        cnab.cnab400_remittance(beneficiary, [title], 1, date(2026, 3, 1))
+    ).of_kind("detail")
+    assert (detail["fine_code"], detail["fine"]) == ("4", D("2.00"))
 
 
 def test_every_bank_with_a_400_return_has_its_remittance():

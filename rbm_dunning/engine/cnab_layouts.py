@@ -25,12 +25,16 @@ from .fixedwidth import (
 
 MOVEMENTS = {"entry": "01", "write_off": "02", "change_due_date": "06"}
 
+# CNAB 400 fine codes that differ from FEBRABAN's (1 value, 2 percent)
+FINE_CODES_400 = {"033": {"1": "4", "2": "4"}}  # Santander: 4 with fine
+
 # CNAB 400 detail fields that ask for a protest after ``days`` days past due
 # (each bank has its own instruction table; CNAB 240 has a protest code)
 PROTEST_400 = {
     "001": {"instruction1": "06", "protest_days": "{days:02d}"},  # protestar em N dias
     "237": {"instruction1": "06", "instruction2": "{days:02d}"},  # protestar
     "341": {"instruction1": "09", "protest_days": "{days:02d}"},  # protestar
+    "033": {"instruction1": "06", "protest_days": "{days:02d}"},  # protestar (392-393)
 }
 
 # kind, description (pt_BR, as in the bank manuals)
@@ -657,6 +661,65 @@ CNAB400 = {
             ),
         ),
         "trailer": _REMITTANCE_TRAILER,
+    },
+    ("033", "remittance"): {
+        # Santander CNAB 400 version 058 (brcobranca's remessa/cnab400/santander.rb);
+        # the agreement is the código de transmissão (20 digits)
+        "header": Record(
+            "header",
+            400,
+            (
+                *_REMITTANCE_HEADER,
+                num("agreement", 27, 46),
+                num("bank", 77, 79, "033"),
+                text("bank_name", 80, 94, "SANTANDER"),
+                filler(101, 116, "0"),
+                num("layout_version", 392, 394, "058"),
+            ),
+        ),
+        "detail": Record(
+            "detail",
+            400,
+            (
+                const("record_type", 1, 1, "1"),
+                num("company_document_type", 2, 3),
+                num("company_document", 4, 17),
+                num("agreement", 18, 37),
+                text("company_use", 38, 62),
+                num("our_number", 63, 70),  # nosso número (7) + its digit
+                _date6("discount2_date", 71, 76),
+                num("fine_code", 78, 78, "0"),  # 4 with fine, 0 without
+                amount("fine", 79, 82),  # percent
+                num("currency_unit", 83, 84, "00"),
+                amount("other_currency_amount", 85, 97),
+                _date6("fine_date", 102, 107),
+                num("portfolio_code", 108, 108, "1"),  # 1 eletrônica com registro
+                *_TITLE_400,
+                num("collecting_bank", 140, 142, "033"),
+                num("collecting_branch", 143, 147, "00000"),
+                num("document_kind", 148, 149, "01"),  # 01 duplicata
+                num("instruction1", 157, 158, "00"),
+                num("instruction2", 159, 160, "00"),
+                *_PAYER_400,
+                text("payer_name", 235, 274),
+                text("guarantor", 352, 381),
+                alpha("complement_id", 383, 383),
+                alpha("complement", 384, 385),
+                num("protest_days", 392, 393),
+                int_("sequence", 395, 400),
+            ),
+        ),
+        "trailer": Record(
+            "trailer",
+            400,
+            (
+                const("record_type", 1, 1, "9"),
+                int_("record_count", 2, 7),  # lines in the file
+                amount("title_total", 8, 20),
+                filler(21, 394, "0"),
+                int_("sequence", 395, 400),
+            ),
+        ),
     },
     ("237", "remittance"): {
         "header": Record(
