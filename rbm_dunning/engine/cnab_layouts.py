@@ -721,6 +721,85 @@ CNAB400 = {
             ),
         ),
     },
+    ("756", "remittance"): {
+        # Sicoob CNAB 400 (brcobranca's remessa/cnab400/sicoob.rb): branch is
+        # the cooperativa, agreement the código do cliente; acceptance 0/1
+        "header": Record(
+            "header",
+            400,
+            (
+                *_REMITTANCE_HEADER,
+                num("branch", 27, 30),
+                alpha("branch_digit", 31, 31),
+                num("agreement", 32, 39),
+                alpha("agreement_digit", 40, 40),
+                num("bank", 77, 79, "756"),
+                text("bank_name", 80, 94, "BANCOOBCED"),
+                int_("file_sequence", 101, 107),
+            ),
+        ),
+        "detail": Record(
+            "detail",
+            400,
+            (
+                const("record_type", 1, 1, "1"),
+                num("company_document_type", 2, 3),
+                num("company_document", 4, 17),
+                num("branch", 18, 21),
+                alpha("branch_digit", 22, 22),
+                num("account", 23, 30),
+                alpha("account_digit", 31, 31),
+                num("collection_agreement", 32, 37, "000000"),
+                text("company_use", 38, 62),
+                num("our_number", 63, 74),  # with its check digit
+                num("installment", 75, 76, "01"),
+                num("value_group", 77, 78, "00"),
+                alpha("message_indicator", 82, 82),
+                num("portfolio_variation", 86, 88, "000"),
+                num("guarantee_account", 89, 89, "0"),
+                num("guarantee_contract", 90, 94, "00000"),
+                num("guarantee_contract_digit", 95, 95, "0"),
+                num("bordero", 96, 101, "000000"),
+                num("issuer", 106, 106, "2"),  # 2 cliente emite
+                num("portfolio", 107, 108, "01"),  # 01 simples com registro
+                num("movement", 109, 110),
+                alpha("document_number", 111, 120),
+                _date6("due_date", 121, 126),
+                amount("amount", 127, 139),
+                num("collecting_bank", 140, 142, "756"),
+                num("collecting_branch", 143, 146),
+                alpha("collecting_branch_digit", 147, 147),
+                num("document_kind", 148, 149, "01"),  # 01 duplicata mercantil
+                num("acceptance", 150, 150, "0"),  # 0 não aceite
+                _date6("issue_date", 151, 156),
+                num("instruction1", 157, 158, "00"),
+                num("instruction2", 159, 160, "00"),
+                amount("interest_rate", 161, 166, decimals=4),  # % a month
+                amount("fine", 167, 172, decimals=4),  # percent
+                num("distribution", 173, 173, "2"),  # 2 cliente distribui
+                _date6("discount_date", 174, 179),
+                amount("discount", 180, 192),
+                amount("iof", 193, 205),
+                amount("rebate", 206, 218),
+                num("payer_document_type", 219, 220),
+                num("payer_document", 221, 234),
+                text("payer_name", 235, 274),
+                text("payer_address", 275, 311),
+                text("payer_district", 312, 326),
+                num("payer_postal_code", 327, 334),
+                text("payer_city", 335, 349),
+                alpha("payer_state", 350, 351),
+                text("guarantor", 352, 391),
+                num("protest_days", 392, 393),
+                int_("sequence", 395, 400),
+            ),
+        ),
+        "trailer": Record(
+            "trailer",
+            400,
+            (const("record_type", 1, 1, "9"), filler(2, 394, "0"), int_("sequence", 395, 400)),
+        ),
+    },
     ("237", "remittance"): {
         "header": Record(
             "header",
