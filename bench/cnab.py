@@ -9,39 +9,49 @@ payments with ``account.payment.register``, in the same run.
 1. Database ``--db`` (default ``rbm_bench_cnab``, a throwaway database): created
    with ``-i rbm_dunning --without-demo=all`` when missing. Its company is made
    Brazilian (BRL, a CNPJ) and gets an Itaú collection account (CNAB 240, 1% a
-   month interest, 2% fine). Once, with the ORM, and committed (reused by the
-   next runs): ``--lines`` + ``--warmup`` customers with a valid CPF and an
-   address, and as many posted invoices per side (1 line, no tax, amounts from
-   100.00 to 255.83). RBM side: the invoices have the collection account, so
-   posting issues their boletos, and a remittance (``_generate_remittance``)
-   sends them to the bank (``in_remessa``). Plain side: the same invoices for
-   the same customers, without boletos.
+   month interest, 2% fine). Once, with the ORM, and committed in batches of 500
+   (reused by the next runs; an interrupted setup resumes): customers with a
+   valid CPF and an address; ``--lines`` + ``--warmup`` posted invoices for RBM
+   and ``--plain-sample`` + ``--warmup`` for plain Odoo, invoice *i* of both
+   sides for customer *i* with the same amount (1 line, no tax, 100.00 to
+   255.83). RBM side: the invoices have the collection account, so posting
+   issues their boletos, and a remittance (``_generate_remittance``) sends them
+   to the bank (``in_remessa``). Plain side: no boletos.
 2. Untimed: the return file of the RBM boletos is written with the engine's
    CNAB 240 return layout (segments T + U, like the bank's): every line a
    settlement (occurrence 06) credited two days ago, with a bank fee of 1.50
    (tarifa); every 5th line paid late, with 2% fine + interest received; every
    7th line of the rest paid with a 1.00 discount granted. ``ANALYZE``.
-3. Timed, each side in one transaction rolled back at the end (``--order``):
+3. Timed, in one transaction rolled back at the end (``--order``):
 
    - **RBM**: ``rbm.cnab.file._import_return(account, content, filename)``, the
      code path of the import wizard's *Import* button: every line logged, one
      payment per paid line (interest as a write-off line), reconciled with the
      boleto's installment, one fee entry for the file, boleto states updated.
-   - **Plain Odoo**: ``account.payment.register`` as an accountant does it
-     with the same bank statement in hand, the fastest way the wizard allows:
-     the invoices paid at face value in wizards of ``--batch-size`` (500)
-     invoices (``group_payment`` off: one payment per invoice, batched create,
-     post and reconcile by the wizard); the invoices paid with interest or
-     with a discount one wizard each (the wizard only edits the amount and the
-     write-off account for a single invoice), amount = amount received,
-     difference written off to the interest (discount) account; and one
-     journal entry for the bank fees of the file, as RBM books them.
+   - **Plain Odoo** (``--plain-modes``), on the first ``--plain-sample``
+     (1,000) lines' terms, its rate being the sample's (the register wizard
+     runs at a few payments a second: 10,000 would take an hour), undone with a
+     savepoint after each mode:
+
+     * ``accountant`` (default): ``account.payment.register`` as an accountant
+       does it with the bank statement in hand: the invoices paid at face value
+       in wizards of ``--batch-size`` (500) invoices (``group_payment`` off: one
+       payment per invoice, batched create, post and reconcile by the wizard);
+       the invoices paid with interest or with a discount one wizard each (the
+       wizard edits the amount and the write-off account for a single invoice
+       only), amount = amount received, difference written off to the interest
+       (discount) account; and one journal entry for the bank fees of the file,
+       as RBM books them. The same work as RBM.
+     * ``fastest``: every invoice in wizards of ``--batch-size`` at face value
+       (no interest or discount booked: less work than the return asks), and
+       the fee entry: the fastest the wizard goes.
 
    Each side starts with a cold ORM cache (``invalidate_all``) and ends with
    ``flush_all``; a warm-up of ``--warmup`` lines per side runs first
    (untimed). Wall time with ``perf_counter``, queries with the cursor's
-   ``sql_log_count``. Checks: every invoice of both sides paid, the same
-   amounts received on both sides.
+   ``sql_log_count``. Checks: every invoice paid, the amounts received equal to
+   the return's (face value for ``fastest``), every RBM boleto paid. The ratio
+   is RBM lines/s over the fastest plain mode measured.
 
 The last line is the summary, e.g.::
 
