@@ -1204,8 +1204,8 @@ def test_cnab400_errors():
     lines[1] = _put(lines[1], 1, "5")
     with pytest.raises(cnab.CnabError, match="line 2: record_type: unknown record type '5'"):
         cnab.parse_cnab400(_file(lines))
-    with pytest.raises(cnab.CnabError, match="no CNAB 400 remittance layout for bank '341'"):
-        cnab.cnab400_layout("341", "remittance")
+    with pytest.raises(cnab.CnabError, match="no CNAB 400 remittance layout for bank '104'"):
+        cnab.cnab400_layout("104", "remittance")
     with pytest.raises(cnab.CnabError, match="position 2 must be 1 or 2"):
         cnab.parse_cnab400(_file(["0X" + BRADESCO_400[0][2:]]))
     with pytest.raises(cnab.CnabError, match="line 3: record_type: the last line must be"):

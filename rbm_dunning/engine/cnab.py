@@ -466,10 +466,17 @@ def cnab400_remittance(beneficiary, titles, file_sequence, generated_on):
         "generated_on": generated_on,
     }
     lines = [_line(records["header"], {**common, "sequence": 1}, 1)]
+    fine_codes = layouts.FINE_CODES_400.get(beneficiary.bank, {})
     for title in titles:
         values = {**common, **_title_values(title), "sequence": len(lines) + 1}
+        values["fine_code"] = fine_codes.get(title.fine_code, title.fine_code)
         lines.append(_line(records["detail"], values, len(lines) + 1))
-    lines.append(_line(records["trailer"], {"sequence": len(lines) + 1}, len(lines) + 1))
+    trailer = {
+        "sequence": len(lines) + 1,
+        "record_count": len(lines) + 1,
+        "title_total": sum((Decimal(t.amount) for t in titles), Decimal(0)),
+    }
+    lines.append(_line(records["trailer"], trailer, len(lines) + 1))
     return "\r\n".join(lines) + "\r\n"
 
 

@@ -25,6 +25,18 @@ from .fixedwidth import (
 
 MOVEMENTS = {"entry": "01", "write_off": "02", "change_due_date": "06"}
 
+# CNAB 400 fine codes that differ from FEBRABAN's (1 value, 2 percent)
+FINE_CODES_400 = {"033": {"1": "4", "2": "4"}}  # Santander: 4 with fine
+
+# CNAB 400 detail fields that ask for a protest after ``days`` days past due
+# (each bank has its own instruction table; CNAB 240 has a protest code)
+PROTEST_400 = {
+    "001": {"instruction1": "06", "protest_days": "{days:02d}"},  # protestar em N dias
+    "237": {"instruction1": "06", "instruction2": "{days:02d}"},  # protestar
+    "341": {"instruction1": "09", "protest_days": "{days:02d}"},  # protestar
+    "033": {"instruction1": "06", "protest_days": "{days:02d}"},  # protestar (392-393)
+}
+
 # kind, description (pt_BR, as in the bank manuals)
 OCCURRENCES_240 = {
     "02": ("registered", "Entrada confirmada"),
@@ -501,7 +513,293 @@ _RETURN_AMOUNTS = (
     int_("sequence", 395, 400),
 )
 
+_REMITTANCE_HEADER = (
+    const("record_type", 1, 1, "0"),
+    const("file_type", 2, 2, "1"),
+    const("file_literal", 3, 9, "REMESSA"),
+    const("service_type", 10, 11, "01"),
+    const("service_literal", 12, 26, "COBRANCA"),
+    text("company_name", 47, 76),
+    _date6("generated_on", 95, 100),
+    int_("sequence", 395, 400),
+)
+
+_REMITTANCE_TRAILER = Record(
+    "trailer", 400, (const("record_type", 1, 1, "9"), int_("sequence", 395, 400))
+)
+
+# Payer block of the Itaú and BB details (219-351)
+_PAYER_400 = (
+    num("payer_document_type", 219, 220),  # 01 CPF, 02 CNPJ
+    num("payer_document", 221, 234),
+    text("payer_address", 275, 314),
+    text("payer_district", 315, 326),
+    num("payer_postal_code", 327, 334),
+    text("payer_city", 335, 349),
+    alpha("payer_state", 350, 351),
+)
+
+# Title block common to the Itaú and BB details (109-218)
+_TITLE_400 = (
+    num("movement", 109, 110),
+    alpha("document_number", 111, 120),
+    _date6("due_date", 121, 126),
+    amount("amount", 127, 139),
+    alpha("acceptance", 150, 150, "N"),
+    _date6("issue_date", 151, 156),
+    amount("interest", 161, 173),  # por dia de atraso
+    _date6("discount_date", 174, 179),
+    amount("discount", 180, 192),
+    amount("iof", 193, 205),
+    amount("rebate", 206, 218),
+)
+
 CNAB400 = {
+    ("341", "remittance"): {
+        # Itaú "Cobrança CNAB 400" (layout of brcobranca's remessa/cnab400/itau.rb)
+        "header": Record(
+            "header",
+            400,
+            (
+                *_REMITTANCE_HEADER,
+                num("branch", 27, 30),
+                filler(31, 32, "0"),
+                num("account", 33, 37),
+                alpha("account_digit", 38, 38),
+                num("bank", 77, 79, "341"),
+                text("bank_name", 80, 94, "BANCO ITAU SA"),
+            ),
+        ),
+        "detail": Record(
+            "detail",
+            400,
+            (
+                const("record_type", 1, 1, "1"),
+                num("company_document_type", 2, 3),
+                num("company_document", 4, 17),
+                num("branch", 18, 21),
+                filler(22, 23, "0"),
+                num("account", 24, 28),
+                alpha("account_digit", 29, 29),
+                num("cancelled_instruction", 34, 37, "0000"),
+                text("company_use", 38, 62),
+                num("our_number", 63, 70),
+                amount("currency_quantity", 71, 83, decimals=5),
+                num("portfolio", 84, 86),
+                alpha("bank_operation", 87, 107),
+                alpha("portfolio_code", 108, 108, "I"),
+                *_TITLE_400,
+                num("collecting_bank", 140, 142, "341"),
+                num("collecting_branch", 143, 147),
+                alpha("document_kind", 148, 149, "01"),  # 01 duplicata mercantil
+                alpha("instruction1", 157, 158),
+                alpha("instruction2", 159, 160),
+                *_PAYER_400,
+                text("payer_name", 235, 264),
+                text("guarantor", 352, 381),
+                _date6("interest_date", 386, 391),
+                num("protest_days", 392, 393),
+                int_("sequence", 395, 400),
+            ),
+        ),
+        "trailer": _REMITTANCE_TRAILER,
+    },
+    ("001", "remittance"): {
+        # Banco do Brasil CBR641, convênio of 7 digits (brcobranca's
+        # remessa/cnab400/banco_brasil.rb): detail record type 7
+        "header": Record(
+            "header",
+            400,
+            (
+                *_REMITTANCE_HEADER,
+                num("branch", 27, 30),
+                alpha("branch_digit", 31, 31),
+                num("account", 32, 39),
+                alpha("account_digit", 40, 40),
+                filler(41, 46, "0"),
+                num("bank", 77, 79, "001"),
+                text("bank_name", 80, 94, "BANCODOBRASIL"),
+                int_("file_sequence", 101, 107),
+                num("leader_agreement", 130, 136),
+            ),
+        ),
+        "detail": Record(
+            "detail",
+            400,
+            (
+                const("record_type", 1, 1, "7"),
+                num("company_document_type", 2, 3),
+                num("company_document", 4, 17),
+                num("branch", 18, 21),
+                alpha("branch_digit", 22, 22),
+                num("account", 23, 30),
+                alpha("account_digit", 31, 31),
+                num("agreement", 32, 38),
+                text("company_use", 39, 63),
+                num("our_number", 64, 80),  # convênio (7) + sequence (10)
+                num("installment", 81, 82, "00"),
+                num("value_group", 83, 84, "00"),
+                alpha("message_indicator", 88, 88),
+                alpha("title_prefix", 89, 91),
+                num("portfolio_variation", 92, 94),
+                num("guarantee_account", 95, 95, "0"),
+                num("bordero", 96, 101, "000000"),
+                alpha("charge_type", 102, 106),
+                num("portfolio", 107, 108),
+                *_TITLE_400,
+                num("collecting_bank", 140, 142, "001"),
+                num("collecting_branch", 143, 146, "0000"),
+                alpha("collecting_branch_digit", 147, 147),
+                num("document_kind", 148, 149, "01"),  # 01 duplicata mercantil
+                num("instruction1", 157, 158, "00"),
+                num("instruction2", 159, 160, "00"),
+                *_PAYER_400,
+                text("payer_name", 235, 271),
+                text("guarantor", 352, 391),
+                num("protest_days", 392, 393),
+                int_("sequence", 395, 400),
+            ),
+        ),
+        "trailer": _REMITTANCE_TRAILER,
+    },
+    ("033", "remittance"): {
+        # Santander CNAB 400 version 058 (brcobranca's remessa/cnab400/santander.rb);
+        # the agreement is the código de transmissão (20 digits)
+        "header": Record(
+            "header",
+            400,
+            (
+                *_REMITTANCE_HEADER,
+                num("agreement", 27, 46),
+                num("bank", 77, 79, "033"),
+                text("bank_name", 80, 94, "SANTANDER"),
+                filler(101, 116, "0"),
+                num("layout_version", 392, 394, "058"),
+            ),
+        ),
+        "detail": Record(
+            "detail",
+            400,
+            (
+                const("record_type", 1, 1, "1"),
+                num("company_document_type", 2, 3),
+                num("company_document", 4, 17),
+                num("agreement", 18, 37),
+                text("company_use", 38, 62),
+                num("our_number", 63, 70),  # nosso número (7) + its digit
+                _date6("discount2_date", 71, 76),
+                num("fine_code", 78, 78, "0"),  # 4 with fine, 0 without
+                amount("fine", 79, 82),  # percent
+                num("currency_unit", 83, 84, "00"),
+                amount("other_currency_amount", 85, 97),
+                _date6("fine_date", 102, 107),
+                num("portfolio_code", 108, 108, "1"),  # 1 eletrônica com registro
+                *_TITLE_400,
+                num("collecting_bank", 140, 142, "033"),
+                num("collecting_branch", 143, 147, "00000"),
+                num("document_kind", 148, 149, "01"),  # 01 duplicata
+                num("instruction1", 157, 158, "00"),
+                num("instruction2", 159, 160, "00"),
+                *_PAYER_400,
+                text("payer_name", 235, 274),
+                text("guarantor", 352, 381),
+                alpha("complement_id", 383, 383),
+                alpha("complement", 384, 385),
+                num("protest_days", 392, 393),
+                int_("sequence", 395, 400),
+            ),
+        ),
+        "trailer": Record(
+            "trailer",
+            400,
+            (
+                const("record_type", 1, 1, "9"),
+                int_("record_count", 2, 7),  # lines in the file
+                amount("title_total", 8, 20),
+                filler(21, 394, "0"),
+                int_("sequence", 395, 400),
+            ),
+        ),
+    },
+    ("756", "remittance"): {
+        # Sicoob CNAB 400 (brcobranca's remessa/cnab400/sicoob.rb): branch is
+        # the cooperativa, agreement the código do cliente; acceptance 0/1
+        "header": Record(
+            "header",
+            400,
+            (
+                *_REMITTANCE_HEADER,
+                num("branch", 27, 30),
+                alpha("branch_digit", 31, 31),
+                num("agreement", 32, 39),
+                alpha("agreement_digit", 40, 40),
+                num("bank", 77, 79, "756"),
+                text("bank_name", 80, 94, "BANCOOBCED"),
+                int_("file_sequence", 101, 107),
+            ),
+        ),
+        "detail": Record(
+            "detail",
+            400,
+            (
+                const("record_type", 1, 1, "1"),
+                num("company_document_type", 2, 3),
+                num("company_document", 4, 17),
+                num("branch", 18, 21),
+                alpha("branch_digit", 22, 22),
+                num("account", 23, 30),
+                alpha("account_digit", 31, 31),
+                num("collection_agreement", 32, 37, "000000"),
+                text("company_use", 38, 62),
+                num("our_number", 63, 74),  # with its check digit
+                num("installment", 75, 76, "01"),
+                num("value_group", 77, 78, "00"),
+                alpha("message_indicator", 82, 82),
+                num("portfolio_variation", 86, 88, "000"),
+                num("guarantee_account", 89, 89, "0"),
+                num("guarantee_contract", 90, 94, "00000"),
+                num("guarantee_contract_digit", 95, 95, "0"),
+                num("bordero", 96, 101, "000000"),
+                num("issuer", 106, 106, "2"),  # 2 cliente emite
+                num("portfolio", 107, 108, "01"),  # 01 simples com registro
+                num("movement", 109, 110),
+                alpha("document_number", 111, 120),
+                _date6("due_date", 121, 126),
+                amount("amount", 127, 139),
+                num("collecting_bank", 140, 142, "756"),
+                num("collecting_branch", 143, 146),
+                alpha("collecting_branch_digit", 147, 147),
+                num("document_kind", 148, 149, "01"),  # 01 duplicata mercantil
+                num("acceptance", 150, 150, "0"),  # 0 não aceite
+                _date6("issue_date", 151, 156),
+                num("instruction1", 157, 158, "00"),
+                num("instruction2", 159, 160, "00"),
+                amount("interest_rate", 161, 166, decimals=4),  # % a month
+                amount("fine", 167, 172, decimals=4),  # percent
+                num("distribution", 173, 173, "2"),  # 2 cliente distribui
+                _date6("discount_date", 174, 179),
+                amount("discount", 180, 192),
+                amount("iof", 193, 205),
+                amount("rebate", 206, 218),
+                num("payer_document_type", 219, 220),
+                num("payer_document", 221, 234),
+                text("payer_name", 235, 274),
+                text("payer_address", 275, 311),
+                text("payer_district", 312, 326),
+                num("payer_postal_code", 327, 334),
+                text("payer_city", 335, 349),
+                alpha("payer_state", 350, 351),
+                text("guarantor", 352, 391),
+                num("protest_days", 392, 393),
+                int_("sequence", 395, 400),
+            ),
+        ),
+        "trailer": Record(
+            "trailer",
+            400,
+            (const("record_type", 1, 1, "9"), filler(2, 394, "0"), int_("sequence", 395, 400)),
+        ),
+    },
     ("237", "remittance"): {
         "header": Record(
             "header",

@@ -57,7 +57,9 @@ CNAB_OUR_NUMBER = {
     ("341", "cnab240"): ("{our_number}", "{our_number_digit}"),
     ("748", "cnab240"): ("{our_number}{our_number_digit}", None),
     ("756", "cnab240"): ("00{our_number}{our_number_digit}{installment_2}{modality}1", None),
+    ("001", "cnab400"): ("{agreement}{sequence}", None),
     ("237", "cnab400"): ("{our_number}", "{our_number_digit}"),
+    ("341", "cnab400"): ("{our_number}", None),
 }
 
 # (bank, layout): 0-based slice of the our-number field read from a return file

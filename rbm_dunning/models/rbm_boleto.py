@@ -12,7 +12,7 @@ from odoo.tools import float_repr, sql
 from ..engine import boleto as boleto_engine
 from ..engine import cnab, collection
 from ..engine.checkdigits import format_document, validate_document
-from ..engine.cnab_layouts import MOVEMENTS
+from ..engine.cnab_layouts import MOVEMENTS, PROTEST_400
 from .rbm_collection_account import _br_amount, _br_date
 
 # states in which a boleto stands for its installment (one at most per line)
@@ -177,11 +177,11 @@ class RbmBoleto(models.Model):
         new_date = fields.Date.to_date(vals["due_date"])
         changed = self.filtered(lambda b: b.due_date != new_date)
         for boleto in changed:
-            if boleto.state not in ("draft", "registered"):
+            if boleto.state not in PAYABLE_STATES:
                 raise UserError(
                     _(
                         "The due date of boleto %(boleto)s (%(state)s) cannot change: only "
-                        "boletos to send or registered at the bank can.",
+                        "boletos to send, in a remittance or registered at the bank can.",
                         boleto=boleto.display_name,
                         state=dict(self._fields["state"]._description_selection(self.env))[
                             boleto.state
@@ -191,12 +191,13 @@ class RbmBoleto(models.Model):
         res = super().write(vals)
         for boleto in changed:
             boleto._refresh_codes()
-            if boleto.state == "registered":
+            if boleto.state in ("in_remessa", "registered"):
+                # (after the entry, when the entry is still in a file sent)
                 boleto.pending_instruction = "change_due_date"
         changed.move_id._rbm_reset_boleto_pdf()
         # the accounting follows: the installment falls due on the new date
         changed.move_line_id.sudo().filtered(lambda line: not line.reconciled).with_context(
-            check_move_validity=False
+            check_move_validity=False, rbm_boleto_sync=True
         ).write({"date_maturity": new_date})
         return res
 
@@ -415,9 +416,9 @@ class RbmBoleto(models.Model):
         if account.write_off_days:
             vals.update(write_off_code="1", write_off_days=account.write_off_days)
         if account.layout == "cnab400" and account.protest_days:
+            fields_ = PROTEST_400.get(account.bank_code, {})
             vals["bank_fields"] = {
-                "instruction1": "06",
-                "instruction2": f"{account.protest_days:02d}",
+                name: value.format(days=account.protest_days) for name, value in fields_.items()
             }
         return vals
 

@@ -350,7 +350,7 @@ class RbmCnabFile(models.Model):
                     "The installment is not open: the payment stays open for the customer."
                 )
         if plan:
-            self.env["account.move.line"]._reconcile_plan(plan)
+            self.env["account.move.line"].with_context(rbm_cnab_settling=True)._reconcile_plan(plan)
         return {id(entry): payment for entry, payment in zip(entries, payments, strict=True)}
 
     @api.model

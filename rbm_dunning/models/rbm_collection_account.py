@@ -635,7 +635,8 @@ class RbmCollectionAccount(models.Model):
         """Line number of each title (segment P / CNAB 400 detail)."""
         lines = content.splitlines()
         if self.layout == "cnab400":
-            return [n for n, line in enumerate(lines, 1) if line[:1] == "1"]
+            # details: every record but the header (0) and the trailer (9)
+            return [n for n, line in enumerate(lines, 1) if line[:1] not in ("0", "9")]
         return [n for n, line in enumerate(lines, 1) if line[7:8] == "3" and line[13:14] == "P"]
 
     def _remittance_filename(self, nsa, when):

@@ -1,8 +1,10 @@
 from . import (
     test_boleto,
+    test_boleto_follow,
     test_card,
     test_card_portal,
     test_cnab,
+    test_cnab400,
     test_collection,
     test_debit,
     test_delinquency,

@@ -241,7 +241,10 @@ class TestCollectionAccount(RbmDunningCase):
             ({"account_number": "53a78"}, "Account: must contain only digits"),
             ({"portfolio": "106"}, "Portfolio: .*not supported"),
             ({"account_digit": "1"}, "Account Check Digit: Itaú's digit .* is 9, not 1"),
-            ({"layout": "cnab400"}, "CNAB Layout: CNAB 400 is not available for bank 341"),
+            (
+                {"bank_code": "104", "agreement": "123456", "layout": "cnab400"},
+                "CNAB Layout: CNAB 400 is not available for bank 104",
+            ),
             ({"next_our_number": 100000000}, "Next Our Number: 100000000 exceeds 99999999"),
             ({"pix_key": "not a key"}, "Pix Key: .*is not a Pix key"),
             ({"bank_code": "033", "portfolio": "101"}, "Beneficiary Code: is required"),
