@@ -277,7 +277,10 @@ class AccountBankStatementLine(models.Model):
         if self.partner_id != partner:
             self.partner_id = partner
         suspense.write({"account_id": receivables.account_id.id, "partner_id": partner.id})
-        (suspense | receivables).reconcile()
+        # a boleto's own Pix code: the boleto is settled below (paid, and a
+        # write-off for the bank), not written off as paid by other means
+        settling = source._name == "rbm.boleto"
+        (suspense | receivables).with_context(rbm_cnab_settling=settling).reconcile()
         message = _("%(pix)s: reconciled with %(invoice)s.", pix=reference, invoice=move.name)
         self.write({**values, "rbm_pix_state": "matched", "rbm_pix_message": message})
         self.flush_recordset()
