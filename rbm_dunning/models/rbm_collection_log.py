@@ -9,12 +9,36 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date, split_every
 
-from .rbm_collection_policy import STEP_ACTIONS
+from .rbm_collection_policy import INSTALLMENT_POLICY_SQL, STEP_ACTIONS
 
 _logger = logging.getLogger(__name__)
 
 # notifications of the same channel due at once: only the latest is sent
 NOTIFICATION_ACTIONS = ("email", "sms")
+
+
+_DUE_WORK_SQL = f"""
+    WITH installment AS (
+        SELECT aml.id, aml.date_maturity, pol.id AS policy_id
+        {INSTALLMENT_POLICY_SQL}
+           AND NOT aml.reconciled
+           AND aml.amount_residual > 0
+           AND aml.date_maturity <= %(horizon)s
+           AND aml.id > %(after)s
+           AND (p.rbm_collection_paused_until IS NULL
+                OR p.rbm_collection_paused_until < %(today)s)
+    )
+    SELECT i.id, s.id
+      FROM installment i
+      JOIN rbm_collection_step s
+        ON s.policy_id = i.policy_id AND s.active
+     WHERE i.date_maturity + s.day_offset <= %(today)s
+       AND NOT EXISTS (
+            SELECT 1 FROM rbm_collection_log l
+             WHERE l.step_id = s.id AND l.move_line_id = i.id)
+  ORDER BY i.id, s.day_offset, s.sequence, s.id
+     LIMIT %(limit)s
+    """
 
 
 class RbmCollectionLog(models.Model):
@@ -117,41 +141,7 @@ class RbmCollectionLog(models.Model):
         company_ids = self._get_company_ids()
         self.env.flush_all()
         self.env.cr.execute(
-            """
-            WITH installment AS (
-                SELECT aml.id, aml.date_maturity,
-                       COALESCE(pp.id, dp.id) AS policy_id
-                  FROM account_move_line aml
-                  JOIN account_move m ON m.id = aml.move_id
-                  JOIN res_partner p ON p.id = m.commercial_partner_id
-             LEFT JOIN rbm_collection_policy pp
-                    ON pp.id = p.rbm_collection_policy_id
-                   AND pp.company_id = m.company_id AND pp.active
-             LEFT JOIN rbm_collection_policy dp
-                    ON dp.company_id = m.company_id AND dp.is_default AND dp.active
-                 WHERE m.move_type = 'out_invoice'
-                   AND m.state = 'posted'
-                   AND aml.display_type = 'payment_term'
-                   AND NOT aml.reconciled
-                   AND aml.amount_residual > 0
-                   AND aml.date_maturity IS NOT NULL
-                   AND aml.date_maturity <= %(horizon)s
-                   AND aml.id > %(after)s
-                   AND (p.rbm_collection_paused_until IS NULL
-                        OR p.rbm_collection_paused_until < %(today)s)
-                   AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
-            )
-            SELECT i.id, s.id
-              FROM installment i
-              JOIN rbm_collection_step s
-                ON s.policy_id = i.policy_id AND s.active
-             WHERE i.date_maturity + s.day_offset <= %(today)s
-               AND NOT EXISTS (
-                    SELECT 1 FROM rbm_collection_log l
-                     WHERE l.step_id = s.id AND l.move_line_id = i.id)
-          ORDER BY i.id, s.day_offset, s.sequence, s.id
-             LIMIT %(limit)s
-            """,
+            _DUE_WORK_SQL,
             {
                 "today": today,
                 "horizon": today + timedelta(days=60),

@@ -16,6 +16,27 @@ STEP_ACTIONS = [
     ("protest", "Flag for protest / credit bureau"),
 ]
 
+# The installments of posted customer invoices, each with the policy that
+# applies to it (``pol``): the customer's own policy of the invoice's company,
+# else that company's default. One definition for the collection run and the
+# late fees; the caller adds ``%(all_companies)s`` / ``%(company_ids)s``.
+INSTALLMENT_POLICY_SQL = """
+                  FROM account_move_line aml
+                  JOIN account_move m ON m.id = aml.move_id
+                  JOIN res_partner p ON p.id = m.commercial_partner_id
+             LEFT JOIN rbm_collection_policy pp
+                    ON pp.id = p.rbm_collection_policy_id
+                   AND pp.company_id = m.company_id AND pp.active
+             LEFT JOIN rbm_collection_policy dp
+                    ON dp.company_id = m.company_id AND dp.is_default AND dp.active
+             LEFT JOIN rbm_collection_policy pol ON pol.id = COALESCE(pp.id, dp.id)
+                 WHERE m.move_type = 'out_invoice'
+                   AND m.state = 'posted'
+                   AND aml.display_type = 'payment_term'
+                   AND aml.date_maturity IS NOT NULL
+                   AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
+"""
+
 PAYMENT_MODES = [
     ("invoice", "Invoice (bank transfer)"),
     ("boleto", "Boleto"),
@@ -221,22 +242,20 @@ class RbmCollectionPolicy(models.Model):
         action["domain"] = [("policy_id", "=", self.id)]
         return action
 
-    def _compute_late_fee(self, payments, is_consumer, currency):
-        """(fine, interest) of an installment paid late, ``payments`` being
-        its (amount, days late) pairs: multa once on what was paid late,
-        juros de mora simple and pro rata die (monthly rate ÷ 30 a day) on
-        each payment for its own days, each rounded to the currency. The
-        consumer cap on the fine applies even if the policy was meant for
-        businesses."""
+    def _compute_late_fee(self, amount_late, amount_days, is_consumer, currency):
+        """(fine, interest) of an installment of which ``amount_late`` was
+        paid late, ``amount_days`` being Σ amount × days late over its
+        payments: multa once on what was paid late, juros de mora simple and
+        pro rata die (monthly rate ÷ 30 a day), each payment for its own days,
+        each rounded to the currency. The consumer cap on the fine applies
+        even if the policy was meant for businesses."""
         self.ensure_one()
-        late = [(amount, days) for amount, days in payments if days > 0 and amount > 0]
-        if not late:
+        if amount_late <= 0 or amount_days <= 0:
             return 0.0, 0.0
         fine_rate = self.fine_percent
         if is_consumer:
             fine_rate = min(fine_rate, CONSUMER_FINE_CAP)
-        fine = currency.round(sum(amount for amount, _days in late) * fine_rate / 100.0)
-        amount_days = sum(amount * days for amount, days in late)
+        fine = currency.round(amount_late * fine_rate / 100.0)
         interest = currency.round(amount_days * self.interest_percent_month / 100.0 / 30.0)
         return fine, interest
 

@@ -1,6 +1,38 @@
 from odoo import _, api, fields, models
 from odoo.tools import format_amount, format_date
 
+from .rbm_collection_policy import INSTALLMENT_POLICY_SQL
+
+_CANDIDATES_SQL = f"""
+    WITH paid AS (
+        SELECT aml.id, aml.date_maturity, pol.id AS policy_id, pol.date_start
+        {INSTALLMENT_POLICY_SQL}
+           AND pol.id IS NOT NULL
+           AND aml.reconciled
+           AND aml.date_maturity < %(today)s
+           AND NOT EXISTS (SELECT 1 FROM rbm_late_fee f WHERE f.move_line_id = aml.id)
+    ),
+    late AS (
+        SELECT paid.id, paid.policy_id,
+               MAX(cl.date) AS payment_date,
+               SUM(apr.amount) FILTER (WHERE cl.date > paid.date_maturity) AS late_amount,
+               SUM(apr.amount * (cl.date - paid.date_maturity))
+                   FILTER (WHERE cl.date > paid.date_maturity) AS amount_days,
+               MAX(cl.date - paid.date_maturity) AS days_late,
+               MIN(paid.date_start) AS date_start
+          FROM paid
+          JOIN account_partial_reconcile apr ON apr.debit_move_id = paid.id
+          JOIN account_move_line cl ON cl.id = apr.credit_move_id
+          JOIN account_move cm ON cm.id = cl.move_id
+         WHERE cm.origin_payment_id IS NOT NULL OR cm.statement_line_id IS NOT NULL
+      GROUP BY paid.id, paid.policy_id
+    )
+    SELECT id, policy_id, payment_date, days_late, late_amount, amount_days
+      FROM late
+     WHERE late_amount > 0 AND payment_date >= date_start
+  ORDER BY id
+    """
+
 
 class RbmLateFee(models.Model):
     """Multa and juros de mora of one installment paid late: computed once
@@ -72,50 +104,7 @@ class RbmLateFee(models.Model):
         company_ids = self.env["rbm.collection.log"]._get_company_ids()
         self.env.flush_all()
         self.env.cr.execute(
-            """
-            WITH paid AS (
-                SELECT aml.id, aml.date_maturity, COALESCE(pp.id, dp.id) AS policy_id,
-                       pol_start.date_start
-                  FROM account_move_line aml
-                  JOIN account_move m ON m.id = aml.move_id
-                  JOIN res_partner p ON p.id = m.commercial_partner_id
-             LEFT JOIN rbm_collection_policy pp
-                    ON pp.id = p.rbm_collection_policy_id
-                   AND pp.company_id = m.company_id AND pp.active
-             LEFT JOIN rbm_collection_policy dp
-                    ON dp.company_id = m.company_id AND dp.is_default AND dp.active
-             LEFT JOIN rbm_collection_policy pol_start ON pol_start.id = COALESCE(pp.id, dp.id)
-                 WHERE m.move_type = 'out_invoice'
-                   AND m.state = 'posted'
-                   AND aml.display_type = 'payment_term'
-                   AND aml.reconciled
-                   AND aml.date_maturity IS NOT NULL
-                   AND aml.date_maturity < %(today)s
-                   AND COALESCE(pp.id, dp.id) IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM rbm_late_fee f WHERE f.move_line_id = aml.id)
-                   AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
-            ),
-            late AS (
-                SELECT paid.id, paid.policy_id,
-                       MAX(cl.date) AS payment_date,
-                       SUM(apr.amount) FILTER (WHERE cl.date > paid.date_maturity) AS late_amount,
-                       SUM(apr.amount * (cl.date - paid.date_maturity))
-                           FILTER (WHERE cl.date > paid.date_maturity) AS amount_days,
-                       MAX(cl.date - paid.date_maturity) AS days_late,
-                       MIN(paid.date_start) AS date_start
-                  FROM paid
-                  JOIN account_partial_reconcile apr ON apr.debit_move_id = paid.id
-                  JOIN account_move_line cl ON cl.id = apr.credit_move_id
-                  JOIN account_move cm ON cm.id = cl.move_id
-                 WHERE cm.origin_payment_id IS NOT NULL OR cm.statement_line_id IS NOT NULL
-              GROUP BY paid.id, paid.policy_id
-            )
-            SELECT id, policy_id, payment_date, days_late, late_amount, amount_days
-              FROM late
-             WHERE late_amount > 0 AND payment_date >= date_start
-          ORDER BY id
-            """
-            + (" LIMIT %(limit)s" if limit else ""),
+            _CANDIDATES_SQL + (" LIMIT %(limit)s" if limit else ""),
             {
                 "today": today,
                 "limit": limit,
@@ -154,11 +143,8 @@ class RbmLateFee(models.Model):
             currency = move.currency_id
             partner = move.commercial_partner_id
             is_consumer = not partner.is_company
-            # Σ amount × days gives each payment's interest for its own days
             fine, interest = policy._compute_late_fee(
-                [(float(late_amount), float(amount_days) / float(late_amount))],
-                is_consumer,
-                currency,
+                float(late_amount), float(amount_days), is_consumer, currency
             )
             vals = {
                 "move_line_id": line.id,
