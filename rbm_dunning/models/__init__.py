@@ -28,6 +28,7 @@ from . import (
     rbm_pix_receipt,
     rbm_provisioning_event,
     rbm_receivable_aging,
+    rbm_return_import_mixin,
     res_company,
     res_config_settings,
     res_partner,
