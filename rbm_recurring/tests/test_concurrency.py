@@ -1,10 +1,13 @@
 import threading
+import time
 from datetime import date
 
 from freezegun import freeze_time
+from psycopg2 import OperationalError
 
 from odoo import SUPERUSER_ID, Command, api
 from odoo.api import Transaction
+from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE, PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
@@ -82,12 +85,30 @@ class TestConcurrentBilling(TransactionCase):
                     contracts = env["rbm.contract"].browse(self.ids)
                     contracts.mapped("state")  # open the snapshot before the race
                     barrier.wait(timeout=20)
-                    if mode == "none":
-                        todo = contracts
-                    else:
-                        todo = contracts._lock_for_billing(wait=mode == "wait")
-                    result = todo._bill_due_periods(TODAY)
-                    outcomes.append(("ok", len(result["moves"])))
+                    billed = 0
+                    for attempt in range(1, MAX_TRIES_ON_CONCURRENCY_FAILURE + 1):
+                        try:
+                            if mode == "none":
+                                todo = contracts
+                            else:
+                                todo = contracts._lock_for_billing(wait=mode == "wait")
+                            billed += len(todo._bill_due_periods(TODAY)["moves"])
+                            cr.flush()
+                            break
+                        except OperationalError as error:
+                            # Under REPEATABLE READ, locking a row another worker
+                            # changed and committed meanwhile is a serialization
+                            # failure: Odoo retries the request (button) or the
+                            # next run picks the rows up (cron), as done here.
+                            if (
+                                mode == "none"
+                                or error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
+                                or attempt == MAX_TRIES_ON_CONCURRENCY_FAILURE
+                            ):
+                                raise
+                            cr.rollback()
+                            env.invalidate_all()
+                    outcomes.append(("ok", billed))
             except Exception as error:  # noqa: BLE001 - the race's loser is expected to fail
                 outcomes.append(("error", type(error).__name__))
 
@@ -126,3 +147,79 @@ class TestConcurrentBilling(TransactionCase):
     def test_unique_index_stops_workers_that_take_no_lock(self):
         outcomes, rows = self._run_workers(["none", "none"])
         self._assert_billed_once(outcomes, rows)
+
+    def test_button_retries_after_a_cron_worker_billed_part_of_its_contracts(self):
+        """The interleaving the random race only sometimes produces: the button
+        locks the first contracts, then waits on a row a cron worker holds; the
+        worker bills and commits; the button's lock fails (serialization) and its
+        retry bills the rest. Every period is billed exactly once."""
+        cron_ids, button_ids = self.ids[3:], self.ids
+        cron_locked, button_blocked = threading.Event(), threading.Event()
+        outcomes = []
+
+        def cron_worker():
+            with self.registry.cursor() as cr:
+                cr.transaction = Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                todo = env["rbm.contract"].browse(cron_ids)._lock_for_billing()
+                cron_locked.set()
+                button_blocked.wait(timeout=20)
+                outcomes.append(("cron", len(todo._bill_due_periods(TODAY)["moves"])))
+
+        def button_worker():
+            cron_locked.wait(timeout=20)
+            with self.registry.cursor() as cr:
+                cr.transaction = Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                contracts = env["rbm.contract"].browse(button_ids)
+                tries = 0
+                while True:
+                    tries += 1
+                    try:
+                        moves = contracts._lock_for_billing(wait=True)._bill_due_periods(TODAY)
+                        break
+                    except OperationalError as error:
+                        if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY or tries > 3:
+                            raise
+                        cr.rollback()
+                        env.invalidate_all()
+                outcomes.append(("button", len(moves["moves"]), tries))
+
+        def watcher():
+            # the button's backend waits on a row lock held by the cron worker
+            deadline = time.monotonic() + 20
+            with self.registry.cursor() as cr:
+                while time.monotonic() < deadline:
+                    cr.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE %s",
+                        ["%FROM rbm_contract WHERE id IN%FOR NO KEY UPDATE"],
+                    )
+                    if cr.fetchone()[0]:
+                        break
+                    cr.rollback()
+                    time.sleep(0.05)
+            button_blocked.set()
+
+        threads = [threading.Thread(target=f) for f in (cron_worker, button_worker, watcher)]
+        with (
+            freeze_time(TODAY),
+            mute_logger("odoo.sql_db", "odoo.addons.rbm_recurring.models.rbm_contract"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
+        outcomes.sort()
+        # the cron worker billed its three contracts (two periods each); the
+        # button failed once on the row the cron worker changed, then billed
+        # the other three
+        self.assertEqual(outcomes, [("button", 6, 2), ("cron", 6)])
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*), count(DISTINCT (rbm_contract_id, rbm_period_start)) "
+                "FROM account_move WHERE rbm_contract_id IN %s",
+                [tuple(self.ids)],
+            )
+            self.assertEqual(cr.fetchone(), (12, 12))
