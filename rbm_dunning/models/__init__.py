@@ -8,6 +8,7 @@ from . import (
     account_move_pix,
     account_move_send,
     payment_transaction,
+    rbm_bank_file_mixin,
     rbm_boleto,
     rbm_boleto_pix,
     rbm_card_attempt,

@@ -1,10 +1,9 @@
 import base64
-import hashlib
 from collections import defaultdict
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_datetime, sql
+from odoo.tools import format_datetime
 
 from ..engine import collection
 from .rbm_cnab_occurrence import _dedup_key
@@ -13,38 +12,12 @@ from .rbm_cnab_occurrence import _dedup_key
 class RbmCnabFile(models.Model):
     _name = "rbm.cnab.file"
     _description = "CNAB File"
-    _inherit = ["mail.thread"]
+    _inherit = ["rbm.bank.file.mixin", "mail.thread"]
     _order = "file_date desc, id desc"
     _check_company_auto = True
 
-    name = fields.Char(compute="_compute_name", store=True)
-    collection_account_id = fields.Many2one(
-        "rbm.collection.account",
-        string="Collection Account",
-        required=True,
-        ondelete="restrict",
-        index=True,
-        check_company=True,
-        readonly=True,
-    )
-    company_id = fields.Many2one(
-        related="collection_account_id.company_id", store=True, precompute=True, index=True
-    )
-    currency_id = fields.Many2one(related="company_id.currency_id")
-    direction = fields.Selection(
-        [("remittance", "Remittance"), ("return", "Return")], required=True, readonly=True
-    )
     layout = fields.Selection([("cnab240", "CNAB 240"), ("cnab400", "CNAB 400")], readonly=True)
-    nsa = fields.Integer(string="File Sequence (NSA)", readonly=True)
-    file_date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
-    filename = fields.Char(readonly=True)
-    datas = fields.Binary(string="File", attachment=True, readonly=True)
-    file_hash = fields.Char(readonly=True, index=True)
-    line_count = fields.Integer(string="Line Count", readonly=True)
     occurrence_ids = fields.One2many("rbm.cnab.occurrence", "file_id", string="Lines")
-    duplicate_count = fields.Integer(
-        readonly=True, help="Lines skipped because an earlier file already brought them."
-    )
     payment_ids = fields.Many2many(
         "account.payment", compute="_compute_payment_ids", string="Payments"
     )
@@ -60,17 +33,6 @@ class RbmCnabFile(models.Model):
             "This file was already imported for this collection account.",
         ),
     ]
-
-    def init(self):
-        super().init()
-        if not sql.index_exists(self.env.cr, "rbm_cnab_file_remittance_nsa_uniq"):
-            self.env.cr.execute(
-                """
-                CREATE UNIQUE INDEX rbm_cnab_file_remittance_nsa_uniq
-                    ON rbm_cnab_file (collection_account_id, nsa)
-                 WHERE direction = 'remittance'
-                """
-            )
 
     # ------------------------------------------------------------
     # COMPUTE
@@ -106,14 +68,6 @@ class RbmCnabFile(models.Model):
     # ACTIONS
     # ------------------------------------------------------------
 
-    def action_download(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{self._name}/{self.id}/datas/{self.filename}?download=true",
-            "target": "self",
-        }
-
     def action_view_payments(self):
         self.ensure_one()
         return self.payment_ids._get_records_action(name=_("Payments"))
@@ -121,21 +75,6 @@ class RbmCnabFile(models.Model):
     # ------------------------------------------------------------
     # RETURN FILES (retorno)
     # ------------------------------------------------------------
-
-    @api.model
-    def _hash(self, data):
-        return hashlib.sha256(data).hexdigest()
-
-    @api.model
-    def _find_imported(self, account, data):
-        return self.search(
-            [
-                ("collection_account_id", "=", account.id),
-                ("direction", "=", "return"),
-                ("file_hash", "=", self._hash(data)),
-            ],
-            limit=1,
-        )
 
     @api.model
     def _plan_return(self, account, content):

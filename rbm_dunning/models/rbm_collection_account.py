@@ -1,5 +1,4 @@
 import base64
-import hashlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -607,7 +606,7 @@ class RbmCollectionAccount(models.Model):
                 "direction": "remittance",
                 "nsa": nsa,
                 "file_date": now,
-                "file_hash": hashlib.sha256(data).hexdigest(),
+                "file_hash": self.env["rbm.cnab.file"]._hash(data),
                 "filename": self._remittance_filename(nsa, now),
                 "datas": base64.b64encode(data),
                 "line_count": len(content.splitlines()),

@@ -1,5 +1,4 @@
 import base64
-import hashlib
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -8,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_amount, format_date, format_datetime, sql
+from odoo.tools import format_amount, format_date, format_datetime
 
 from ..engine import boleto as boleto_engine
 from ..engine import cnab150
@@ -24,38 +23,13 @@ class RbmDebitFile(models.Model):
 
     _name = "rbm.debit.file"
     _description = "Direct Debit File"
-    _inherit = ["mail.thread"]
+    _inherit = ["rbm.bank.file.mixin", "mail.thread"]
     _order = "file_date desc, id desc"
     _check_company_auto = True
 
-    name = fields.Char(compute="_compute_name", store=True)
-    collection_account_id = fields.Many2one(
-        "rbm.collection.account",
-        string="Agreement",
-        required=True,
-        ondelete="restrict",
-        index=True,
-        check_company=True,
-        readonly=True,
-    )
-    company_id = fields.Many2one(
-        related="collection_account_id.company_id", store=True, precompute=True, index=True
-    )
-    currency_id = fields.Many2one(related="company_id.currency_id")
-    direction = fields.Selection(
-        [("remittance", "Remittance"), ("return", "Return")], required=True, readonly=True
-    )
-    nsa = fields.Integer(string="File Sequence (NSA)", readonly=True)
-    file_date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
-    filename = fields.Char(readonly=True)
-    datas = fields.Binary(string="File", attachment=True, readonly=True)
-    file_hash = fields.Char(readonly=True, index=True)
-    line_count = fields.Integer(readonly=True)
+    collection_account_id = fields.Many2one(string="Agreement")
     occurrence_ids = fields.One2many("rbm.debit.occurrence", "file_id", string="Lines")
     debit_ids = fields.One2many("rbm.debit", "remittance_id", string="Debits")
-    duplicate_count = fields.Integer(
-        readonly=True, help="Lines skipped because an earlier file already brought them."
-    )
     total_amount = fields.Monetary(
         compute="_compute_totals", help="Debits requested (remittance) or made (return)."
     )
@@ -68,17 +42,6 @@ class RbmDebitFile(models.Model):
             "This file was already imported for this agreement.",
         ),
     ]
-
-    def init(self):
-        super().init()
-        if not sql.index_exists(self.env.cr, "rbm_debit_file_remittance_nsa_uniq"):
-            self.env.cr.execute(
-                """
-                CREATE UNIQUE INDEX rbm_debit_file_remittance_nsa_uniq
-                    ON rbm_debit_file (collection_account_id, nsa)
-                 WHERE direction = 'remittance'
-                """
-            )
 
     # ------------------------------------------------------------
     # COMPUTE
@@ -109,14 +72,6 @@ class RbmDebitFile(models.Model):
     # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
-
-    def action_download(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{self._name}/{self.id}/datas/{self.filename}?download=true",
-            "target": "self",
-        }
 
     def action_view_payments(self):
         self.ensure_one()
@@ -245,7 +200,7 @@ class RbmDebitFile(models.Model):
                 "file_date": fields.Datetime.now(),
                 "filename": f"DEB{account.bank_code}_{today:%Y%m%d}_{nsa:06d}.rem",
                 "datas": base64.b64encode(data),
-                "file_hash": hashlib.sha256(data).hexdigest(),
+                "file_hash": self._hash(data),
                 "line_count": len(items) + 2,
                 "occurrence_ids": [
                     Command.create(
@@ -274,21 +229,6 @@ class RbmDebitFile(models.Model):
     # ------------------------------------------------------------
     # RETURN (records B and F)
     # ------------------------------------------------------------
-
-    @api.model
-    def _hash(self, data):
-        return hashlib.sha256(data).hexdigest()
-
-    @api.model
-    def _find_imported(self, account, data):
-        return self.search(
-            [
-                ("collection_account_id", "=", account.id),
-                ("direction", "=", "return"),
-                ("file_hash", "=", self._hash(data)),
-            ],
-            limit=1,
-        )
 
     @api.model
     def _parse_return(self, account, content):
