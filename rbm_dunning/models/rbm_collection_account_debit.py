@@ -5,6 +5,9 @@ from ..engine import cnab150
 from ..engine.fixedwidth import CnabError
 from .rbm_debit_file import _bank_name
 
+# answers to a cancellation the company asked for, not refusals of a debit
+CANCELLATION_ANSWERS = ("97", "98", "99")
+
 
 class RbmCollectionAccount(models.Model):
     """Direct debit (débito automático, CNAB 150) on a collection account."""
@@ -29,6 +32,23 @@ class RbmCollectionAccount(models.Model):
         default=10,
         help="A remittance asks for the installments due within this many days.",
     )
+    debit_retry_count = fields.Integer(
+        string="Re-presentations",
+        default=0,
+        help="How many times an installment the bank refused with one of the codes below is "
+        "sent again (0: a refused debit is left to the collection rules).",
+    )
+    debit_retry_days = fields.Integer(
+        string="Days Between Attempts",
+        default=3,
+        help="A refused installment is sent again this many days after the day the bank tried it.",
+    )
+    debit_retry_codes = fields.Char(
+        string="Codes Re-presented",
+        default="01,05",
+        help="CNAB 150 return codes after which the installment is sent again, separated by "
+        "commas (01 insufficient funds, 05 over the account's limit). Other refusals are final.",
+    )
     last_debit_return_date = fields.Datetime(readonly=True, copy=False)
     debit_mandate_ids = fields.One2many(
         "rbm.debit.mandate", "collection_account_id", string="Mandates"
@@ -47,7 +67,50 @@ class RbmCollectionAccount(models.Model):
             "CHECK(debit_horizon_days BETWEEN 0 AND 60)",
             "The debit horizon is between 0 and 60 days.",
         ),
+        (
+            "debit_retry_count_range",
+            "CHECK(debit_retry_count BETWEEN 0 AND 5)",
+            "An installment is re-presented at most 5 times.",
+        ),
+        (
+            "debit_retry_days_range",
+            "CHECK(debit_retry_days BETWEEN 1 AND 30)",
+            "The days between two attempts of a debit are between 1 and 30.",
+        ),
     ]
+
+    @api.constrains("debit_retry_codes")
+    def _check_debit_retry_codes(self):
+        for account in self:
+            for code in account._get_debit_retry_codes():
+                answer = cnab150.return_code(code)
+                if answer.debited or code in CANCELLATION_ANSWERS:
+                    raise ValidationError(
+                        _(
+                            "Collection account %(account)s, Codes Re-presented: %(code)s is not "
+                            "a refusal (%(description)s).",
+                            account=account.display_name,
+                            code=code,
+                            description=answer.description,
+                        )
+                    )
+
+    def _get_debit_retry_codes(self):
+        """The return codes after which an installment is sent again; a
+        ValidationError naming the account for a code that is not two digits."""
+        self.ensure_one()
+        codes = [code.strip() for code in (self.debit_retry_codes or "").split(",") if code.strip()]
+        for code in codes:
+            if not (len(code) == 2 and code.isdigit()):
+                raise ValidationError(
+                    _(
+                        "Collection account %(account)s, Codes Re-presented: %(code)s is not a "
+                        "two-digit CNAB 150 return code (e.g. 01,05).",
+                        account=self.display_name,
+                        code=code,
+                    )
+                )
+        return set(codes)
 
     def _compute_debit_counts(self):
         mandates = dict(

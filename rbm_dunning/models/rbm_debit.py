@@ -1,9 +1,25 @@
 from odoo import api, fields, models
 from odoo.tools import sql
 
-# states in which a debit stands for its installment: an installment is sent
-# once; only a debit cancelled at the bank lets it be sent again
-LIVE_STATES = ("sent", "paid", "failed")
+# A debit stands for its installment while it is sent, paid, or failed for
+# good: an installment is sent once. Only a debit cancelled at the bank, or
+# refused with a code the agreement re-presents (``retry_date`` set), lets it be
+# sent again.
+LIVE_DOMAIN = [
+    "|",
+    ("state", "in", ("sent", "paid")),
+    "&",
+    ("state", "=", "failed"),
+    ("retry_date", "=", False),
+]
+LIVE_PREDICATE = "state IN ('sent', 'paid') OR (state = 'failed' AND retry_date IS NULL)"
+
+
+CREATE_LIVE_INDEX = f"""
+    CREATE UNIQUE INDEX rbm_debit_open_move_line_uniq
+        ON rbm_debit (move_line_id)
+     WHERE {LIVE_PREDICATE}
+"""
 
 
 class RbmDebit(models.Model):
@@ -63,6 +79,19 @@ class RbmDebit(models.Model):
         readonly=True,
         index=True,
     )
+    attempt = fields.Integer(
+        default=1,
+        required=True,
+        readonly=True,
+        help="1 for the first request of the installment, 2 for its first re-presentation, …",
+    )
+    retry_date = fields.Date(
+        string="Sent Again On",
+        readonly=True,
+        copy=False,
+        help="The bank refused this debit with a code the agreement re-presents: the "
+        "installment goes in the remittance of this day (or a later one).",
+    )
     remittance_id = fields.Many2one("rbm.debit.file", string="Remittance", readonly=True)
     return_code = fields.Char(readonly=True)
     return_description = fields.Char(string="Bank Answer", readonly=True)
@@ -72,16 +101,11 @@ class RbmDebit(models.Model):
 
     def init(self):
         super().init()
-        # an installment is sent once, whatever runs concurrently
-        if not sql.index_exists(self.env.cr, "rbm_debit_live_move_line_uniq"):
-            self.env.cr.execute(
-                """
-                CREATE UNIQUE INDEX rbm_debit_live_move_line_uniq
-                    ON rbm_debit (move_line_id)
-                 WHERE state IN %s
-                """,
-                [LIVE_STATES],
-            )
+        # an installment is sent once, whatever runs concurrently (the index
+        # of earlier versions counted every failure as final)
+        self.env.cr.execute("DROP INDEX IF EXISTS rbm_debit_live_move_line_uniq")
+        if not sql.index_exists(self.env.cr, "rbm_debit_open_move_line_uniq"):
+            self.env.cr.execute(CREATE_LIVE_INDEX)
 
     @api.depends("move_id", "due_date")
     def _compute_display_name(self):

@@ -13,7 +13,7 @@ from ..engine import boleto as boleto_engine
 from ..engine import cnab150
 from ..engine.fixedwidth import CnabError
 from .rbm_collection_account import _format_cnab_errors
-from .rbm_debit import LIVE_STATES
+from .rbm_debit import LIVE_DOMAIN
 
 
 class RbmDebitFile(models.Model):
@@ -84,9 +84,11 @@ class RbmDebitFile(models.Model):
     @api.model
     def _get_installments_to_debit(self, account, horizon_date):
         """Open receivable installments of posted invoices paid by direct
-        debit through ``account``, due by ``horizon_date``, not sent yet.
-        Returns ``(lines, {line: mandate}, {invoice: reason})`` where the
-        reasons explain the invoices left out."""
+        debit through ``account``, due by ``horizon_date``, not sent yet (or
+        refused with a code re-presented, from their retry date on).
+        Returns ``(lines, {line: mandate}, {invoice: reason},
+        {line: (retry date, last attempt)})`` where the reasons explain the
+        invoices left out."""
         Line = self.env["account.move.line"]
         candidates = Line.search(
             [
@@ -106,13 +108,30 @@ class RbmDebitFile(models.Model):
             ],
         ).sorted(lambda line: (line.date_maturity, line.move_id.id, line.id))
         if not candidates:
-            return Line, {}, {}
+            return Line, {}, {}, {}
+        Debit = self.env["rbm.debit"]
         sent = set(
-            self.env["rbm.debit"]
-            .search([("move_line_id", "in", candidates.ids), ("state", "in", LIVE_STATES)])
-            .move_line_id.ids
+            Debit.search([("move_line_id", "in", candidates.ids), *LIVE_DOMAIN]).move_line_id.ids
         )
-        candidates = candidates.filtered(lambda line: line.id not in sent)
+        # installments the bank refused with a code re-presented: sent again
+        # from their retry date on, as the next attempt
+        retries = {
+            line: (retry_date, attempt)
+            for line, retry_date, attempt in Debit._read_group(
+                [
+                    ("move_line_id", "in", candidates.ids),
+                    ("state", "=", "failed"),
+                    ("retry_date", "!=", False),
+                ],
+                ["move_line_id"],
+                ["retry_date:max", "attempt:max"],
+            )
+        }
+        candidates = candidates.filtered(
+            lambda line: (
+                line.id not in sent and (line not in retries or retries[line][0] <= horizon_date)
+            )
+        )
         fallback = self.env["rbm.debit.mandate"]._get_active_for_partners(
             candidates.move_id.commercial_partner_id, account.company_id
         )
@@ -133,7 +152,7 @@ class RbmDebitFile(models.Model):
             else:
                 lines |= line
                 mandates[line] = mandate
-        return lines, mandates, skipped
+        return lines, mandates, skipped, retries
 
     @api.model
     def _generate_remittance(self, account, horizon_date=None):
@@ -148,7 +167,7 @@ class RbmDebitFile(models.Model):
         account._lock()
         today = fields.Date.context_today(self)
         horizon_date = horizon_date or today + timedelta(days=account.debit_horizon_days)
-        lines, mandates, skipped = self._get_installments_to_debit(account, horizon_date)
+        lines, mandates, skipped, retries = self._get_installments_to_debit(account, horizon_date)
         if not lines:
             return self, skipped
         Debit = self.env["rbm.debit"]
@@ -161,7 +180,8 @@ class RbmDebitFile(models.Model):
                     "currency_id": line.currency_id.id,
                     "amount": line.currency_id.round(line.amount_residual_currency),
                     # the bank refuses dates before processing (code 18)
-                    "due_date": max(line.date_maturity, today),
+                    "due_date": max(line.date_maturity, retries.get(line, (today,))[0], today),
+                    "attempt": retries[line][1] + 1 if line in retries else 1,
                     "state": "sent",
                 }
                 for line in lines
@@ -672,18 +692,45 @@ class RbmDebitFile(models.Model):
         self.env["account.move.line"]._reconcile_plan(plan)
 
     def _apply_failures(self, entries):
-        """Debits the bank did not make: logged on the invoice, the
-        installment stays open for the collection rules."""
+        """Debits the bank did not make: logged on the invoice. Refused with a
+        code the agreement re-presents, and attempts left, the installment is
+        sent again ``debit_retry_days`` after the day the bank tried it;
+        otherwise it stays open for the collection rules."""
+        account = self.collection_account_id
+        retry_codes = account._get_debit_retry_codes() if account.debit_retry_count else set()
         groups = defaultdict(list)
         for entry in entries:
             debit, result = entry["debit"], entry["item"]
             code = result.return_code
             cancelled = code.code == "99"
-            if debit.state == "sent" or cancelled:
-                groups[(("state", "cancelled" if cancelled else "failed"),)].append(debit.id)
+            first_answer = debit.state == "sent"
+            retry_date = False
+            if (
+                first_answer
+                and code.code in retry_codes
+                and debit.attempt <= account.debit_retry_count
+            ):
+                tried_on = max(result.debit_date or debit.due_date, debit.due_date)
+                retry_date = tried_on + timedelta(days=account.debit_retry_days)
+            if first_answer or cancelled:
+                state = "cancelled" if cancelled else "failed"
+                groups[(("state", state), ("retry_date", retry_date))].append(debit.id)
             debit.write({"return_code": code.code, "return_description": code.description})
             move = debit.move_id
             lang = move.partner_id.lang or self.env.lang
+            if retry_date:
+                outcome = self.env._(
+                    "It will be sent again for %(date)s (attempt %(attempt)s of %(attempts)s, "
+                    "%(file)s).",
+                    date=format_date(self.env, retry_date, lang_code=lang),
+                    attempt=debit.attempt + 1,
+                    attempts=account.debit_retry_count + 1,
+                    file=self.name,
+                )
+            else:
+                outcome = self.env._(
+                    "The installment stays open for collection (%(file)s).", file=self.name
+                )
             move.message_post(
                 body=Markup("%s<br/>%s")
                 % (
@@ -695,16 +742,20 @@ class RbmDebitFile(models.Model):
                         code=code.code,
                         description=code.description,
                     ),
-                    self.env._(
-                        "The installment stays open for collection (%(file)s).", file=self.name
-                    ),
+                    outcome,
                 )
             )
-            entry["message"] = (
-                self.env._("Debit cancelled at the company's request.")
-                if cancelled
-                else self.env._("Not debited: the installment stays open for collection.")
-            )
+            if cancelled:
+                entry["message"] = self.env._("Debit cancelled at the company's request.")
+            elif retry_date:
+                entry["message"] = self.env._(
+                    "Not debited: sent again for %(date)s.",
+                    date=format_date(self.env, retry_date),
+                )
+            else:
+                entry["message"] = self.env._(
+                    "Not debited: the installment stays open for collection."
+                )
         for items, ids in groups.items():
             self.env["rbm.debit"].browse(ids).write(dict(items))
 

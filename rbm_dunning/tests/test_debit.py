@@ -328,3 +328,94 @@ class TestDebit(RbmDunningCase):
         )
         self.assertEqual(again.nsa, 2)
         self.assertEqual(len(invoice.rbm_debit_ids), 2)
+
+    @freeze_time("2026-03-02")
+    def test_refused_debit_sent_again(self):
+        self.account.write(
+            {"debit_retry_count": 2, "debit_retry_days": 3, "debit_retry_codes": "01, 05"}
+        )
+        mandate = self.env["rbm.debit.mandate"].create(
+            {
+                "partner_id": self.customer.id,
+                "collection_account_id": self.account.id,
+                "branch": "0810",
+                "account_number": "999999",
+            }
+        )
+        mandate.action_activate()
+        invoice_a = self._bill_contract(payment_mode="direct_debit")
+        invoice_b = self._bill_contract(payment_mode="direct_debit")
+        Files = self.env["rbm.debit.file"]
+
+        def remittance(horizon):
+            return Files._generate_remittance(self.account, horizon)[0]
+
+        def chatter(invoice):
+            return invoice.message_ids.filtered(lambda m: "not made by the bank" in (m.body or ""))
+
+        first = remittance(date(2026, 3, 31))
+        d1, e1 = invoice_a.rbm_debit_ids, invoice_b.rbm_debit_ids
+        self.assertEqual((d1.attempt, d1.due_date, e1.attempt), (1, date(2026, 3, 10), 1))
+        self.assertEqual(first.debit_ids, d1 | e1)
+        # A refused for insufficient funds (re-presented), B for a closed account (final)
+        self._import(self._return_150([self._f(d1, "01"), self._f(e1, "02")], nsa=1))
+        self.assertEqual((d1.state, d1.retry_date), ("failed", date(2026, 3, 13)))
+        self.assertEqual((e1.state, e1.retry_date), ("failed", False))
+        self.assertIn("attempt 2 of 3", chatter(invoice_a).body)
+        self.assertIn("stays open for collection", chatter(invoice_b).body)
+        # a remittance before the retry day leaves it out; B is never sent again
+        self.assertFalse(remittance(date(2026, 3, 12)))
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
+            e1.copy({"state": "sent"})
+
+        # the remittance that reaches the retry day sends A again, for that day
+        second = remittance(date(2026, 3, 31))
+        d2 = invoice_a.rbm_debit_ids - d1
+        self.assertEqual(second.debit_ids, d2)
+        self.assertEqual((d2.attempt, d2.due_date, d2.state), (2, date(2026, 3, 13), "sent"))
+        parsed = cnab150.parse_cnab150(base64.b64decode(second.datas))
+        self.assertEqual([e["due_date"] for e in parsed.of_kind("E")], [date(2026, 3, 13)])
+        # one live debit per installment, whatever the caller
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
+            d2.copy()
+        self.assertFalse(remittance(date(2026, 3, 31)))
+
+        # refused again (over the limit, 05): the last attempt on 16/03
+        self._import(self._return_150([self._f(d2, "05", debit_date=date(2026, 3, 13))], nsa=2))
+        self.assertEqual(d2.retry_date, date(2026, 3, 16))
+        third = remittance(date(2026, 3, 31))
+        d3 = invoice_a.rbm_debit_ids - d1 - d2
+        self.assertEqual((third.debit_ids, d3.attempt, d3.due_date), (d3, 3, date(2026, 3, 16)))
+        # the last attempt refused: no more re-presentation, left to collection
+        content = self._return_150([self._f(d3, "01", debit_date=date(2026, 3, 16))], nsa=3)
+        result, _preview = self._import(content)
+        self.assertEqual((d3.state, d3.retry_date), ("failed", False))
+        self.assertIn("stays open for collection", chatter(invoice_a)[0].body)
+        self.assertIn("stays open", result.occurrence_ids.message)
+        with self.assertRaisesRegex(UserError, "no installment to debit"):
+            self.account.action_generate_debit_remittance()
+        self.assertEqual(invoice_a.amount_residual, 150.0)
+        # the same refusal brought by another file changes nothing
+        again, preview = self._import(
+            self._return_150([self._f(d3, "01", debit_date=date(2026, 3, 16))], nsa=4)
+        )
+        self.assertEqual([status for *_x, status in preview], ["duplicate"])
+        self.assertEqual(len(invoice_a.rbm_debit_ids), 3)
+
+    def test_retry_settings_validated(self):
+        with self.assertRaisesRegex(ValidationError, "Codes Re-presented: 1 is not a two-digit"):
+            self.account.debit_retry_codes = "01,1"
+        with self.assertRaisesRegex(ValidationError, "Codes Re-presented: 00 is not a refusal"):
+            self.account.debit_retry_codes = "00"
+        with self.assertRaisesRegex(ValidationError, "99 is not a refusal"):
+            self.account.debit_retry_codes = "01,99"
+        for values in ({"debit_retry_count": 6}, {"debit_retry_days": 0}):
+            with (
+                mute_logger("odoo.sql_db"),
+                self.assertRaises(IntegrityError),
+                self.cr.savepoint(),
+            ):
+                self.account.write(values)
+                self.account.flush_recordset()
+        self.account.debit_retry_codes = " 01 ,05,"
+        self.assertEqual(self.account._get_debit_retry_codes(), {"01", "05"})
