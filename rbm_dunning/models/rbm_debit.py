@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.tools import sql
+from odoo.tools import format_date, sql
 
 # A debit stands for its installment while it is sent, paid, or failed for
 # good: an installment is sent once. Only a debit cancelled at the bank, or
@@ -110,7 +110,8 @@ class RbmDebit(models.Model):
     @api.depends("move_id", "due_date")
     def _compute_display_name(self):
         for debit in self:
-            debit.display_name = f"{debit.move_id.name or ''} ({debit.due_date or ''})"
+            due = format_date(self.env, debit.due_date) if debit.due_date else ""
+            debit.display_name = f"{debit.move_id.name or ''} ({due})"
 
     def action_open_move(self):
         self.ensure_one()
