@@ -8,6 +8,7 @@ from . import (
     test_collection,
     test_debit,
     test_delinquency,
+    test_l10n_br,
     test_pix,
     test_portal,
 )

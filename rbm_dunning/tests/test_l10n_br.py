@@ -1,0 +1,108 @@
+import base64
+import unittest
+from datetime import date
+from decimal import Decimal
+
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from ..engine import boleto as boleto_engine
+from ..engine import cnab, pix
+from .common import COMPANY_CNPJ, RbmDunningCase
+
+
+@tagged("-standard", "rbm_l10n_br", "post_install", "-at_install")
+class TestBrazilianLocalization(RbmDunningCase):
+    """The collection flow in a company on Odoo's Brazilian localization
+    (``l10n_br``, which Odoo installs for Brazilian companies): the ``br``
+    chart of accounts, sales journals that number invoices by fiscal document
+    type. Run by ``run-tests`` in a second database with ``l10n_br``."""
+
+    chart_template = "br"
+
+    @classmethod
+    def _use_chart_template(cls, company, chart_template_ref=None):
+        if "br" not in cls.env["account.chart.template"]._get_chart_template_mapping():
+            raise unittest.SkipTest("l10n_br is not installed")
+        return super()._use_chart_template(company, chart_template_ref)
+
+    def test_boleto_invoice_paid_by_the_cnab_return(self):
+        invoice = self._bill_contract()
+        # the localization's own rules hold: a fiscal document type, its numbering
+        self.assertTrue(invoice.journal_id.l10n_latam_use_documents)
+        self.assertTrue(invoice.l10n_latam_document_type_id)
+        self.assertEqual(invoice.amount_total, 150.0)
+        boleto = invoice.rbm_boleto_ids
+        self.assertEqual((boleto.amount, boleto.due_date), (150.0, date(2026, 3, 10)))
+        self.assertEqual(len(boleto.barcode), 44)
+        self.assertEqual(
+            boleto_engine.barcode_from_typeable_line(boleto.typeable_line), boleto.barcode
+        )
+        html, _type = self.env["ir.actions.report"]._render_qweb_html(
+            "rbm_dunning.action_report_boleto", boleto.ids
+        )
+        self.assertIn(boleto.typeable_line, html.decode())
+        self.assertIn("16.727.230/0001-97", html.decode())
+
+        remittance = self.account._generate_remittance()
+        parsed = cnab.parse_cnab240(base64.b64decode(remittance.datas))
+        self.assertEqual(len(parsed.of_kind("P")), 1)
+        cnab_file, _preview = self._import(
+            self._return_240(
+                [
+                    {
+                        "occurrence": "06",
+                        "boleto": boleto,
+                        "amount_paid": "150.00",
+                        "fee": "2.50",
+                        "occurrence_date": date(2026, 3, 10),
+                        "credit_date": date(2026, 3, 11),
+                    }
+                ]
+            )
+        )
+        self.assertEqual(boleto.state, "paid")
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(invoice.amount_residual, 0.0)
+        self.assertEqual(cnab_file.fee_move_id.state, "posted")
+
+    def test_pix_invoice_and_direct_debit(self):
+        invoice = self._bill_contract(payment_mode="pix")
+        self.assertTrue(invoice.l10n_latam_document_type_id)
+        payload = pix.parse_payload(invoice.rbm_pix_payload)
+        self.assertEqual(
+            (payload.key, payload.txid, payload.amount),
+            (COMPANY_CNPJ, invoice.rbm_pix_txid, Decimal("150.00")),
+        )
+        # a Pix on the bank statement settles it
+        line = self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": self.bank_journal.id,
+                "date": date(2026, 3, 10),
+                "payment_ref": f"PIX RECEBIDO {invoice.rbm_pix_txid}",
+                "amount": 150.0,
+            }
+        )
+        line.invalidate_recordset()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+
+        self.account.debit_agreement = "CONV123"
+        self.customer.ref = "CLI-0001"
+        mandate = self.env["rbm.debit.mandate"].create(
+            {
+                "partner_id": self.customer.id,
+                "collection_account_id": self.account.id,
+                "branch": "0810",
+                "account_number": "999999",
+            }
+        )
+        mandate.action_activate()
+        debit_invoice = self._bill_contract(start=date(2026, 4, 1), payment_mode="direct_debit")
+        self.assertTrue(debit_invoice.l10n_latam_document_type_id)
+        with freeze_time("2026-04-02"):
+            remittance, skipped = self.env["rbm.debit.file"]._generate_remittance(
+                self.account, date(2026, 4, 30)
+            )
+        self.assertFalse(skipped)
+        self.assertEqual(remittance.debit_ids.move_id, debit_invoice)
