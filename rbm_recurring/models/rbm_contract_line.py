@@ -9,45 +9,15 @@ from ..engine import periods
 
 class RbmContractLine(models.Model):
     _name = "rbm.contract.line"
+    _inherit = ["rbm.product.line.mixin"]
     _description = "Subscription Contract Line"
     _order = "contract_id, sequence, id"
     _check_company_auto = True
 
     contract_id = fields.Many2one("rbm.contract", required=True, ondelete="cascade", index=True)
-    sequence = fields.Integer(default=10)
     company_id = fields.Many2one(related="contract_id.company_id", store=True)
     currency_id = fields.Many2one(related="contract_id.currency_id")
-    product_id = fields.Many2one(
-        "product.product",
-        required=True,
-        domain="[('sale_ok', '=', True)]",
-        check_company=True,
-    )
-    name = fields.Char(
-        string="Description",
-        compute="_compute_name",
-        store=True,
-        readonly=False,
-        required=True,
-        precompute=True,
-    )
-    line_type = fields.Selection(
-        [("recurring", "Recurring"), ("one_time", "One-time fee")],
-        compute="_compute_line_type",
-        store=True,
-        readonly=False,
-        required=True,
-        precompute=True,
-    )
-    quantity = fields.Float(default=1.0, digits="Product Unit of Measure", required=True)
-    price_unit = fields.Float(
-        string="Unit Price",
-        digits="Product Price",
-        compute="_compute_price_unit",
-        store=True,
-        readonly=False,
-        precompute=True,
-    )
+    name = fields.Char(required=True)
     date_start = fields.Date(
         string="From", help="First day this line is billed (empty: from the contract start)."
     )
@@ -64,9 +34,7 @@ class RbmContractLine(models.Model):
     installments = fields.Integer(
         default=1, help="One-time fees: number of invoices the fee is split over."
     )
-    subtotal = fields.Monetary(
-        compute="_compute_subtotal", store=True, currency_field="currency_id"
-    )
+    subtotal = fields.Monetary(store=True)
     invoice_line_ids = fields.One2many("account.move.line", "rbm_contract_line_id")
     installments_invoiced = fields.Integer(
         string="Installments Invoiced",
@@ -82,23 +50,6 @@ class RbmContractLine(models.Model):
         ),
     ]
 
-    @api.depends("product_id")
-    def _compute_name(self):
-        for line in self:
-            if line.product_id:
-                line.name = line.product_id.display_name
-
-    @api.depends("product_id")
-    def _compute_line_type(self):
-        for line in self:
-            if not line.line_type or line.product_id.rbm_billing_type:
-                line.line_type = line.product_id.rbm_billing_type or "recurring"
-
-    @api.depends("product_id")
-    def _compute_price_unit(self):
-        for line in self:
-            line.price_unit = line.product_id.lst_price
-
     @api.depends("date_end")
     def _compute_is_current(self):
         for line in self:
@@ -109,13 +60,6 @@ class RbmContractLine(models.Model):
             raise NotImplementedError(operator)
         current = (operator == "=") == value
         return [("date_end", "=" if current else "!=", False)]
-
-    @api.depends("quantity", "price_unit")
-    def _compute_subtotal(self):
-        for line in self:
-            line.subtotal = (line.currency_id or self.env.company.currency_id).round(
-                line.quantity * line.price_unit
-            )
 
     def _compute_installments_invoiced(self):
         done = self._get_installments_invoiced()
