@@ -97,6 +97,19 @@ class RbmDunningCase(AccountTestInvoicingCommon):
             }
         )
 
+    def _active_mandate(self):
+        """The customer's active direct debit mandate on the collection account."""
+        mandate = self.env["rbm.debit.mandate"].create(
+            {
+                "partner_id": self.customer.id,
+                "collection_account_id": self.account.id,
+                "branch": "0810",
+                "account_number": "999999",
+            }
+        )
+        mandate.action_activate()
+        return mandate
+
     def _bill_contract(self, start=date(2026, 3, 1), partner=None, payment_mode="boleto"):
         """A contract paid by boleto, billed once: its posted invoice."""
         contract = self.env["rbm.contract"].create(

@@ -294,15 +294,7 @@ class TestDebit(RbmDunningCase):
 
     @freeze_time("2026-03-02")
     def test_unmatched_and_wrong_agreement(self):
-        mandate = self.env["rbm.debit.mandate"].create(
-            {
-                "partner_id": self.customer.id,
-                "collection_account_id": self.account.id,
-                "branch": "0810",
-                "account_number": "999999",
-            }
-        )
-        mandate.action_activate()
+        self._active_mandate()
         invoice = self._bill_contract(payment_mode="direct_debit")
         remittance, _skipped = self.env["rbm.debit.file"]._generate_remittance(
             self.account, date(2026, 3, 31)
@@ -334,15 +326,7 @@ class TestDebit(RbmDunningCase):
         self.account.write(
             {"debit_retry_count": 2, "debit_retry_days": 3, "debit_retry_codes": "01, 05"}
         )
-        mandate = self.env["rbm.debit.mandate"].create(
-            {
-                "partner_id": self.customer.id,
-                "collection_account_id": self.account.id,
-                "branch": "0810",
-                "account_number": "999999",
-            }
-        )
-        mandate.action_activate()
+        self._active_mandate()
         invoice_a = self._bill_contract(payment_mode="direct_debit")
         invoice_b = self._bill_contract(payment_mode="direct_debit")
         Files = self.env["rbm.debit.file"]

@@ -89,15 +89,7 @@ class TestBrazilianLocalization(RbmDunningCase):
 
         self.account.debit_agreement = "CONV123"
         self.customer.ref = "CLI-0001"
-        mandate = self.env["rbm.debit.mandate"].create(
-            {
-                "partner_id": self.customer.id,
-                "collection_account_id": self.account.id,
-                "branch": "0810",
-                "account_number": "999999",
-            }
-        )
-        mandate.action_activate()
+        self._active_mandate()
         debit_invoice = self._bill_contract(start=date(2026, 4, 1), payment_mode="direct_debit")
         self.assertTrue(debit_invoice.l10n_latam_document_type_id)
         with freeze_time("2026-04-02"):

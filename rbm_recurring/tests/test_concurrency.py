@@ -14,6 +14,28 @@ from odoo.tools import mute_logger
 TODAY = date(2026, 11, 2)
 
 
+def _bill_with_retries(contracts, wait):
+    """Lock and bill ``contracts`` in their own transaction; ``(invoices made,
+    tries)``. Under REPEATABLE READ, locking a row another worker changed and
+    committed meanwhile is a serialization failure: Odoo retries the request
+    (button) or the next run picks the rows up (cron), as done here."""
+    cr = contracts.env.cr
+    for tries in range(1, MAX_TRIES_ON_CONCURRENCY_FAILURE + 1):
+        try:
+            moves = contracts._lock_for_billing(wait=wait)._bill_due_periods(TODAY)["moves"]
+            cr.flush()
+            return len(moves), tries
+        except OperationalError as error:
+            if (
+                error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
+                or tries == MAX_TRIES_ON_CONCURRENCY_FAILURE
+            ):
+                raise
+            cr.rollback()
+            contracts.env.invalidate_all()
+    raise AssertionError("unreachable")
+
+
 @tagged("post_install", "-at_install")
 class TestConcurrentBilling(TransactionCase):
     """Two workers billing the same contracts at the same time, each with its
@@ -85,29 +107,11 @@ class TestConcurrentBilling(TransactionCase):
                     contracts = env["rbm.contract"].browse(self.ids)
                     contracts.mapped("state")  # open the snapshot before the race
                     barrier.wait(timeout=20)
-                    billed = 0
-                    for attempt in range(1, MAX_TRIES_ON_CONCURRENCY_FAILURE + 1):
-                        try:
-                            if mode == "none":
-                                todo = contracts
-                            else:
-                                todo = contracts._lock_for_billing(wait=mode == "wait")
-                            billed += len(todo._bill_due_periods(TODAY)["moves"])
-                            cr.flush()
-                            break
-                        except OperationalError as error:
-                            # Under REPEATABLE READ, locking a row another worker
-                            # changed and committed meanwhile is a serialization
-                            # failure: Odoo retries the request (button) or the
-                            # next run picks the rows up (cron), as done here.
-                            if (
-                                mode == "none"
-                                or error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
-                                or attempt == MAX_TRIES_ON_CONCURRENCY_FAILURE
-                            ):
-                                raise
-                            cr.rollback()
-                            env.invalidate_all()
+                    if mode == "none":
+                        # no lock: the unique index is all that stops the loser
+                        billed = len(contracts._bill_due_periods(TODAY)["moves"])
+                    else:
+                        billed = _bill_with_retries(contracts, wait=mode == "wait")[0]
                     outcomes.append(("ok", billed))
             except Exception as error:  # noqa: BLE001 - the race's loser is expected to fail
                 outcomes.append(("error", type(error).__name__))
@@ -172,18 +176,7 @@ class TestConcurrentBilling(TransactionCase):
                 cr.transaction = Transaction(self.registry)
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 contracts = env["rbm.contract"].browse(button_ids)
-                tries = 0
-                while True:
-                    tries += 1
-                    try:
-                        moves = contracts._lock_for_billing(wait=True)._bill_due_periods(TODAY)
-                        break
-                    except OperationalError as error:
-                        if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY or tries > 3:
-                            raise
-                        cr.rollback()
-                        env.invalidate_all()
-                outcomes.append(("button", len(moves["moves"]), tries))
+                outcomes.append(("button", *_bill_with_retries(contracts, wait=True)))
 
         def watcher():
             # the button's backend waits on a row lock held by the cron worker
