@@ -93,6 +93,17 @@ class TestConcurrentBilling(TransactionCase):
                 [product_id],
             )
 
+    def _run_threads(self, threads):
+        with (
+            freeze_time(TODAY),
+            mute_logger("odoo.sql_db", "odoo.addons.rbm_recurring.models.rbm_contract"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
+
     def _run_workers(self, lock_modes):
         barrier = threading.Barrier(len(lock_modes))
         outcomes = []
@@ -116,16 +127,7 @@ class TestConcurrentBilling(TransactionCase):
             except Exception as error:  # noqa: BLE001 - the race's loser is expected to fail
                 outcomes.append(("error", type(error).__name__))
 
-        threads = [threading.Thread(target=worker, args=(mode,)) for mode in lock_modes]
-        with (
-            freeze_time(TODAY),
-            mute_logger("odoo.sql_db", "odoo.addons.rbm_recurring.models.rbm_contract"),
-        ):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=60)
-        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
+        self._run_threads([threading.Thread(target=worker, args=(mode,)) for mode in lock_modes])
         with self.registry.cursor() as cr:
             cr.execute(
                 "SELECT rbm_contract_id, rbm_period_start, count(*) FROM account_move "
@@ -194,16 +196,9 @@ class TestConcurrentBilling(TransactionCase):
                     time.sleep(0.05)
             button_blocked.set()
 
-        threads = [threading.Thread(target=f) for f in (cron_worker, button_worker, watcher)]
-        with (
-            freeze_time(TODAY),
-            mute_logger("odoo.sql_db", "odoo.addons.rbm_recurring.models.rbm_contract"),
-        ):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=60)
-        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
+        self._run_threads(
+            [threading.Thread(target=f) for f in (cron_worker, button_worker, watcher)]
+        )
         outcomes.sort()
         # the cron worker billed its three contracts (two periods each); the
         # button failed once on the row the cron worker changed, then billed
