@@ -1,7 +1,7 @@
 import base64
 import secrets
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.tools import sql
 
 from ..engine import pix
@@ -38,6 +38,13 @@ class AccountMove(models.Model):
                  WHERE rbm_pix_txid IS NOT NULL
                 """
             )
+
+    @api.depends("rbm_pix_payload", "rbm_boleto_ids")
+    def _compute_display_qr_code(self):
+        super()._compute_display_qr_code()
+        # an invoice with its own Pix code (txid for the reconciliation) or
+        # boletos (each with its Pix QR) does not print a second, generic QR
+        self.filtered(lambda m: m.rbm_pix_payload or m.rbm_boleto_ids).display_qr_code = False
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)

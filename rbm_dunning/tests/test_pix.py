@@ -60,6 +60,15 @@ class TestPixReconciliation(RbmDunningCase):
         boleto_invoice = self._bill_contract(start=date(2026, 5, 1))
         self.assertFalse(boleto_invoice.rbm_pix_txid)
         self.assertTrue(boleto_invoice.rbm_boleto_ids.pix_txid)
+        # with Odoo's invoice QR codes on (Invoicing settings), Pix and boleto
+        # invoices print only their own code; others keep Odoo's
+        self.env.company.qr_code = True
+        transfer_invoice = self._bill_contract(start=date(2026, 6, 1), payment_mode="invoice")
+        (invoice | boleto_invoice | transfer_invoice).invalidate_recordset(["display_qr_code"])
+        self.assertEqual(
+            (invoice | boleto_invoice | transfer_invoice).mapped("display_qr_code"),
+            [False, False, True],
+        )
 
     def test_exact_match_by_txid(self):
         line = self._line(150.0, f"PIX RECEBIDO - MARIA JOSE - TXID {self.txid}")
