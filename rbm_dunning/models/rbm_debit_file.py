@@ -127,15 +127,21 @@ class RbmDebitFile(models.Model):
                 ["retry_date:max", "attempt:max"],
             )
         }
-        candidates = candidates.filtered(
-            lambda line: (
-                line.id not in sent and (line not in retries or retries[line][0] <= horizon_date)
-            )
+        candidates = candidates.filtered(lambda line: line.id not in sent)
+        lines, mandates, skipped = Line, {}, {}
+        waiting = candidates.filtered(
+            lambda line: line in retries and retries[line][0] > horizon_date
         )
+        for line in waiting:
+            skipped[line.move_id] = self.env._(
+                "refused by the bank, sent again for %(date)s (attempt %(attempt)s).",
+                date=format_date(self.env, retries[line][0]),
+                attempt=retries[line][1] + 1,
+            )
+        candidates -= waiting
         fallback = self.env["rbm.debit.mandate"]._get_active_for_partners(
             candidates.move_id.commercial_partner_id, account.company_id
         )
-        lines, mandates, skipped = Line, {}, {}
         for line in candidates:
             move = line.move_id
             mandate = move._rbm_get_debit_mandate(fallback)

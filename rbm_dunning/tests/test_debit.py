@@ -347,8 +347,14 @@ class TestDebit(RbmDunningCase):
         self.assertEqual((e1.state, e1.retry_date), ("failed", False))
         self.assertIn("attempt 2 of 3", chatter(invoice_a).body)
         self.assertIn("stays open for collection", chatter(invoice_b).body)
-        # a remittance before the retry day leaves it out; B is never sent again
-        self.assertFalse(remittance(date(2026, 3, 12)))
+        # a remittance before the retry day (today + 10 days) leaves it out,
+        # saying why; B is never sent again
+        with self.assertRaisesRegex(
+            UserError,
+            r"no installment to debit\.\n.*: refused by the bank, sent again for "
+            r"03/13/2026 \(attempt 2\)\.$",
+        ):
+            self.account.action_generate_debit_remittance()
         with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
             e1.copy({"state": "sent"})
 
