@@ -72,16 +72,3 @@ class AccountMove(models.Model):
                     body=Markup("<p>%s</p>") % _("Reactivated: every overdue invoice is paid.")
                 )
         return settled
-
-
-class AccountMoveLine(models.Model):
-    _inherit = "account.move.line"
-
-    def reconcile(self):
-        result = super().reconcile()
-        contracts = self.move_id.filtered(
-            lambda m: m.move_type == "out_invoice" and m.rbm_contract_id
-        ).rbm_contract_id
-        if contracts:
-            self.env["account.move"]._rbm_collection_reactivate_settled(contracts=contracts)
-        return result

@@ -19,6 +19,13 @@ class AccountMoveLine(models.Model):
         # a return file settles its boletos itself (state paid)
         if not self.env.context.get("rbm_cnab_settling"):
             all_amls._rbm_follow_residuals()
+        # a contract suspended for non-payment is reactivated once its last
+        # overdue invoice is paid, whatever paid it
+        contracts = all_amls.move_id.filtered(
+            lambda m: m.move_type == "out_invoice" and m.rbm_contract_id
+        ).rbm_contract_id
+        if contracts:
+            self.env["account.move"]._rbm_collection_reactivate_settled(contracts=contracts)
         return res
 
     # ------------------------------------------------------------
