@@ -234,6 +234,8 @@ class RbmLateFee(models.Model):
                     "product_id": fee.policy_id.late_fee_product_id.id,
                     "name": fee_lang._describe(),
                     "amount": fee.amount,
+                    # interest and fines are owed as computed, like the debit invoice
+                    "untaxed": True,
                 }
             )
             fee.contract_id.message_post(body=fee._describe())

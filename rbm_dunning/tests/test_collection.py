@@ -125,6 +125,13 @@ class TestCollectionRules(RbmDunningCase):
         self.assertEqual(len(traces), 5)
 
     def test_payment_stops_the_steps_and_reactivates(self):
+        # a late fee product the user left with the company's sales tax: the fee
+        # is still billed as computed, without taxes
+        taxed = self.env["product.product"].create(
+            {"name": "Encargos", "type": "service", "taxes_id": [Command.set(self.tax_sale_a.ids)]}
+        )
+        self.assertTrue(taxed.taxes_id)
+        self.policy.late_fee_product_id = taxed
         invoice = self._bill_contract(payment_mode="invoice")
         contract = invoice.rbm_contract_id
         due = invoice.invoice_date_due
@@ -152,7 +159,11 @@ class TestCollectionRules(RbmDunningCase):
             lambda line: line.rbm_charge_id == fee.charge_id
         )
         self.assertEqual(len(fee_lines), 1)
-        self.assertEqual(fee_lines.price_subtotal, 3.6)
+        self.assertEqual(
+            (fee_lines.product_id, fee_lines.tax_ids), (taxed, self.env["account.tax"])
+        )
+        self.assertEqual((fee_lines.price_subtotal, fee_lines.price_total), (3.6, 3.6))
+        self.assertTrue(fee.charge_id.untaxed)
         self.assertEqual(self.env["rbm.late.fee"].search_count([("move_id", "=", invoice.id)]), 1)
 
     def test_reactivation_waits_for_the_last_overdue_invoice(self):

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 
 
 class RbmContractCharge(models.Model):
@@ -20,6 +20,12 @@ class RbmContractCharge(models.Model):
     product_id = fields.Many2one("product.product", required=True, readonly=True)
     name = fields.Char(string="Description", required=True, readonly=True)
     amount = fields.Monetary(required=True, readonly=True)
+    untaxed = fields.Boolean(
+        string="Without Taxes",
+        readonly=True,
+        help="Invoiced without the product's taxes: the amount is what the customer owes "
+        "(late payment interest and fines).",
+    )
     invoice_line_ids = fields.One2many("account.move.line", "rbm_charge_id", readonly=True)
     state = fields.Selection(
         [("pending", "Waiting for the next invoice"), ("invoiced", "Invoiced")],
@@ -33,7 +39,7 @@ class RbmContractCharge(models.Model):
 
     def _prepare_invoice_line_vals(self):
         self.ensure_one()
-        return {
+        vals = {
             "display_type": "product",
             "product_id": self.product_id.id,
             "product_uom_id": self.product_id.uom_id.id,
@@ -42,3 +48,6 @@ class RbmContractCharge(models.Model):
             "price_unit": self.amount,
             "rbm_charge_id": self.id,
         }
+        if self.untaxed:
+            vals["tax_ids"] = [Command.clear()]
+        return vals
