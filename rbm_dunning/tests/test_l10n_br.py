@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.tests import tagged
 
 from ..engine import boleto as boleto_engine
@@ -98,3 +99,35 @@ class TestBrazilianLocalization(RbmDunningCase):
             )
         self.assertFalse(skipped)
         self.assertEqual(remittance.debit_ids.move_id, debit_invoice)
+
+    def test_collection_steps_and_late_fee_debit_invoice(self):
+        self.env["rbm.collection.policy"].create(
+            {
+                "name": "Régua",
+                "is_default": True,
+                "date_start": "2026-01-01",
+                "late_fee_mode": "debit",
+                "step_ids": [Command.create({"day_offset": 1, "action": "email"})],
+            }
+        )
+        invoice = self._bill_contract()
+        with freeze_time("2026-03-11"):
+            self.env["rbm.collection.log"]._run(date(2026, 3, 11))
+        log = self.env["rbm.collection.log"].search([("move_id", "=", invoice.id)])
+        self.assertEqual((log.step_id.day_offset, log.state), (1, "done"))
+        # paid 5 days late: 2% fine + 1% a month for 5 days, on a debit invoice
+        # of the same fiscal document kind, without taxes
+        with freeze_time("2026-03-15"):
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            ).create(
+                {"payment_date": date(2026, 3, 15), "journal_id": self.bank_journal.id}
+            )._create_payments()
+        with freeze_time("2026-03-16"):
+            self.env["rbm.collection.log"]._run(date(2026, 3, 16))
+        fee = invoice.rbm_late_fee_ids
+        self.assertEqual((fee.days_late, fee.fine_amount, fee.interest_amount), (5, 3.0, 0.25))
+        debit = fee.debit_move_id
+        self.assertEqual(debit.state, "posted")
+        self.assertEqual(debit.l10n_latam_document_type_id, invoice.l10n_latam_document_type_id)
+        self.assertEqual((debit.amount_untaxed, debit.amount_total), (3.25, 3.25))
