@@ -25,6 +25,7 @@
         "views/rbm_card_attempt_views.xml",
         "views/res_config_settings_views.xml",
         "views/rbm_card_portal_templates.xml",
+        "views/rbm_debit_portal_templates.xml",
         "views/rbm_contract_views.xml",
         "views/rbm_portal_templates.xml",
         "views/rbm_collection_views.xml",

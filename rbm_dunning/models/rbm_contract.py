@@ -34,3 +34,26 @@ class RbmContract(models.Model):
         help="Mandate the invoices of this contract are debited with (default: the customer's "
         "active mandate).",
     )
+
+    def _rbm_get_portal_debit_mandate_sudo(self):
+        """The direct debit mandate the customer sees on the portal page of
+        this contract paid by direct debit: the contract's own, else the
+        customer's active one on the company's agreements, else the latest
+        waiting for the bank's confirmation. Read with sudo (portal users
+        have no access to mandates), only for the contract's own customer."""
+        self.ensure_one()
+        contract_sudo = self.sudo()
+        Mandate_sudo = self.env["rbm.debit.mandate"].sudo()
+        if contract_sudo.payment_mode != "direct_debit":
+            return Mandate_sudo
+        if contract_sudo.rbm_debit_mandate_id.state == "active":
+            return contract_sudo.rbm_debit_mandate_id
+        return Mandate_sudo.search(
+            [
+                ("partner_id", "=", contract_sudo.commercial_partner_id.id),
+                ("company_id", "=", contract_sudo.company_id.id),
+                ("state", "in", ("active", "draft")),
+            ],
+            order="state, id desc",
+            limit=1,
+        )

@@ -5,8 +5,9 @@ from decimal import Decimal
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
+from odoo import Command
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import mute_logger
 
 from ..engine import cnab150
@@ -409,3 +410,77 @@ class TestDebit(RbmDunningCase):
                 self.account.flush_recordset()
         self.account.debit_retry_codes = " 01 ,05,"
         self.assertEqual(self.account._get_debit_retry_codes(), {"01", "05"})
+
+
+@tagged("post_install", "-at_install")
+class TestDebitPortal(RbmDunningCase, HttpCase):
+    """The subscription page tells a customer paying by direct debit how
+    their debit stands, and only them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.account.debit_agreement = AGREEMENT
+        cls.customer.ref = "CLI-0001"
+        cls.other_customer = cls.env["res.partner"].create(
+            {"name": "João Silva", "email": "joao@example.com", "ref": "CLI-0002"}
+        )
+        for partner, login in ((cls.customer, "maria"), (cls.other_customer, "joao")):
+            cls.env["res.users"].with_context(no_reset_password=True).create(
+                {
+                    "login": login,
+                    "password": f"{login}-password",
+                    "partner_id": partner.id,
+                    "groups_id": [Command.set([cls.env.ref("base.group_portal").id])],
+                }
+            )
+
+    def _contract(self, partner):
+        contract = self.env["rbm.contract"].create(
+            {
+                "partner_id": partner.id,
+                "plan_id": self.plan.id,
+                "date_start": date(2026, 3, 1),
+                "payment_mode": "direct_debit",
+            }
+        )
+        contract.action_activate()
+        return contract
+
+    def _page(self, contract):
+        response = self.url_open(f"/my/subscriptions/{contract.id}")
+        return response.status_code, response.text
+
+    def test_subscription_page_shows_the_debit(self):
+        contract = self._contract(self.customer)
+        other = self._contract(self.other_customer)
+        self.authenticate("maria", "maria-password")
+        # no mandate yet: how to authorize it at the bank, with her identifier
+        status, page = self._page(contract)
+        self.assertEqual(status, 200)
+        self.assertIn("o_rbm_subscription_debit", page)
+        self.assertIn("CLI-0001", page)
+        self.assertIn("authorize the direct debit", page)
+        # the bank confirmed it: where the invoices are debited from
+        mandate = self._active_mandate()
+        mandate.account_number = "00123456"
+        status, page = self._page(contract)
+        self.assertIn("are debited from your account", page)
+        self.assertIn("•••• 3456", page)
+        self.assertNotIn("00123456", page)
+        # another customer's subscription is not hers to see: sent back to /my
+        response = self.url_open(f"/my/subscriptions/{other.id}", allow_redirects=False)
+        self.assertIn(response.status_code, (301, 302, 303))
+        self.assertNotIn("CLI-0002", response.text)
+        self.assertNotIn("CLI-0002", self._page(other)[1])
+        # a subscription paid otherwise has no direct debit block
+        contract.payment_mode = "boleto"
+        status, page = self._page(contract)
+        self.assertNotIn("o_rbm_subscription_debit", page)
+        # the other customer sees their own identifier, not hers
+        self.authenticate("joao", "joao-password")
+        status, page = self._page(other)
+        self.assertEqual(status, 200)
+        self.assertIn("CLI-0002", page)
+        self.assertNotIn("CLI-0001", page)
+        self.assertNotIn("3456", page)
