@@ -57,6 +57,35 @@ def test_remittance_layout():
     assert trailer[7:24] == "00000000000025900"
 
 
+def test_remittance_with_refused_opt_ins():
+    content = cnab150.cnab150_remittance(
+        agreement="CONV123",
+        company_name="Empresa Recorrente",
+        bank="341",
+        bank_name="Banco Itaú",
+        file_sequence=3,
+        generated_on=date(2026, 2, 20),
+        debits=DEBITS[:1],
+        refusals=[cnab150.Refusal("NOBODY", "0810", "0012345X", "Cliente não identificado")],
+    )
+    lines = content.split("\r\n")[:-1]
+    assert [line[0] for line in lines] == ["A", "C", "E", "Z"]
+    refusal = lines[1]
+    assert len(refusal) == 150
+    assert refusal[1:26] == "NOBODY".ljust(25)
+    assert refusal[26:30] == "0810" and refusal[30:44] == "0012345X".ljust(14)
+    assert refusal[44:84] == "CLIENTE NAO IDENTIFICADO".ljust(40)
+    assert refusal[84:124] == " " * 40
+    assert refusal[149] == "2"
+    parsed = cnab150.parse_cnab150(content, expected_file_sequence=3)
+    assert not parsed.errors
+    (record,) = parsed.of_kind("C")
+    assert (record["customer_id"], record["occurrence1"]) == ("NOBODY", "CLIENTE NAO IDENTIFICADO")
+    # the trailer counts every record and totals the debits only
+    assert parsed.records[-1]["record_count"] == 4
+    assert parsed.records[-1]["total"] == D("199.90")
+
+
 def test_remittance_round_trip():
     parsed = cnab150.parse_cnab150(_remittance(), expected_file_sequence=12)
     header = parsed.records[0]

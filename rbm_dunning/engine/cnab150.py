@@ -221,10 +221,25 @@ class Debit:
     cancel: bool = False
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An opt-in the bank sent (record B) that the company does not accept
+    (record C, "ocorrências no cadastramento"): the customer as the B record
+    named them, and why (two texts of 40 characters)."""
+
+    customer_id: str
+    branch: str
+    account_id: str
+    occurrence1: str
+    occurrence2: str = ""
+    movement: str = "2"
+
+
 def cnab150_remittance(
-    agreement, company_name, bank, bank_name, file_sequence, generated_on, debits
+    agreement, company_name, bank, bank_name, file_sequence, generated_on, debits, refusals=()
 ):
-    """CNAB 150 remittance: header A, one E per debit, trailer Z (CRLF)."""
+    """CNAB 150 remittance: header A, one C per refused opt-in, one E per
+    debit, trailer Z (CRLF)."""
     lines = [
         RECORDS["A"].to_line(
             {
@@ -239,6 +254,16 @@ def cnab150_remittance(
             1,
         )
     ]
+    for refusal in refusals:
+        values = {
+            "customer_id": refusal.customer_id,
+            "branch": refusal.branch,
+            "account_id": refusal.account_id,
+            "occurrence1": refusal.occurrence1.upper(),
+            "occurrence2": refusal.occurrence2.upper(),
+            "movement": refusal.movement,
+        }
+        lines.append(RECORDS["C"].to_line(values, len(lines) + 1))
     total = Decimal(0)
     for debit in debits:
         total += Decimal(debit.amount)

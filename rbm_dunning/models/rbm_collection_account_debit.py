@@ -204,10 +204,12 @@ class RbmCollectionAccount(models.Model):
                 )
             )
 
-    def _render_debit_remittance(self, nsa, generated_on, debits):
-        """CNAB 150 remittance content (str) of ``debits`` (engine ``Debit``)."""
+    def _render_debit_remittance(self, nsa, generated_on, debits, refusals=()):
+        """CNAB 150 remittance content (str) of ``debits`` (engine ``Debit``)
+        and refused opt-ins (engine ``Refusal``)."""
         self.ensure_one()
         return cnab150.cnab150_remittance(
+            refusals=refusals,
             agreement=(self.debit_agreement or "").strip(),
             company_name=self.company_id.name or "",
             bank=self.bank_code,

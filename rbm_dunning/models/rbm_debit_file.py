@@ -162,9 +162,10 @@ class RbmDebitFile(models.Model):
 
     @api.model
     def _generate_remittance(self, account, horizon_date=None):
-        """CNAB 150 remittance of ``account``: one E record per installment
-        to debit, the next NSA, one ``rbm.debit`` per installment (sent once:
-        a unique index refuses a second live debit of a line). Returns
+        """CNAB 150 remittance of ``account``: one C record per opt-in the
+        company refused, one E record per installment to debit, the next NSA,
+        one ``rbm.debit`` per installment (sent once: a unique index refuses a
+        second live debit of a line). Returns
         ``(file or empty recordset, {invoice: reason left out})``. All or
         nothing: an installment that does not fit the layout stops the file,
         naming its invoice."""
@@ -174,7 +175,16 @@ class RbmDebitFile(models.Model):
         today = fields.Date.context_today(self)
         horizon_date = horizon_date or today + timedelta(days=account.debit_horizon_days)
         lines, mandates, skipped, retries = self._get_installments_to_debit(account, horizon_date)
-        if not lines:
+        # opt-ins the company refused go back to the bank (record C)
+        refusals = self.env["rbm.debit.occurrence"].search(
+            [
+                ("collection_account_id", "=", account.id),
+                ("record_type", "=", "B"),
+                ("refusal_state", "=", "to_send"),
+            ],
+            order="id",
+        )
+        if not lines and not refusals:
             return self, skipped
         Debit = self.env["rbm.debit"]
         debits = Debit.create(
@@ -205,15 +215,34 @@ class RbmDebitFile(models.Model):
             )
             for debit in debits
         ]
+        refusal_items = []
+        for refusal in refusals:
+            reason1, reason2 = refusal._refusal_text()
+            refusal_items.append(
+                cnab150.Refusal(
+                    customer_id=refusal.customer_identifier or "",
+                    branch=(refusal.branch or "").zfill(4),
+                    account_id=refusal.account_number or "",
+                    occurrence1=reason1,
+                    occurrence2=reason2,
+                )
+            )
         try:
-            content = account._render_debit_remittance(nsa, today, items)
+            content = account._render_debit_remittance(nsa, today, items, refusal_items)
         except CnabError as error:
-            # line 1 is the header, line n + 1 the nth debit
-            debit = debits[error.line_number - 2] if (error.line_number or 0) > 1 else Debit
+            # line 1 is the header, then one line per refusal, then per debit
+            index = (error.line_number or 0) - 2
+            if 0 <= index < len(refusals):
+                subject = self.env._(
+                    "refused opt-in %(identifier)s", identifier=refusals[index].customer_identifier
+                )
+            else:
+                debit = debits[index - len(refusals)] if index >= len(refusals) else Debit
+                subject = debit.move_id.name or account.display_name
             raise UserError(
                 self.env._(
                     "The direct debit remittance cannot be generated: %(invoice)s: %(error)s",
-                    invoice=debit.move_id.name or account.display_name,
+                    invoice=subject,
                     error=str(error),
                 )
             ) from None
@@ -227,8 +256,24 @@ class RbmDebitFile(models.Model):
                 "filename": f"DEB{account.bank_code}_{today:%Y%m%d}_{nsa:06d}.rem",
                 "datas": base64.b64encode(data),
                 "file_hash": self._hash(data),
-                "line_count": len(items) + 2,
+                "line_count": len(items) + len(refusal_items) + 2,
                 "occurrence_ids": [
+                    Command.create(
+                        {
+                            "line_number": number,
+                            "record_type": "C",
+                            "customer_identifier": refusal.customer_identifier,
+                            "branch": refusal.branch,
+                            "account_number": refusal.account_number,
+                            "code": "2",
+                            "description": self.env._("Opt-in refused"),
+                            "date": today,
+                            "dedup_key": f"C|{refusal.id}",
+                        }
+                    )
+                    for number, refusal in enumerate(refusals, 2)
+                ]
+                + [
                     Command.create(
                         {
                             "line_number": number,
@@ -245,11 +290,12 @@ class RbmDebitFile(models.Model):
                             "dedup_key": f"E|{debit.id}",
                         }
                     )
-                    for number, debit in enumerate(debits, 2)
+                    for number, debit in enumerate(debits, 2 + len(refusals))
                 ],
             }
         )
         debits.write({"remittance_id": debit_file.id})
+        refusals.write({"refusal_state": "sent", "refusal_file_id": debit_file.id})
         return debit_file, skipped
 
     # ------------------------------------------------------------

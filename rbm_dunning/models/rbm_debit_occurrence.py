@@ -1,8 +1,10 @@
-from odoo import fields, models
+from odoo import _, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import sql
 
 RECORD_TYPES = [
     ("B", "Mandate (B)"),
+    ("C", "Mandate Refused (C)"),
     ("E", "Debit Request (E)"),
     ("F", "Debit Result (F)"),
 ]
@@ -50,6 +52,17 @@ class RbmDebitOccurrence(models.Model):
     )
     message = fields.Char(help="What the import did, or why it could not.")
     dedup_key = fields.Char(required=True, default="", index=True)
+    refusal_state = fields.Selection(
+        [("to_send", "To Send"), ("sent", "Sent")],
+        string="Refusal",
+        readonly=True,
+        copy=False,
+        help="An opt-in from the bank (B) the company refused: it goes back to the bank as a "
+        "record C in the next direct debit remittance.",
+    )
+    refusal_file_id = fields.Many2one(
+        "rbm.debit.file", string="Refusal Sent In", readonly=True, copy=False
+    )
 
     _sql_constraints = [
         ("file_line_uniq", "unique(file_id, line_number)", "A line of a file is logged once."),
@@ -66,3 +79,46 @@ class RbmDebitOccurrence(models.Model):
                  WHERE direction = 'return' AND status = 'applied'
                 """
             )
+
+    def action_refuse_at_bank(self):
+        """Tell the bank, in the next remittance (record C), that these
+        opt-ins (B lines not applied) are refused, with the reason logged."""
+        for line in self:
+            if line.record_type != "B" or line.direction != "return" or line.status != "problem":
+                raise UserError(
+                    _(
+                        "Line %(line)s of %(file)s: only an opt-in from the bank (B) that could "
+                        "not be applied can be refused.",
+                        line=line.line_number,
+                        file=line.file_id.display_name,
+                    )
+                )
+            if line.refusal_state:
+                raise UserError(
+                    _(
+                        "Line %(line)s of %(file)s: this opt-in is already refused (%(state)s).",
+                        line=line.line_number,
+                        file=line.file_id.display_name,
+                        state=dict(self._fields["refusal_state"]._description_selection(self.env))[
+                            line.refusal_state
+                        ],
+                    )
+                )
+        self.refusal_state = "to_send"
+        for line in self:
+            line.file_id.message_post(
+                body=_(
+                    "Opt-in of %(identifier)s (line %(line)s) refused: it goes back to the bank "
+                    "in the next direct debit remittance.",
+                    identifier=line.customer_identifier,
+                    line=line.line_number,
+                )
+            )
+        return True
+
+    def _refusal_text(self):
+        """The reason the bank reads in the C record (two texts of 40), in
+        Portuguese whatever the user's language, like the rest of the file."""
+        self.ensure_one()
+        text = f"Cliente {(self.customer_identifier or '').strip()} nao identificado pela empresa"
+        return text[:40], text[40:80]

@@ -323,6 +323,41 @@ class TestDebit(RbmDunningCase):
         self.assertEqual(len(invoice.rbm_debit_ids), 2)
 
     @freeze_time("2026-03-02")
+    def test_unknown_opt_in_refused_at_the_bank(self):
+        optin, preview = self._import(self._return_150([self._b("NOBODY", account="55555")]))
+        self.assertEqual([status for *_x, status in preview], ["problem"])
+        line = optin.occurrence_ids
+        # only an opt-in not applied can be refused, once
+        self._import(self._return_150([self._b("CLI-0001")], nsa=2))
+        applied = self.env["rbm.debit.occurrence"].search(
+            [("record_type", "=", "B"), ("status", "=", "applied")]
+        )
+        with self.assertRaisesRegex(UserError, "only an opt-in from the bank"):
+            applied.action_refuse_at_bank()
+        line.action_refuse_at_bank()
+        self.assertEqual(line.refusal_state, "to_send")
+        with self.assertRaisesRegex(UserError, r"already refused \(To Send\)"):
+            line.action_refuse_at_bank()
+        # the next remittance carries it as a record C, even with nothing to debit
+        remittance, _skipped = self.env["rbm.debit.file"]._generate_remittance(
+            self.account, date(2026, 3, 31)
+        )
+        parsed = cnab150.parse_cnab150(base64.b64decode(remittance.datas))
+        self.assertFalse(parsed.errors)
+        (refusal,) = parsed.of_kind("C")
+        self.assertEqual(
+            (refusal["customer_id"], refusal["branch"], refusal["account_id"]),
+            ("NOBODY", "0810", "55555"),
+        )
+        self.assertIn("NOBODY", refusal["occurrence1"] + refusal["occurrence2"])
+        self.assertFalse(parsed.of_kind("E"))
+        self.assertEqual((line.refusal_state, line.refusal_file_id), ("sent", remittance))
+        self.assertEqual(remittance.occurrence_ids.mapped("record_type"), ["C"])
+        # sent once
+        with self.assertRaisesRegex(UserError, "no installment to debit"):
+            self.account.action_generate_debit_remittance()
+
+    @freeze_time("2026-03-02")
     def test_refused_debit_sent_again(self):
         self.account.write(
             {"debit_retry_count": 2, "debit_retry_days": 3, "debit_retry_codes": "01, 05"}
