@@ -13,11 +13,16 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
-        """Usage on an invoice reset to draft is rated again (still on it)."""
+        """Usage on an invoice reset to draft is rated again (still on it);
+        a cancelled invoice takes back the usage it released."""
+        cancelled = self.filtered(lambda move: move.state == "cancel" and move.rbm_contract_id)
+        Usage = self.env["rbm.usage"]
+        Usage._check_released_lines_reclaimable(cancelled.invoice_line_ids)
         result = super().button_draft()
-        self.env["rbm.usage"]._set_invoice_lines_state(
+        Usage._set_invoice_lines_state(
             self.filtered("rbm_contract_id").invoice_line_ids, "invoiced", "rated"
         )
+        Usage._reclaim_released_lines(cancelled.invoice_line_ids)
         return result
 
     def button_cancel(self):

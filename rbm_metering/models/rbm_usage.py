@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
@@ -82,6 +82,16 @@ class RbmUsage(models.Model):
         "account.move.line", readonly=True, copy=False, ondelete="set null", index="btree_not_null"
     )
     invoice_id = fields.Many2one(related="invoice_line_id.move_id", string="Invoice")
+    released_line_id = fields.Many2one(
+        "account.move.line",
+        string="Released From",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        index="btree_not_null",
+        help="The invoice line that billed this event before its invoice was cancelled: the "
+        "event goes back to it if that invoice is reset to draft.",
+    )
     reason = fields.Char(readonly=True, copy=False, help="Why the event was rejected or moved.")
 
     _sql_constraints = [
@@ -228,6 +238,7 @@ class RbmUsage(models.Model):
                 WITH released AS (
                     UPDATE rbm_usage u
                        SET state = 'accepted', invoice_line_id = NULL,
+                           released_line_id = old.invoice_line_id,
                            write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
                       FROM (SELECT id, invoice_line_id FROM rbm_usage
                              WHERE invoice_line_id = ANY(%s) FOR UPDATE) AS old
@@ -260,6 +271,67 @@ class RbmUsage(models.Model):
                 subtype_xmlid="mail.mt_note",
             )
         return sum(row[2] for row in rows)
+
+    @api.model
+    def _check_released_lines_reclaimable(self, lines):
+        """UserError naming both invoices when events ``lines`` released (their
+        invoice was cancelled) were billed by another invoice since: taking
+        them back would bill them twice."""
+        lines = lines.filtered(lambda line: line.display_type == "product")
+        if not lines.ids:
+            return
+        self.flush_model(["state", "invoice_line_id", "released_line_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT released.move_id, billing.move_id
+                  FROM rbm_usage u
+                  JOIN account_move_line released ON released.id = u.released_line_id
+                  JOIN account_move_line billing ON billing.id = u.invoice_line_id
+                 WHERE u.released_line_id = ANY(%s) AND u.state IN ('rated', 'invoiced')
+                 LIMIT 1
+                """,
+                lines.ids,
+            )
+        )
+        conflict = self.env.cr.fetchone()
+        if conflict:
+            moves = self.env["account.move"].sudo().browse(conflict)
+            raise UserError(
+                _(
+                    "Invoice %(invoice)s cannot be reset to draft: the usage it billed was "
+                    "billed again by invoice %(other)s after it was cancelled. Issue a new "
+                    "invoice instead.",
+                    invoice=moves[0].display_name,
+                    other=moves[1].display_name,
+                )
+            )
+
+    @api.model
+    def _reclaim_released_lines(self, lines):
+        """The events ``lines`` released when their invoice was cancelled
+        come back to them when it is reset to draft (rated again, on the same
+        lines), so that the invoice and the next one never both bill them."""
+        self._check_released_lines_reclaimable(lines)
+        lines = lines.filtered(lambda line: line.display_type == "product")
+        if not lines.ids:
+            return 0
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE rbm_usage
+                   SET state = 'rated', invoice_line_id = released_line_id,
+                       released_line_id = NULL,
+                       write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+                 WHERE released_line_id = ANY(%s) AND state = 'accepted'
+                """,
+                self.env.uid,
+                lines.ids,
+            )
+        )
+        count = self.env.cr.rowcount
+        self.invalidate_model()
+        return count
 
     # ------------------------------------------------------------
     # INGESTION

@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from odoo.addons.rbm_recurring.tests.common import d
@@ -273,6 +274,31 @@ class TestReleaseUsage(RbmMeteringCase):
         move.button_cancel()
         self.assertEqual(move.state, "cancel")
         self._assert_released_then_billed_once(contract, events)
+
+    def test_cancelled_invoice_reset_to_draft_takes_its_usage_back(self):
+        contract, move, events = self._january_invoice()
+        move.button_cancel()
+        self.assertEqual(set(events.mapped("state")), {"accepted"})
+        self.assertEqual(events.released_line_id, self._usage_line(move))
+        # reset and posted again: it bills the usage, the next invoice does not
+        move.button_draft()
+        self.assertEqual(set(events.mapped("state")), {"rated"})
+        self.assertEqual(set(events.mapped("invoice_id")), {move})
+        self.assertFalse(events.released_line_id)
+        move.action_post()
+        self.assertEqual(set(events.mapped("state")), {"invoiced"})
+        march = self._bill(contract, d("2027-03-01"))["moves"]
+        self.assertFalse(self._usage_line(march))
+
+    def test_cancelled_invoice_whose_usage_was_billed_again_cannot_be_reset(self):
+        contract, move, events = self._january_invoice()
+        move.button_cancel()
+        march = self._bill(contract, d("2027-03-01"))["moves"]
+        self.assertEqual(set(events.mapped("invoice_id")), {march})
+        with self.assertRaisesRegex(UserError, "billed again by invoice"):
+            move.button_draft()
+        self.assertEqual(move.state, "cancel")
+        self.assertEqual(set(events.mapped("invoice_id")), {march})
 
     def test_deleted_draft_invoice_releases_its_usage(self):
         contract, move, events = self._january_invoice("draft")
