@@ -329,8 +329,33 @@ class RbmReceivableAging(models.Model):
                 grouped[row["company_id"]][key(row)].append(row)
             return grouped
 
-        def amounts_total(company_sums):
-            return [round(sum(values), 2) for values in zip(*company_sums, strict=True)]
+        def split_amounts(group, fname, keys):
+            """Open amount of ``group`` per value of ``fname`` in ``keys``, then the total."""
+            amounts = [
+                round(sum(r["amount_residual"] for r in group if r[fname] == key), 2)
+                for key in keys
+            ]
+            return [*amounts, round(sum(amounts), 2)]
+
+        def write_company_total(sheet, line, first_col, company, sums, company_sums):
+            """The total line of ``company``, kept in ``company_sums`` for the
+            grand total; returns the next free line."""
+            sums = [round(value, 2) for value in sums]
+            label = _("Total %(company)s", company=names["company_id"][company])
+            write_totals(sheet, line, label, first_col, sums)
+            company_sums.append(sums)
+            return line + 1
+
+        def write_grand_total(sheet, line, first_col, company_sums, width):
+            """The total of all companies when they share one currency."""
+            if not one_currency:
+                return
+            total = (
+                [round(sum(values), 2) for values in zip(*company_sums, strict=True)]
+                if company_sums
+                else [0.0] * width
+            )
+            write_totals(sheet, line, _("Total"), first_col, total)
 
         # aging by customer
         bucket_labels = [labels["aging_bucket"][key] for key in buckets]
@@ -345,13 +370,7 @@ class RbmReceivableAging(models.Model):
             sums = [0.0] * (len(buckets) + 1)
             for partner in sorted(by_partner, key=lambda p: names["partner_id"][p]):
                 partner_rows = by_partner[partner]
-                amounts = [
-                    round(
-                        sum(r["amount_residual"] for r in partner_rows if r["aging_bucket"] == b), 2
-                    )
-                    for b in buckets
-                ]
-                amounts.append(round(sum(amounts), 2))
+                amounts = split_amounts(partner_rows, "aging_bucket", buckets)
                 sheet.write(line, 0, names["company_id"][company])
                 sheet.write(line, 1, names["partner_id"][partner])
                 for col, value in enumerate(amounts, start=2):
@@ -361,20 +380,8 @@ class RbmReceivableAging(models.Model):
                 )
                 sums = [a + b for a, b in zip(sums, amounts, strict=True)]
                 line += 1
-            sums = [round(value, 2) for value in sums]
-            write_totals(
-                sheet, line, _("Total %(company)s", company=names["company_id"][company]), 2, sums
-            )
-            company_sums.append(sums)
-            line += 1
-        if one_currency:
-            write_totals(
-                sheet,
-                line,
-                _("Total"),
-                2,
-                amounts_total(company_sums) if company_sums else [0.0] * (len(buckets) + 1),
-            )
+            line = write_company_total(sheet, line, 2, company, sums, company_sums)
+        write_grand_total(sheet, line, 2, company_sums, len(buckets) + 1)
 
         # portfolio by payment method and status
         states = [key for key, _label in self._fields["portfolio_state"].selection]
@@ -399,11 +406,7 @@ class RbmReceivableAging(models.Model):
             sums = [0.0] * (len(states) + 1)
             for method, boleto_state in sorted(groups):
                 group = groups[(method, boleto_state)]
-                amounts = [
-                    round(sum(r["amount_residual"] for r in group if r["portfolio_state"] == s), 2)
-                    for s in states
-                ]
-                amounts.append(round(sum(amounts), 2))
+                amounts = split_amounts(group, "portfolio_state", states)
                 sheet.write(line, 0, names["company_id"][company])
                 sheet.write(line, 1, labels["payment_method"].get(method, none))
                 sheet.write(line, 2, labels["boleto_state"].get(boleto_state, none))
@@ -412,20 +415,8 @@ class RbmReceivableAging(models.Model):
                     sheet.write_number(line, col, value, money)
                 sums = [a + b for a, b in zip(sums, amounts, strict=True)]
                 line += 1
-            sums = [round(value, 2) for value in sums]
-            write_totals(
-                sheet, line, _("Total %(company)s", company=names["company_id"][company]), 4, sums
-            )
-            company_sums.append(sums)
-            line += 1
-        if one_currency:
-            write_totals(
-                sheet,
-                line,
-                _("Total"),
-                4,
-                amounts_total(company_sums) if company_sums else [0.0] * (len(states) + 1),
-            )
+            line = write_company_total(sheet, line, 4, company, sums, company_sums)
+        write_grand_total(sheet, line, 4, company_sums, len(states) + 1)
 
         # installments
         columns = [
