@@ -434,7 +434,7 @@ def prepare(env, scenario, today, n):
         """
     )
     policy = env["rbm.collection.policy"].search([("name", "=", POLICY)])
-    reason = env.ref("rbm_dunning.rbm_cancel_reason_non_payment")
+    reason = env.ref("rbm_recurring.cancel_reason_non_payment")
     cr.execute(
         """
         UPDATE rbm_contract c SET state = 'active', suspended_since = NULL,
@@ -577,7 +577,7 @@ def run_scenario(registry, args, scenario, n):
                 step.action,
                 step.mail_template_id,
                 step.sms_template_id,
-                step.cancel_reason_id or env.ref("rbm_dunning.rbm_cancel_reason_non_payment"),
+                step.cancel_reason_id or env.ref("rbm_recurring.cancel_reason_non_payment"),
             )
             for step in steps
         }
