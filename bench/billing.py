@@ -171,12 +171,28 @@ def run_odoo_bin(args, extra):
     subprocess.run(cmd, check=True)
 
 
-def ensure_database(args):
-    exists, state = db_state(args.db)
+def setup_odoo(args, module="rbm_recurring", http=False):
+    """Find Odoo (``--odoo-home``), put it on ``sys.path``, install ``module``
+    in the bench database (or update it with ``--update``) and configure
+    Odoo for that database, without its HTTP server unless ``http``."""
+    odoo_home = os.path.abspath(args.odoo_home)
+    if not os.path.isfile(os.path.join(odoo_home, "odoo-bin")):
+        raise SystemExit(f"bench: no odoo-bin in {odoo_home}; set ODOO_HOME or --odoo-home")
+    args.odoo_home = odoo_home
+    if not args.addons_path:
+        args.addons_path = ",".join(
+            [os.path.join(odoo_home, "addons"), os.path.join(odoo_home, "odoo", "addons"), REPO]
+        )
+    sys.path.insert(0, odoo_home)
+    import odoo  # after sys.path
+
+    exists, state = db_state(args.db, module)
     if not exists or state != "installed":
-        run_odoo_bin(args, ["-i", "rbm_recurring", "--without-demo=all"])
-    elif args.update:
-        run_odoo_bin(args, ["-u", "rbm_recurring"])
+        run_odoo_bin(args, ["-i", module, "--without-demo=all"])
+    elif getattr(args, "update", False):
+        run_odoo_bin(args, ["-u", module])
+    options = [f"--addons-path={args.addons_path}", "-d", args.db, f"--log-level={args.log_level}"]
+    odoo.tools.config.parse_config(options if http else [*options, "--no-http"])
 
 
 def git(*cmd):
@@ -832,27 +848,7 @@ def main():
     args = parse_args()
     if args.contracts < 1 or args.batch_size < 1 or args.warmup < 0:
         raise SystemExit("bench: --contracts and --batch-size must be positive")
-    odoo_home = os.path.abspath(args.odoo_home)
-    if not os.path.isfile(os.path.join(odoo_home, "odoo-bin")):
-        raise SystemExit(f"bench: no odoo-bin in {odoo_home}; set ODOO_HOME or --odoo-home")
-    args.odoo_home = odoo_home
-    if not args.addons_path:
-        args.addons_path = ",".join(
-            [os.path.join(odoo_home, "addons"), os.path.join(odoo_home, "odoo", "addons"), REPO]
-        )
-    sys.path.insert(0, odoo_home)
-    import odoo  # noqa: F401 - after sys.path
-
-    ensure_database(args)
-    odoo.tools.config.parse_config(
-        [
-            f"--addons-path={args.addons_path}",
-            "-d",
-            args.db,
-            f"--log-level={args.log_level}",
-            "--no-http",
-        ]
-    )
+    setup_odoo(args)
     run(args)
 
 

@@ -597,23 +597,8 @@ def main():
     args.plain_sample = min(args.plain_sample, args.lines)
     if min(args.lines, args.batch_size, args.plain_sample) < 1 or args.warmup < 1:
         raise SystemExit("bench: --lines, --batch-size and --warmup must be > 0")
-    odoo_home = os.path.abspath(args.odoo_home)
-    if not os.path.isfile(os.path.join(odoo_home, "odoo-bin")):
-        raise SystemExit(f"bench: no odoo-bin in {odoo_home}; set ODOO_HOME or --odoo-home")
-    args.odoo_home = odoo_home
-    if not args.addons_path:
-        args.addons_path = ",".join(
-            [os.path.join(odoo_home, "addons"), os.path.join(odoo_home, "odoo", "addons"), REPO]
-        )
-    sys.path.insert(0, odoo_home)
-    import odoo  # noqa: F401 - after sys.path
-
-    exists, state = billing.db_state(args.db, "rbm_dunning")
-    if not exists or state != "installed":
-        billing.run_odoo_bin(args, ["-i", "rbm_dunning", "--without-demo=all"])
-    odoo.tools.config.parse_config(
-        [f"--addons-path={args.addons_path}", "-d", args.db, f"--log-level={args.log_level}"]
-    )
+    # without --no-http, as before
+    billing.setup_odoo(args, "rbm_dunning", http=True)
     run(args)
 
 

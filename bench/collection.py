@@ -805,31 +805,7 @@ def main():
     args = parse_args()
     if min(args.installments, args.seeds, args.batch_size, args.plain_every) < 1:
         raise SystemExit("bench: sizes must be positive")
-    odoo_home = os.path.abspath(args.odoo_home)
-    if not os.path.isfile(os.path.join(odoo_home, "odoo-bin")):
-        raise SystemExit(f"bench: no odoo-bin in {odoo_home}; set ODOO_HOME or --odoo-home")
-    args.odoo_home = odoo_home
-    if not args.addons_path:
-        args.addons_path = ",".join(
-            [os.path.join(odoo_home, "addons"), os.path.join(odoo_home, "odoo", "addons"), REPO]
-        )
-    sys.path.insert(0, odoo_home)
-    import odoo  # noqa: F401 - after sys.path
-
-    exists, state = billing.db_state(args.db, "rbm_dunning")
-    if not exists or state != "installed":
-        billing.run_odoo_bin(args, ["-i", "rbm_dunning", "--without-demo=all"])
-    elif args.update:
-        billing.run_odoo_bin(args, ["-u", "rbm_dunning"])
-    odoo.tools.config.parse_config(
-        [
-            f"--addons-path={args.addons_path}",
-            "-d",
-            args.db,
-            f"--log-level={args.log_level}",
-            "--no-http",
-        ]
-    )
+    billing.setup_odoo(args, "rbm_dunning")
     run(args)
 
 

@@ -294,27 +294,7 @@ def run(args):
 
 def main():
     args = parse_args()
-    odoo_home = os.path.abspath(args.odoo_home)
-    if not os.path.isfile(os.path.join(odoo_home, "odoo-bin")):
-        raise SystemExit(f"bench: no odoo-bin in {odoo_home}; set ODOO_HOME or --odoo-home")
-    args.odoo_home = odoo_home
-    if not args.addons_path:
-        args.addons_path = ",".join(
-            [os.path.join(odoo_home, "addons"), os.path.join(odoo_home, "odoo", "addons"), REPO]
-        )
-    sys.path.insert(0, odoo_home)
-    import odoo
-
-    billing.ensure_database(args)
-    odoo.tools.config.parse_config(
-        [
-            f"--addons-path={args.addons_path}",
-            "-d",
-            args.db,
-            f"--log-level={args.log_level}",
-            "--no-http",
-        ]
-    )
+    billing.setup_odoo(args)
     run(args)
 
 

@@ -462,27 +462,8 @@ def main():
         return
     if min(args.events, args.batch_size, args.contracts, args.connections) < 1:
         raise SystemExit("bench: --events, --batch-size, --contracts, --connections must be > 0")
-    odoo_home = os.path.abspath(args.odoo_home)
-    if not os.path.isfile(os.path.join(odoo_home, "odoo-bin")):
-        raise SystemExit(f"bench: no odoo-bin in {odoo_home}; set ODOO_HOME or --odoo-home")
-    args.odoo_home = odoo_home
-    if not args.addons_path:
-        args.addons_path = ",".join(
-            [os.path.join(odoo_home, "addons"), os.path.join(odoo_home, "odoo", "addons"), REPO]
-        )
-    sys.path.insert(0, odoo_home)
-    import odoo  # noqa: F401 - after sys.path
-
-    exists, state = billing.db_state(args.db, "rbm_metering")
-    if not exists or state != "installed":
-        cmd = odoo_cmd(
-            args, "-i", "rbm_metering", "--without-demo=all", "--stop-after-init", "--no-http"
-        )
-        print("bench: running", " ".join(cmd[1:]), flush=True)
-        subprocess.run([*cmd, "--log-level=warn"], check=True)
-    odoo.tools.config.parse_config(
-        [f"--addons-path={args.addons_path}", "-d", args.db, f"--log-level={args.log_level}"]
-    )
+    # the bench serves the API over HTTP
+    billing.setup_odoo(args, "rbm_metering", http=True)
     run(args)
 
 
