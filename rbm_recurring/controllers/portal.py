@@ -1,4 +1,4 @@
-from odoo import _, http
+from odoo import _, fields, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
 
@@ -169,6 +169,13 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             raise ValidationError(_("Choose what to change."))
         return kind, kwargs
 
+    def _rbm_portal_today(self, contract_sudo):
+        """The customer's date today: in their time zone, else in the
+        company's, so a change or cancellation asked for late in the evening
+        is dated (and prorated) on the day the customer sees."""
+        tz = request.env.user.tz or contract_sudo.company_id.partner_id.tz or "UTC"
+        return fields.Date.context_today(contract_sudo.with_context(tz=tz))
+
     def _prepare_change_page_values(self, contract_sudo, form, error=False):
         return {
             "contract": contract_sudo,
@@ -198,7 +205,9 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
                 values["preview"] = (
                     request.env["rbm.contract.change"]
                     .sudo()
-                    ._prepare(contract_sudo, kind, **kwargs)
+                    ._prepare(
+                        contract_sudo, kind, today=self._rbm_portal_today(contract_sudo), **kwargs
+                    )
                 )
             except (UserError, ValidationError) as error:
                 values["error"] = error.args[0]
@@ -219,7 +228,11 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
         try:
             kind, kwargs = self._parse_change_request(contract_sudo, kw)
             change_sudo = (
-                request.env["rbm.contract.change"].sudo()._request(contract_sudo, kind, **kwargs)
+                request.env["rbm.contract.change"]
+                .sudo()
+                ._request(
+                    contract_sudo, kind, today=self._rbm_portal_today(contract_sudo), **kwargs
+                )
             )
         except (UserError, ValidationError) as error:
             values = self._prepare_change_page_values(contract_sudo, kw, error=error.args[0])
@@ -252,7 +265,8 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             "preview": False,
         }
         try:
-            values["preview"] = contract_sudo._prepare_cancellation("period_end")
+            today = self._rbm_portal_today(contract_sudo)
+            values["preview"] = contract_sudo._prepare_cancellation("period_end", today)
         except UserError as error:
             values["error"] = error.args[0]
             return request.render("rbm_recurring.portal_subscription_cancel", values)
@@ -264,6 +278,6 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             if reason not in reasons or not reason:
                 values["error"] = _("Please tell us why you are leaving (field Reason).")
                 return request.render("rbm_recurring.portal_subscription_cancel", values)
-            contract_sudo._cancel(reason, "period_end", note=kw.get("note") or None)
+            contract_sudo._cancel(reason, "period_end", today=today, note=kw.get("note") or None)
             return request.redirect(f"/my/subscriptions/{contract_sudo.id}?cancelled=1")
         return request.render("rbm_recurring.portal_subscription_cancel", values)

@@ -14,6 +14,10 @@ class TestPortalChange(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         portal = cls.env.ref("base.group_portal")
+        # the customers have no time zone: the portal dates their changes in
+        # the company's, whatever the hour of the run in UTC
+        cls.env.company.partner_id.tz = "America/Sao_Paulo"
+        cls.today = fields.Date.context_today(cls.env.company.with_context(tz="America/Sao_Paulo"))
         product = cls.env["product.product"].create(
             {"name": "Portal Basic", "type": "service", "taxes_id": [Command.clear()]}
         )
@@ -57,11 +61,11 @@ class TestPortalChange(HttpCase):
                 {
                     "partner_id": partner.id,
                     "plan_id": cls.plan.id,
-                    "date_start": fields.Date.today().replace(day=1),
+                    "date_start": cls.today.replace(day=1),
                 }
             )
             contract.action_activate()
-            contract._bill_due_periods(fields.Date.today())
+            contract._bill_due_periods(cls.today)
             cls.contracts[key] = contract
         cls.contract_a = cls.contracts["a"]
         cls.contract_b = cls.contracts["b"]
@@ -79,7 +83,7 @@ class TestPortalChange(HttpCase):
         url = f"{base}?kind=plan&new_plan_id={self.big_plan.id}"
         token, page = self._csrf(url)
         expected = self.env["rbm.contract.change"]._prepare(
-            self.contract_a, "plan", new_plan=self.big_plan
+            self.contract_a, "plan", new_plan=self.big_plan, today=self.today
         )
         self.assertIn("Portal Basic Plan → Portal Premium Plan", page.text)
         for item in expected["amounts"]:
@@ -177,7 +181,7 @@ class TestPortalChange(HttpCase):
         self.assertEqual(self.contract_a.cancel_reason_id, reason)
         self.assertEqual(
             self.contract_a.date_end,
-            self.contract_a._get_period_containing(fields.Date.today())["full_end"],
+            self.contract_a._get_period_containing(self.today)["full_end"],
         )
         self.assertTrue(
             any("Budget cuts" in message.body for message in self.contract_a.message_ids)
