@@ -78,8 +78,9 @@ class PagBankCase(AccountTestInvoicingCommon, HttpCase):
     # --- helpers ---------------------------------------------------------------------------
 
     def _make_slow(self, requests):
-        """The next `requests` answers arrive after the timeout (PagBank applied them)."""
-        self.fake.slow_requests, self.fake.delay = requests, 10.5
+        """The next `requests` answers arrive after the timeout (PagBank applied them),
+        late enough (1.5 s) that a busy machine cannot turn a timeout into an answer."""
+        self.fake.slow_requests, self.fake.delay = requests, 11.5
 
     def _tx(self, method=None, flow="direct", amount=1234.56, **values):
         return (
