@@ -1,4 +1,4 @@
-from odoo import fields, http
+from odoo import http
 from odoo.http import request
 
 from odoo.addons.rbm_recurring.controllers.portal import RbmCustomerPortal
@@ -34,10 +34,14 @@ class RbmOverduePortal(RbmCustomerPortal):
         the ways to pay them; empty when nothing is overdue."""
         if request.env.user._is_public() and contract is None:
             return {}
-        lines_sudo = partner.sudo()._rbm_get_overdue_installments_sudo(contract=contract)
+        # days overdue counted in the customer's time zone, else the company's
+        viewer = contract.partner_id if contract is not None else request.env.user.partner_id
+        today = viewer._rbm_get_today(contract.company_id if contract is not None else None)
+        lines_sudo = partner.sudo()._rbm_get_overdue_installments_sudo(
+            as_of=today, contract=contract
+        )
         if not lines_sudo:
             return {}
-        today = fields.Date.context_today(lines_sudo)
         invoices = []
         totals = {}
         for move_sudo in lines_sudo.move_id:

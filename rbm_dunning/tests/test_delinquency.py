@@ -649,6 +649,21 @@ class TestOverdueBanner(DelinquencyCase, HttpCase):
         page = self.url_open(f"/my/subscriptions/{self.contract_lia.id}").text
         self.assertNotIn(self.late.name, page)
 
+    def test_days_overdue_in_the_customer_time_zone(self):
+        """At any hour of the run, one of UTC+14 and UTC-12 is on another day
+        than UTC: the banner counts days overdue on the customer's day."""
+        self.authenticate("lia_portal", "lia_portal")
+        differs = False
+        for tz in ("Etc/GMT-14", "Etc/GMT+12"):
+            self.lia.partner_id.tz = tz
+            local_today = self.lia.partner_id._rbm_get_today()
+            days = (local_today - self.late.invoice_date_due).days
+            differs |= days != (fields.Date.today() - self.late.invoice_date_due).days
+            for url in ("/my", f"/my/subscriptions/{self.contract_lia.id}"):
+                page = self.url_open(url).text
+                self.assertIn(f'<td class="text-end">{days}</td>', page, f"{tz} on {url}")
+        self.assertTrue(differs, "one of the two time zones is on another day than UTC")
+
     def test_banner_gone_after_payment(self):
         self._pay(self.late, 123.45, fields.Date.today())
         self.authenticate("lia_portal", "lia_portal")

@@ -55,7 +55,7 @@ class RbmContract(models.Model):
         at 23:30 in São Paulo on the last day of a period (02:30 UTC the next
         day) belongs to that period."""
         self.ensure_one()
-        name = self.partner_id.tz or self.company_id.partner_id.tz or "UTC"
+        name = self.partner_id._rbm_get_tz(self.company_id)
         return getattr(rating.get_zone(name), "key", "UTC")
 
     def _get_usage_day_start(self, day):

@@ -1,4 +1,4 @@
-from odoo import _, fields, http
+from odoo import _, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
 
@@ -170,11 +170,10 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
         return kind, kwargs
 
     def _rbm_portal_today(self, contract_sudo):
-        """The customer's date today: in their time zone, else in the
-        company's, so a change or cancellation asked for late in the evening
-        is dated (and prorated) on the day the customer sees."""
-        tz = request.env.user.tz or contract_sudo.company_id.partner_id.tz or "UTC"
-        return fields.Date.context_today(contract_sudo.with_context(tz=tz))
+        """The customer's date today (their time zone, else the company's), so
+        a change or cancellation asked for late in the evening is dated (and
+        prorated) on the day the customer sees."""
+        return contract_sudo.partner_id._rbm_get_today(contract_sudo.company_id)
 
     def _prepare_change_page_values(self, contract_sudo, form, error=False):
         return {

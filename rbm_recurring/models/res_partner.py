@@ -71,3 +71,17 @@ class ResPartner(models.Model):
         action["domain"] = [("partner_id", "child_of", self.commercial_partner_id.id)]
         action["context"] = {"default_partner_id": self.id}
         return action
+
+    def _rbm_get_tz(self, company=None):
+        """Name of the time zone this customer's days are counted in: the
+        customer's own, else the company's (``company``, default the
+        customer's or the current one), else UTC."""
+        self.ensure_one()
+        company = company or self.company_id or self.env.company
+        return self.tz or company.partner_id.tz or "UTC"
+
+    def _rbm_get_today(self, company=None):
+        """Today's date for this customer (see ``_rbm_get_tz``): the portal
+        dates the customer's changes and counts days overdue by it, so a
+        request made in the evening in São Paulo is not dated tomorrow."""
+        return fields.Date.context_today(self.with_context(tz=self._rbm_get_tz(company)))

@@ -1,8 +1,10 @@
 import re
 from urllib.parse import urlparse
 
+from freezegun import freeze_time
+
 from odoo import Command, fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, TransactionCase, tagged
 
 
 @tagged("post_install", "-at_install")
@@ -186,6 +188,22 @@ class TestPortalChange(HttpCase):
         self.assertTrue(
             any("Budget cuts" in message.body for message in self.contract_a.message_ids)
         )
+
+
+@tagged("post_install", "-at_install")
+class TestCustomerToday(TransactionCase):
+    """The portal's 'today' for a customer: their time zone, else the company's, else UTC."""
+
+    def test_evening_in_sao_paulo_is_still_today(self):
+        company = self.env["res.company"].create({"name": "RBM Time Zone Co"})
+        customer = self.env["res.partner"].create({"name": "Evening customer", "tz": False})
+        with freeze_time("2026-11-28 01:30:00"):  # 22:30 on the 27th in São Paulo
+            self.assertEqual(customer._rbm_get_today(company), fields.Date.to_date("2026-11-28"))
+            company.partner_id.tz = "America/Sao_Paulo"
+            self.assertEqual(customer._rbm_get_today(company), fields.Date.to_date("2026-11-27"))
+            customer.tz = "Asia/Tokyo"
+            self.assertEqual(customer._rbm_get_today(company), fields.Date.to_date("2026-11-28"))
+            self.assertEqual(customer._rbm_get_tz(company), "Asia/Tokyo")
 
 
 @tagged("post_install", "-at_install")
