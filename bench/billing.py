@@ -114,6 +114,12 @@ def parse_args():
     parser.add_argument(
         "--update", action="store_true", help="run odoo-bin -u rbm_recurring on the database first"
     )
+    add_odoo_arguments(parser)
+    return parser.parse_args()
+
+
+def add_odoo_arguments(parser):
+    """The options every benchmark reads through ``setup_odoo``."""
     parser.add_argument(
         "--odoo-home",
         default=os.environ.get("ODOO_HOME", "/opt/odoo"),
@@ -125,7 +131,6 @@ def parse_args():
         help="full addons path (default: ODOO_HOME/addons,ODOO_HOME/odoo/addons,the repository)",
     )
     parser.add_argument("--log-level", default="warn", help="Odoo log level (default: warn)")
-    return parser.parse_args()
 
 
 # ----------------------------------------------------------------------------

@@ -102,13 +102,7 @@ def parse_args():
     )
     parser.add_argument("--profile", action="store_true", help="query breakdown of the RBM side")
     parser.add_argument("--profile-top", type=int, default=15)
-    parser.add_argument(
-        "--odoo-home",
-        default=os.environ.get("ODOO_HOME", "/opt/odoo"),
-        help="Odoo source tree holding odoo-bin (default: $ODOO_HOME or /opt/odoo)",
-    )
-    parser.add_argument("--addons-path", default=None, help="full addons path")
-    parser.add_argument("--log-level", default="warn", help="Odoo log level (default: warn)")
+    billing.add_odoo_arguments(parser)
     return parser.parse_args()
 
 

@@ -123,13 +123,7 @@ def parse_args():
     parser.add_argument(
         "--update", action="store_true", help="run odoo-bin -u rbm_dunning on the database first"
     )
-    parser.add_argument(
-        "--odoo-home",
-        default=os.environ.get("ODOO_HOME", "/opt/odoo"),
-        help="Odoo source tree holding odoo-bin (default: $ODOO_HOME or /opt/odoo)",
-    )
-    parser.add_argument("--addons-path", default=None, help="full addons path")
-    parser.add_argument("--log-level", default="warn", help="Odoo log level (default: warn)")
+    billing.add_odoo_arguments(parser)
     return parser.parse_args()
 
 

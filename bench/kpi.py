@@ -52,9 +52,7 @@ def parse_args():
     parser.add_argument("--repeat", type=int, default=5, help="timed runs (median)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--update", action="store_true", help="odoo-bin -u rbm_recurring first")
-    parser.add_argument("--odoo-home", default=os.environ.get("ODOO_HOME", "/opt/odoo"))
-    parser.add_argument("--addons-path", default=None)
-    parser.add_argument("--log-level", default="warn")
+    billing.add_odoo_arguments(parser)
     return parser.parse_args()
 
 

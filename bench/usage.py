@@ -68,13 +68,7 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=0, help="odoo-bin --workers (0)")
     parser.add_argument("--orm-sample", type=int, default=100000, help="ORM create rows (100,000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
-    parser.add_argument(
-        "--odoo-home",
-        default=os.environ.get("ODOO_HOME", "/opt/odoo"),
-        help="Odoo source tree holding odoo-bin (default: $ODOO_HOME or /opt/odoo)",
-    )
-    parser.add_argument("--addons-path", default=None, help="full addons path")
-    parser.add_argument("--log-level", default="warn", help="Odoo log level (default: warn)")
+    billing.add_odoo_arguments(parser)
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)  # client mode: spec file
     return parser.parse_args()
 
