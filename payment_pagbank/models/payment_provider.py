@@ -214,50 +214,29 @@ class PaymentProvider(models.Model):
                 else:
                     response = requests.post(url, json=payload, headers=headers, timeout=timeout)
             except requests.exceptions.Timeout:
-                _logger.warning(
-                    "PagBank did not answer %s %s within %ss (attempt %s/%s)",
-                    method,
-                    endpoint,
-                    timeout,
-                    attempt,
-                    attempts,
-                )
-                if attempt < attempts:
-                    time.sleep(const.RETRY_BACKOFF * attempt)
-                    continue
-                raise PagBankUnanswered(
-                    _(
-                        "PagBank did not answer within %(seconds)s seconds. Nothing is lost: the "
-                        "result will arrive by notification, or can be checked later.",
-                        seconds=int(timeout),
-                    )
-                ) from None
+                failure, timed_out = f"no answer within {timeout}s", True
             except requests.exceptions.ConnectionError:
-                _logger.warning(
-                    "Unable to reach PagBank at %s %s (attempt %s/%s)",
-                    method,
-                    endpoint,
-                    attempt,
-                    attempts,
-                )
-                if attempt < attempts:
-                    time.sleep(const.RETRY_BACKOFF * attempt)
-                    continue
-                raise PagBankUnanswered(
-                    _("PagBank could not be reached. Please try again later.")
-                ) from None
-            if response.status_code >= 500 and attempt < attempts:
-                _logger.warning(
-                    "PagBank answered %s to %s %s (attempt %s/%s)",
-                    response.status_code,
-                    method,
-                    endpoint,
-                    attempt,
-                    attempts,
-                )
+                failure, timed_out = "unreachable", False
+            else:
+                if response.status_code < 500 or attempt == attempts:
+                    break
+                failure, timed_out = f"HTTP {response.status_code}", False
+            _logger.warning(
+                "PagBank %s %s: %s (attempt %s/%s)", method, endpoint, failure, attempt, attempts
+            )
+            if attempt < attempts:
                 time.sleep(const.RETRY_BACKOFF * attempt)
                 continue
-            break
+            # no answer at the last attempt (a 5xx answer at the last attempt broke out above)
+            if timed_out:
+                message = _(
+                    "PagBank did not answer within %(seconds)s seconds. Nothing is lost: the "
+                    "result will arrive by notification, or can be checked later.",
+                    seconds=int(timeout),
+                )
+            else:
+                message = _("PagBank could not be reached. Please try again later.")
+            raise PagBankUnanswered(message) from None
         return self._pagbank_parse_response(response, method, endpoint)
 
     def _pagbank_parse_response(self, response, method, endpoint):

@@ -60,6 +60,7 @@ class FakePagBank:
         self.requests = []
         self.slow_requests = 0
         self.delay = 0.0
+        self.unavailable_requests = 0
         self.lock = threading.RLock()
         handler = type("Handler", (_Handler,), {"fake": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -153,6 +154,9 @@ class FakePagBank:
             }
         key = headers.get("x-idempotency-key")
         with self.lock:
+            if self.unavailable_requests > 0:  # down before doing anything
+                self.unavailable_requests -= 1
+                return 503, _error("SERVICE_UNAVAILABLE", "", "Service temporarily unavailable")
             if key and (path, key) in self.idempotent:
                 return self.idempotent[(path, key)]
             try:

@@ -1,5 +1,6 @@
 import json
 import logging
+import socket
 from datetime import timedelta, timezone
 
 import psycopg2
@@ -9,6 +10,8 @@ from odoo.exceptions import ValidationError
 from odoo.tests import JsonRpcException, tagged
 from odoo.tools import hmac as hmac_tool
 from odoo.tools import is_html_empty, mute_logger
+
+from odoo.addons.payment_pagbank import const
 
 from .common import TOKEN, PagBankCase
 
@@ -226,6 +229,42 @@ class TestPagBankRecurring(PagBankCase):
         self.assertEqual(len(self.fake.orders), orders_before + 1, "charged once")
         tx._post_process()
         self.assertEqual(len(self._payments(tx)), 1)
+
+    def test_server_error_is_retried_with_the_same_idempotency_key(self):
+        token = self._saved_card()
+        invoice = self._posted_invoice()
+        orders_before = len(self.fake.orders)
+        self.fake.unavailable_requests = 1
+        tx = self._offline_tx(token, invoice)
+        tx._send_payment_request()
+        self.assertEqual(tx.state, "done")
+        attempts = self.fake.requests_to("POST", "/orders")[-2:]
+        self.assertEqual(
+            attempts[0]["headers"]["x-idempotency-key"], attempts[1]["headers"]["x-idempotency-key"]
+        )
+        self.assertEqual(len(self.fake.orders), orders_before + 1, "charged once")
+
+    def test_server_error_at_every_attempt_is_explained(self):
+        token = self._saved_card()
+        requests_before = len(self.fake.requests_to("POST", "/orders"))
+        self.fake.unavailable_requests = 3
+        tx = self._offline_tx(token, self._posted_invoice())
+        tx._send_payment_request()
+        self.assertEqual(
+            len(self.fake.requests_to("POST", "/orders")) - requests_before, 3, "1 try + 2 retries"
+        )
+        self.assertEqual(tx.state, "error")
+        self.assertIn("PagBank is unavailable right now (HTTP 503)", tx.state_message)
+
+    def test_unreachable_pagbank_leaves_the_charge_pending(self):
+        tx = self._offline_tx(self._saved_card(), self._posted_invoice())
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.env["ir.config_parameter"].sudo().set_param(const.SANDBOX_URL_PARAM, closed_url)
+        tx._send_payment_request()
+        self.assertEqual(tx.state, "pending")
+        self.assertIn("PagBank could not be reached", tx.state_message)
 
     def test_unanswered_offline_charge_waits_for_the_notification(self):
         token = self._saved_card()
