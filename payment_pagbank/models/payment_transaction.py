@@ -298,19 +298,27 @@ class PaymentTransaction(models.Model):
             raise ValidationError(
                 _("The payment %(reference)s was already sent.", reference=self.reference)
             )
-        payload = self._pagbank_prepare_direct_payload(encrypted_card, holder_name)
+        response = self._pagbank_send_order(
+            self._pagbank_prepare_direct_payload(encrypted_card, holder_name)
+        )
+        if response is not None:
+            self._handle_notification_data("pagbank", response)
+
+    def _pagbank_send_order(self, payload):
+        """Create the order of this transaction at PagBank, under the transaction's idempotency
+        key, and return PagBank's answer; ``None`` when PagBank did not answer. PagBank may have
+        applied the order (charged the card) all the same: the transaction then waits, pending,
+        for its notification, rather than let the customer pay again with another transaction
+        (and another idempotency key)."""
         try:
-            response = self.provider_id._pagbank_make_request(
+            return self.provider_id._pagbank_make_request(
                 "/orders",
                 payload=payload,
                 idempotency_key=payment_utils.generate_idempotency_key(self, scope="pagbank_order"),
             )
         except PagBankUnanswered as error:
-            # PagBank may have applied the order: wait for its notification rather than let the
-            # customer pay again with another transaction (and another idempotency key).
             self._set_pending(state_message=error.args[0])
-            return
-        self._handle_notification_data("pagbank", response)
+            return None
 
     def _send_payment_request(self):
         """Override of `payment` to charge a saved card (payment by token, online or offline).
@@ -332,21 +340,14 @@ class PaymentTransaction(models.Model):
             payload = self._pagbank_prepare_order_payload(
                 charges=[self._pagbank_prepare_charge(card_method, recurring="SUBSEQUENT")]
             )
-            response = self.provider_id._pagbank_make_request(
-                "/orders",
-                payload=payload,
-                idempotency_key=payment_utils.generate_idempotency_key(self, scope="pagbank_order"),
-            )
-        except PagBankUnanswered as error:
-            # PagBank may have charged the card: wait for its notification.
-            self._set_pending(state_message=error.args[0])
-            return
+            response = self._pagbank_send_order(payload)
         except ValidationError as error:
             if self.operation != "offline":
                 raise
             self._set_error(error.args[0])
             return
-        self._handle_notification_data("pagbank", response)
+        if response is not None:
+            self._handle_notification_data("pagbank", response)
 
     def _send_refund_request(self, amount_to_refund=None):
         """Override of `payment` to refund (part of) a PagBank charge: POST /charges/{id}/cancel.
