@@ -214,35 +214,28 @@ class TestPagBankRecurring(PagBankCase):
         self.assertEqual(tx.state, "error")
         self.assertIn("invalid value: saved card", tx.state_message)
 
-    def test_timeout_is_retried_with_the_same_idempotency_key(self):
-        token = self._saved_card()
-        invoice = self._posted_invoice()
-        orders_before = len(self.fake.orders)
-        self._make_slow(1)
-        tx = self._offline_tx(token, invoice)
-        tx._send_payment_request()
-        self.assertEqual(tx.state, "done")
-        attempts = self.fake.requests_to("POST", "/orders")[-2:]
-        self.assertEqual(
-            attempts[0]["headers"]["x-idempotency-key"], attempts[1]["headers"]["x-idempotency-key"]
-        )
-        self.assertEqual(len(self.fake.orders), orders_before + 1, "charged once")
-        tx._post_process()
-        self.assertEqual(len(self._payments(tx)), 1)
-
-    def test_server_error_is_retried_with_the_same_idempotency_key(self):
-        token = self._saved_card()
-        invoice = self._posted_invoice()
-        orders_before = len(self.fake.orders)
-        self.fake.unavailable_requests = 1
-        tx = self._offline_tx(token, invoice)
-        tx._send_payment_request()
-        self.assertEqual(tx.state, "done")
-        attempts = self.fake.requests_to("POST", "/orders")[-2:]
-        self.assertEqual(
-            attempts[0]["headers"]["x-idempotency-key"], attempts[1]["headers"]["x-idempotency-key"]
-        )
-        self.assertEqual(len(self.fake.orders), orders_before + 1, "charged once")
+    def test_timeout_or_server_error_is_retried_with_the_same_idempotency_key(self):
+        failures = {
+            "timeout": lambda: self._make_slow(1),
+            "HTTP 503": lambda: setattr(self.fake, "unavailable_requests", 1),
+        }
+        for failure, make_it_fail in failures.items():
+            with self.subTest(failure=failure):
+                token = self._saved_card()
+                invoice = self._posted_invoice()
+                orders_before = len(self.fake.orders)
+                make_it_fail()
+                tx = self._offline_tx(token, invoice)
+                tx._send_payment_request()
+                self.assertEqual(tx.state, "done")
+                attempts = self.fake.requests_to("POST", "/orders")[-2:]
+                self.assertEqual(
+                    attempts[0]["headers"]["x-idempotency-key"],
+                    attempts[1]["headers"]["x-idempotency-key"],
+                )
+                self.assertEqual(len(self.fake.orders), orders_before + 1, "charged once")
+                tx._post_process()
+                self.assertEqual(len(self._payments(tx)), 1)
 
     def test_server_error_at_every_attempt_is_explained(self):
         token = self._saved_card()
