@@ -1,7 +1,8 @@
 import hashlib
 
-from odoo import api, fields, models
-from odoo.tools import SQL, sql
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, format_datetime, sql
 
 
 class RbmBankFileMixin(models.AbstractModel):
@@ -83,3 +84,16 @@ class RbmBankFileMixin(models.AbstractModel):
             ],
             limit=1,
         )
+
+    @api.model
+    def _check_not_imported(self, account, data):
+        """Refuse a return file ``account`` already imported (the very same bytes)."""
+        imported = self._find_imported(account, data)
+        if imported:
+            raise UserError(
+                _(
+                    "This file was already imported on %(date)s (%(file)s): nothing to do.",
+                    date=format_datetime(self.env, imported.file_date),
+                    file=imported.display_name,
+                )
+            )

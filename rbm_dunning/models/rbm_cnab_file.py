@@ -2,8 +2,6 @@ import base64
 from collections import defaultdict
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError
-from odoo.tools import format_datetime
 
 from ..engine import collection
 from .rbm_cnab_occurrence import _dedup_key
@@ -170,15 +168,7 @@ class RbmCnabFile(models.Model):
         data = content if isinstance(content, bytes) else content.encode("latin-1")
         account._lock_for_return()
         layout, header, plan = self._plan_return(account, data)
-        imported = self._find_imported(account, data)
-        if imported:
-            raise UserError(
-                _(
-                    "This file was already imported on %(date)s (%(file)s): nothing to do.",
-                    date=format_datetime(self.env, imported.file_date),
-                    file=imported.display_name,
-                )
-            )
+        self._check_not_imported(account, data)
         cnab_file = self.create(
             {
                 "collection_account_id": account.id,

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_amount, format_date, format_datetime
+from odoo.tools import format_amount, format_date
 
 from ..engine import boleto as boleto_engine
 from ..engine import cnab150
@@ -590,15 +590,7 @@ class RbmDebitFile(models.Model):
         data = content if isinstance(content, bytes) else content.encode("latin-1")
         account._lock_for_debit_return()
         header, plan = self._plan_return(account, data)
-        imported = self._find_imported(account, data)
-        if imported:
-            raise UserError(
-                self.env._(
-                    "This file was already imported on %(date)s (%(file)s): nothing to do.",
-                    date=format_datetime(self.env, imported.file_date),
-                    file=imported.display_name,
-                )
-            )
+        self._check_not_imported(account, data)
         debit_file = self.create(
             {
                 "collection_account_id": account.id,
