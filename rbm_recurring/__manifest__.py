@@ -38,6 +38,9 @@
         "web.assets_backend": [
             "rbm_recurring/static/src/kpi_dashboard/*",
         ],
+        "web.assets_tests": [
+            "rbm_recurring/static/tests/tours/*.js",
+        ],
     },
     "installable": True,
     "application": True,

@@ -519,10 +519,24 @@ class RbmContract(models.Model):
             contract.campaign_id._check_applicable(contract)
 
     def action_view_invoices(self):
+        return self._get_invoices_action()
+
+    def _get_invoices_action(self, invoices=None):
+        """The contract's invoices (``invoices``: only those); one opens in its form."""
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("account.action_move_out_invoice_type")
         action["domain"] = [("rbm_contract_id", "=", self.id)]
+        if invoices is not None:
+            action["domain"] = [("id", "in", invoices.ids)]
         action["context"] = {"default_move_type": "out_invoice", "create": False}
+        if invoices is not None and len(invoices) == 1:
+            action.update(
+                {
+                    "views": [(self.env.ref("account.view_move_form").id, "form")],
+                    "view_mode": "form",
+                    "res_id": invoices.id,
+                }
+            )
         return action
 
     def action_bill_now(self):
@@ -551,7 +565,7 @@ class RbmContract(models.Model):
                 )
             )
         if len(self) == 1:
-            return self.action_view_invoices()
+            return self._get_invoices_action(result["moves"])
         return True
 
     # ------------------------------------------------------------

@@ -7,4 +7,5 @@ from . import (
     test_portal_change,
     test_price_adjustment,
     test_provisioning,
+    test_tours,
 )
