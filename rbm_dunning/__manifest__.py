@@ -52,6 +52,9 @@
         "web.assets_backend": [
             "rbm_dunning/static/src/kpi_dashboard/*",
         ],
+        "web.assets_tests": [
+            "rbm_dunning/static/tests/tours/*.js",
+        ],
     },
     "installable": True,
 }

@@ -141,6 +141,7 @@ class AccountMove(models.Model):
             defaults.setdefault(account.company_id, account)
         lines_by_account = defaultdict(lambda: self.env["account.move.line"])
         skipped = defaultdict(lambda: self.env["account.move"])
+        unassigned = defaultdict(lambda: self.env["account.move"])
         for move in moves:
             account = move._rbm_get_collection_account(defaults)
             if not account:
@@ -149,6 +150,8 @@ class AccountMove(models.Model):
             if move.currency_id != account.currency_id:
                 skipped[_("boletos are in %(currency)s", currency=account.currency_id.name)] |= move
                 continue
+            if not move.rbm_collection_account_id:
+                unassigned[account] |= move
             lines_by_account[account.sudo()] |= move.line_ids.filtered(
                 lambda line: (
                     line.display_type == "payment_term"
@@ -170,6 +173,9 @@ class AccountMove(models.Model):
                     body=_("No boleto was issued for this invoice: %(reason)s.", reason=reason)
                 )
         boletos = Boleto._issue_for_lines(lines_by_account)
+        # the invoice shows the account its boletos were issued on
+        for account, invoices in unassigned.items():
+            invoices.sudo().rbm_collection_account_id = account
         boletos.move_id._rbm_reset_boleto_pdf()
         return boletos
 

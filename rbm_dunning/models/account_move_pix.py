@@ -2,6 +2,7 @@ import base64
 import secrets
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import sql
 
 from ..engine import pix
@@ -79,19 +80,18 @@ class AccountMove(models.Model):
         issued = self.env["account.move"]
         for move in moves:
             account = move._rbm_get_collection_account(defaults)
-            if not account.pix_key:
+            if not account or not account.pix_key:
                 account = defaults.get(move.company_id)
-            if not account or move.currency_id.name != "BRL" or move.amount_residual <= 0:
-                move.message_post(
-                    body=_(
-                        "No Pix code was issued for this invoice: it needs an amount due in "
-                        "reais and a collection account with a Pix key."
-                    )
-                )
+            reason = move._rbm_pix_refusal(account)
+            if reason:
+                if force:
+                    raise UserError(reason)
+                move.message_post(body=reason)
                 continue
             txid = move.rbm_pix_txid or _new_txid()
             move.sudo().write(
                 {
+                    "rbm_collection_account_id": move.rbm_collection_account_id.id or account.id,
                     "rbm_pix_txid": txid,
                     "rbm_pix_payload": account.sudo()._get_pix_payload(
                         _decimal(move.amount_residual, move.currency_id), txid
@@ -100,6 +100,32 @@ class AccountMove(models.Model):
             )
             issued |= move
         return issued
+
+    def _rbm_pix_refusal(self, account):
+        """Why no Pix code can be issued for this invoice with ``account``
+        (what to configure), or False."""
+        self.ensure_one()
+        if self.currency_id.name != "BRL":
+            return _(
+                "No Pix code was issued for invoice %(invoice)s: Pix charges only amounts in "
+                "reais, and the invoice is in %(currency)s.",
+                invoice=self.display_name,
+                currency=self.currency_id.name,
+            )
+        if self.amount_residual <= 0:
+            return _(
+                "No Pix code was issued for invoice %(invoice)s: nothing is left to pay on it.",
+                invoice=self.display_name,
+            )
+        if not account:
+            return _(
+                "No Pix code was issued for invoice %(invoice)s: company %(company)s has no "
+                "collection account with a Pix key. Add one in Subscriptions › Collection › "
+                "Collection Accounts (field Pix Key).",
+                invoice=self.display_name,
+                company=self.company_id.name,
+            )
+        return False
 
     def action_rbm_issue_pix(self):
         """Issue the Pix code of posted customer invoices (button)."""

@@ -71,12 +71,14 @@ class RbmReturnImportMixin(models.AbstractModel):
             {
                 **extra,
                 "state": "preview",
-                "already_imported": imported
-                and _(
+                # an empty recordset is no text: "and" would store its repr
+                "already_imported": _(
                     "This file was already imported on %(date)s (%(file)s).",
                     date=format_datetime(self.env, imported.file_date),
                     file=imported.display_name,
-                ),
+                )
+                if imported
+                else False,
             }
         )
         return self._reopen()

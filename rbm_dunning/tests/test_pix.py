@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from psycopg2 import IntegrityError
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -69,6 +69,27 @@ class TestPixReconciliation(RbmDunningCase):
             (invoice | boleto_invoice | transfer_invoice).mapped("display_qr_code"),
             [False, False, True],
         )
+
+    def test_no_pix_key_explained(self):
+        """Without a collection account holding a Pix key, posting a Pix
+        invoice notes why no code was issued, and the button says what to
+        configure (no traceback); once a key is set, the button issues it."""
+        self.account.pix_key = False
+        invoice = self._bill_contract(start=date(2026, 4, 1), payment_mode="pix")
+        self.assertFalse(invoice.rbm_pix_payload)
+        self.assertTrue(self._notes(invoice, "has no collection account with a Pix key"))
+        with self.assertRaisesRegex(UserError, "Collection Accounts \\(field Pix Key\\)") as caught:
+            invoice.action_rbm_issue_pix()
+        self.assertIn(invoice.name, str(caught.exception))
+        self.assertFalse(invoice.rbm_pix_payload)
+        # and with no collection account at all
+        self.account.active = False
+        with self.assertRaisesRegex(UserError, "has no collection account with a Pix key"):
+            invoice.action_rbm_issue_pix()
+        self.account.write({"active": True, "pix_key": COMPANY_CNPJ})
+        invoice.action_rbm_issue_pix()
+        self.assertEqual(pix.parse_payload(invoice.rbm_pix_payload).key, COMPANY_CNPJ)
+        self.assertEqual(invoice.rbm_collection_account_id, self.account)
 
     def test_exact_match_by_txid(self):
         line = self._line(150.0, f"PIX RECEBIDO - MARIA JOSE - TXID {self.txid}")

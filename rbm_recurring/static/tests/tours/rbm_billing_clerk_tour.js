@@ -13,14 +13,26 @@ function pickMany2one(fieldName, text, scope = "") {
             run: `edit ${text}`,
         },
         {
+            content: "Let the search run (the list shown on focus is replaced after 250 ms)",
+            trigger: `${scope} .o_field_widget[name=${fieldName}] input`,
+            run: () => new Promise((resolve) => setTimeout(resolve, 400)),
+        },
+        {
             content: `Choose ${text}`,
-            trigger: `.o-autocomplete--dropdown-menu .dropdown-item:contains(${text})`,
+            trigger: `.o-autocomplete--dropdown-menu:not(:has(.o_loading)) .dropdown-item:contains(${text})`,
             run: "click",
+        },
+        {
+            content: `${text} is chosen`,
+            trigger: `body:not(:has(.o-autocomplete--dropdown-menu)) ${scope} .o_field_widget[name=${fieldName}] input:value(${text})`,
         },
     ];
 }
 
-function openMenu(section, item) {
+function openMenu(section, item, dialog = false) {
+    const opened = dialog
+        ? { content: `${item} is open`, trigger: `.modal .modal-title:contains(${item})` }
+        : { content: `${item} is open`, trigger: `.o_breadcrumb .active:contains(${item})` };
     return [
         {
             content: `Open the ${section} menu`,
@@ -32,6 +44,7 @@ function openMenu(section, item) {
             trigger: `.o-dropdown--menu .dropdown-item:contains(${item})`,
             run: "click",
         },
+        opened,
     ];
 }
 

@@ -1,0 +1,221 @@
+import { registry } from "@web/core/registry";
+import { rpc } from "@web/core/network/rpc";
+
+/**
+ * The collection agent's journey, in two parts around the bank: a
+ * collection account, a contract paid by boleto invoiced with its boleto,
+ * the remittance file; then (once the bank's return file is there) the
+ * return imported through the wizard, the invoice paid; and the collection
+ * calendar's log on an overdue invoice.
+ */
+function pickMany2one(fieldName, text, scope = "") {
+    return [
+        {
+            content: `Type ${text} in ${fieldName}`,
+            trigger: `${scope} .o_field_widget[name=${fieldName}] input`,
+            run: `edit ${text}`,
+        },
+        {
+            content: "Let the search run (the list shown on focus is replaced after 250 ms)",
+            trigger: `${scope} .o_field_widget[name=${fieldName}] input`,
+            run: () => new Promise((resolve) => setTimeout(resolve, 400)),
+        },
+        {
+            content: `Choose ${text}`,
+            trigger: `.o-autocomplete--dropdown-menu:not(:has(.o_loading)) .dropdown-item:contains(${text})`,
+            run: "click",
+        },
+        {
+            content: `${text} is chosen`,
+            trigger: `body:not(:has(.o-autocomplete--dropdown-menu)) ${scope} .o_field_widget[name=${fieldName}] input:value(${text})`,
+        },
+    ];
+}
+
+function openMenu(section, item, dialog = false) {
+    const opened = dialog
+        ? { content: `${item} is open`, trigger: `.modal .modal-title:contains(${item})` }
+        : { content: `${item} is open`, trigger: `.o_breadcrumb .active:contains(${item})` };
+    return [
+        {
+            content: `Open the ${section} menu`,
+            trigger: `.o_menu_sections .dropdown-toggle:contains(${section})`,
+            run: "click",
+        },
+        {
+            content: `Open ${item}`,
+            trigger: `.o-dropdown--menu .dropdown-item:contains(${item})`,
+            run: "click",
+        },
+        opened,
+    ];
+}
+
+function edit(fieldName, value) {
+    return {
+        content: `Fill ${fieldName}`,
+        trigger: `.o_form_view .o_field_widget[name=${fieldName}] input`,
+        run: `edit ${value}`,
+    };
+}
+
+registry.category("web_tour.tours").add("rbm_collection_agent_tour", {
+    url: "/odoo/action-rbm_recurring.rbm_contract_action",
+    steps: () => [
+        ...openMenu("Collection", "Collection Accounts"),
+        {
+            content: "A new collection account",
+            trigger: ".o_control_panel_main_buttons button.btn-primary:contains(New)",
+            run: "click",
+        },
+        edit("name", "Itaú Tour 109"),
+        {
+            trigger: ".o_form_view .o_field_widget[name=bank_code] select",
+            run: 'select "341"',
+        },
+        edit("branch", "0810"),
+        edit("account_number", "53678"),
+        edit("portfolio", "109"),
+        ...pickMany2one("partner_bank_id", "53678"),
+        ...pickMany2one("journal_id", "Bank"),
+        ...pickMany2one("interest_account_id", "Juros Tour"),
+        ...pickMany2one("fee_account_id", "Tarifas Tour"),
+        {
+            content: "Open the Pix tab",
+            trigger: ".o_notebook .nav-link:contains(Pix)",
+            run: "click",
+        },
+        edit("pix_key", "16727230000197"),
+        { trigger: ".o_form_button_save", run: "click" },
+        { trigger: ".o_form_saved" },
+        ...openMenu("Subscriptions", "Contracts"),
+        {
+            content: "Show contracts in every state (the list opens on the active ones)",
+            trigger: ".o_searchview .o_facet_remove",
+            run: "click",
+        },
+        {
+            content: "Open the customer's draft contract",
+            trigger: ".o_data_row:contains(Maria José da Conceição) .o_data_cell",
+            run: "click",
+        },
+        ...pickMany2one("rbm_collection_account_id", "Itaú Tour 109"),
+        { trigger: ".o_form_button_save", run: "click" },
+        { trigger: ".o_form_saved" },
+        {
+            trigger: ".o_form_statusbar button[name=action_activate]",
+            run: "click",
+        },
+        {
+            trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Active)",
+        },
+        {
+            content: "Invoice now",
+            trigger: ".o_form_statusbar button[name=action_bill_now]",
+            run: "click",
+        },
+        {
+            content: "The invoice has its boleto",
+            trigger: ".o_form_view button[name=action_rbm_view_boletos]:contains(1)",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name=rbm_collection_account_id]:contains(Itaú Tour 109), .o_form_view .o_field_widget[name=rbm_collection_account_id] input:value(Itaú Tour 109)",
+        },
+        ...openMenu("Collection", "Collection Accounts"),
+        {
+            trigger: ".o_data_row:contains(Itaú Tour 109) .o_data_cell",
+            run: "click",
+        },
+        {
+            content: "Generate the remittance for the bank",
+            trigger: ".o_form_statusbar button[name=action_generate_remittance]",
+            run: "click",
+        },
+        {
+            content: "The remittance file carries the boleto",
+            trigger: ".o_form_view .o_field_widget[name=filename]:not(:empty), .o_form_view .o_field_widget[name=line_count]",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("rbm_collection_return_tour", {
+    url: "/odoo/action-rbm_recurring.rbm_contract_action",
+    steps: () => [
+        ...openMenu("Collection", "Import Return File", true),
+        ...pickMany2one("collection_account_id", "Itaú Tour 109", ".modal"),
+        {
+            content: "Upload the bank's return file",
+            trigger: ".modal .o_field_widget[name=data] .o_select_file_button",
+            async run() {
+                const input = this.anchor
+                    .closest(".o_field_widget")
+                    .querySelector("input[type=file]");
+                const [attachment] = await rpc("/web/dataset/call_kw/ir.attachment/search_read", {
+                    model: "ir.attachment",
+                    method: "search_read",
+                    args: [[["name", "=", "RETORNO-TOUR.RET"]], ["datas"]],
+                    kwargs: {},
+                });
+                const bytes = Uint8Array.from(atob(attachment.datas), (c) => c.charCodeAt(0));
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([bytes], "RETORNO-TOUR.RET", { type: "text/plain" }));
+                input.files = transfer.files;
+                input.dispatchEvent(new Event("change", { bubbles: true }));
+            },
+        },
+        {
+            trigger: ".modal .o_field_widget[name=data]:contains(RETORNO-TOUR.RET), .modal .o_field_widget[name=data] .o_form_uri, .modal .o_field_widget[name=data] input[type=text]",
+        },
+        {
+            content: "Preview what the file does",
+            trigger: ".modal button[name=action_preview]",
+            run: "click",
+        },
+        {
+            content: "The payment is listed, to apply",
+            trigger: ".modal .o_data_row:contains(To Apply)",
+        },
+        {
+            content: "Import it",
+            trigger: ".modal button[name=action_import]",
+            run: "click",
+        },
+        {
+            content: "The return file is recorded",
+            trigger: "body:not(:has(.modal)) .o_breadcrumb .active:contains(RETORNO-TOUR.RET)",
+        },
+        ...openMenu("Subscriptions", "Contracts"),
+        {
+            trigger: ".o_data_row:contains(Maria José da Conceição) .o_data_cell",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view button[name=action_view_invoices]",
+            run: "click",
+        },
+        {
+            content: "The invoice is paid",
+            trigger: ".o_data_row:contains(Paid)",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("rbm_collection_log_tour", {
+    url: "/odoo/action-account.action_move_out_invoice_type",
+    steps: () => [
+        {
+            content: "Open the overdue invoice",
+            trigger: ".o_data_row:contains(João Atrasado) .o_data_cell",
+            run: "click",
+        },
+        {
+            content: "Its Collection tab",
+            trigger: ".o_notebook .nav-link:contains(Collection)",
+            run: "click",
+        },
+        {
+            content: "The reminder sent by the collection calendar",
+            trigger: ".o_field_widget[name=rbm_collection_log_ids] .o_data_row:contains(Lembrete D+3)",
+        },
+    ],
+});
