@@ -49,9 +49,10 @@ class TestCollectionAgentTour(RbmDunningCase, HttpCase):
             [("collection_account_id", "=", account.id), ("direction", "=", "remittance")]
         )
         self.assertEqual(len(remittance), 1)
-        self.assertIn(boleto.our_number_sequence, remittance.occurrence_ids.boleto_id.mapped(
-            "our_number_sequence"
-        ))
+        self.assertIn(
+            boleto.our_number_sequence,
+            remittance.occurrence_ids.boleto_id.mapped("our_number_sequence"),
+        )
 
         # the bank pays the boleto and sends its return file
         today = fields.Date.context_today(self.env.user)
@@ -84,7 +85,9 @@ class TestCollectionAgentTour(RbmDunningCase, HttpCase):
                 "name": "Régua Tour",
                 "is_default": True,
                 "date_start": "2026-01-01",
-                "step_ids": [Command.create({"day_offset": 3, "action": "email", "name": "Lembrete D+3"})],
+                "step_ids": [
+                    Command.create({"day_offset": 3, "action": "email", "name": "Lembrete D+3"})
+                ],
             }
         )
         late = self.env["res.partner"].create(

@@ -37,9 +37,7 @@ class TestBillingClerkTour(HttpCase):
         cls.premium_plan = cls.env["rbm.plan"].create(
             {
                 "name": "Plano Tour Premium",
-                "line_ids": [
-                    Command.create({"product_id": cls.premium.id, "price_unit": 199.90})
-                ],
+                "line_ids": [Command.create({"product_id": cls.premium.id, "price_unit": 199.90})],
             }
         )
         cls.customer = cls.env["res.partner"].create(
