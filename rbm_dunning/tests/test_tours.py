@@ -1,4 +1,5 @@
 import base64
+import json
 from datetime import timedelta
 
 from freezegun import freeze_time
@@ -99,3 +100,64 @@ class TestCollectionAgentTour(RbmDunningCase, HttpCase):
             self.env["rbm.collection.log"]._run(due + timedelta(days=3))
         self.assertEqual(invoice.rbm_collection_log_ids.step_id.name, "Lembrete D+3")
         self.start_tour("/odoo", "rbm_collection_log_tour", login=self.env.user.login)
+
+
+@tagged("post_install", "-at_install", "rbm_tours")
+class TestClickEverywhere(HttpCase):
+    """Every menu of the Subscriptions app (contracts, reporting, collection,
+    usage, configuration) opened in the browser, each of its views (list,
+    kanban, form, pivot, graph…) switched to and its filters applied, by
+    Odoo's own crawler: any client error fails."""
+
+    def test_click_every_rbm_menu_as_admin(self):
+        self.browser_js(
+            "/odoo",
+            "odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader')"
+            ".startClickEverywhere('rbm_recurring.rbm_recurring_menu_root');",
+            "odoo.isReady === true",
+            login="admin",
+            timeout=600,
+            success_signal="clickbot test succeeded",
+        )
+
+    def test_open_a_record_of_every_rbm_menu(self):
+        """The crawler switches views but opens no record: the first record
+        of each menu's model is opened in its form, in one browser session."""
+        root = self.env.ref("rbm_recurring.rbm_recurring_menu_root")
+        menus = self.env["ir.ui.menu"].search([("id", "child_of", root.id)])
+        pairs = []
+        for action in menus.filtered("action").mapped("action"):
+            if action._name != "ir.actions.act_window" or action.target == "new":
+                continue
+            if "form" not in (action.view_mode or "").split(","):
+                continue
+            record = self.env[action.res_model].search([], limit=1)
+            if record:
+                pairs.append([action.id, record.id, action.res_model])
+        # a model of each addon has records in the demo data
+        models = {model for _action, _id, model in pairs}
+        self.assertLessEqual({"rbm.contract", "rbm.plan", "rbm.usage", "rbm.metric"}, models)
+        code = """
+            (async () => {
+                const pairs = %s;
+                const env = odoo.__WOWL_DEBUG__.root.env;
+                const wait = (selector) => new Promise((resolve, reject) => {
+                    const start = Date.now();
+                    const check = () => {
+                        if (document.querySelector(selector)) { resolve(); }
+                        else if (Date.now() - start > 20000) { reject(selector); }
+                        else { setTimeout(check, 50); }
+                    };
+                    check();
+                });
+                for (const [actionId, resId, model] of pairs) {
+                    await env.services.action.doAction(actionId, {
+                        viewType: "form", props: { resId }, clearBreadcrumbs: true,
+                    });
+                    await wait(".o_form_view .o_form_sheet_bg, .o_form_view .o_form_renderer");
+                    console.log("opened", model, resId);
+                }
+                console.log("test successful");
+            })();
+        """ % json.dumps(pairs)
+        self.browser_js("/odoo", code, "odoo.isReady === true", login="admin", timeout=300)
