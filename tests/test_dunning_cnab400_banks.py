@@ -334,3 +334,30 @@ def test_400_remittance_round_trip(bank):
     if "company_document" in first.values:
         assert first["company_document"] == "16727230000197"
     assert parsed.records[-1]["sequence"] == 5
+
+
+@pytest.mark.parametrize(
+    ("bank", "layout", "species", "code"),
+    [
+        # FEBRABAN CNAB 240: 02 duplicata mercantil, 04 duplicata de serviço
+        ("341", "cnab240", "DM", "02"),
+        ("001", "cnab240", "DS", "04"),
+        # Itaú CNAB 400 manual: 01 duplicata mercantil, 08 duplicata de serviço
+        ("341", "cnab400", "DM", "01"),
+        ("341", "cnab400", "DS", "08"),
+        ("237", "cnab400", "DS", "12"),
+    ],
+)
+def test_document_species_codes(bank, layout, species, code):
+    from rbm_dunning_engine import collection
+
+    assert collection.document_kind_code(bank, layout, species) == code
+
+
+def test_document_species_refused():
+    from rbm_dunning_engine import collection
+
+    with pytest.raises(ValueError, match="unknown document species 'NP'"):
+        collection.document_kind_code("341", "cnab240", "NP")
+    with pytest.raises(ValueError, match="bank 104"):
+        collection.document_kind_code("104", "cnab400", "DS")

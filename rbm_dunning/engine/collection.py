@@ -89,6 +89,37 @@ BANK_DIGITS = {
 }
 
 
+# espécie do título: the kind of credit the boleto collects. CNAB 240 takes
+# FEBRABAN's table (02 duplicata mercantil, 04 duplicata de serviço); each
+# bank's CNAB 400 has its own codes.
+DOCUMENT_SPECIES = ("DM", "DS")
+DOCUMENT_KIND_CODES = {
+    "cnab240": {"DM": "02", "DS": "04"},
+    "cnab400": {
+        "001": {"DM": "01", "DS": "12"},
+        "033": {"DM": "01", "DS": "06"},
+        "237": {"DM": "01", "DS": "12"},
+        "341": {"DM": "01", "DS": "08"},
+        "756": {"DM": "01", "DS": "12"},
+    },
+}
+
+
+def document_kind_code(bank, layout, species):
+    """The remittance code of ``species`` (DM or DS) for ``bank`` in
+    ``layout``; ValueError for a species or bank the table does not know."""
+    if species not in DOCUMENT_SPECIES:
+        raise ValueError(f"unknown document species {species!r} (known: DM, DS)")
+    codes = DOCUMENT_KIND_CODES.get(layout, {})
+    if layout == "cnab400":
+        codes = codes.get(bank)
+        if not codes:
+            raise ValueError(f"no CNAB 400 document species codes for bank {bank}")
+    if not codes:
+        raise ValueError(f"no document species codes for layout {layout}")
+    return codes[species]
+
+
 def sequence_limit(bank):
     """Largest sequence number the our number of ``bank`` can hold."""
     if bank in SEQUENCE_LIMITS:

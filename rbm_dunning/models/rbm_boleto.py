@@ -351,6 +351,9 @@ class RbmBoleto(models.Model):
             "document_number": self._cnab_document_number(),
             "issue_date": self.issue_date,
             "company_use": f"RBM{self.id}",
+            "document_kind": collection.document_kind_code(
+                bank, layout, account.document_species or "DM"
+            ),
         }
         if self.pending_instruction == "entry":
             title["payer"] = self._prepare_cnab_payer()
@@ -480,6 +483,7 @@ class RbmBoleto(models.Model):
             "payer_zip": partner.zip or "",
             "instructions": account.with_context(lang=lang)._get_default_instruction_lines(self),
             "document_number": self.move_id.name or "",
+            "document_species": account.document_species or "DM",
             "portfolio": account.portfolio or "",
             "due_date": _br_date(self.due_date),
             "issue_date": _br_date(self.issue_date),

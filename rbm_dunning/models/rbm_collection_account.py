@@ -83,6 +83,18 @@ class RbmCollectionAccount(models.Model):
         help="Agreement code written in the CNAB file headers (código de transmissão, "
         "código da empresa...) when it differs from the beneficiary code.",
     )
+    document_species = fields.Selection(
+        [
+            ("DS", "DS - Duplicata de Serviço (services)"),
+            ("DM", "DM - Duplicata Mercantil (goods)"),
+        ],
+        string="Document Species",
+        required=True,
+        default="DS",
+        tracking=True,
+        help="Espécie do título printed on the boletos and sent in the remittance: DS when the "
+        "company bills services (subscriptions), DM when it sells goods.",
+    )
     layout = fields.Selection(
         [("cnab240", "CNAB 240"), ("cnab400", "CNAB 400")],
         string="CNAB Layout",

@@ -65,6 +65,8 @@ class TestCnab(RbmDunningCase):
             self.assertEqual(p["amount"], Decimal("150.00"))
             self.assertEqual(p["due_date"], boleto.due_date)
             self.assertEqual(p["document_number"], boleto.move_id.name)
+            # a subscription company bills services: espécie DS, FEBRABAN code 04
+            self.assertEqual(p["document_kind"], "04")
             # default instructions: 1% a month as a daily value, 2% fine
             self.assertEqual((p["interest_code"], p["interest"]), ("1", Decimal("0.05")))
         qs = parsed.of_kind("Q")
@@ -80,6 +82,12 @@ class TestCnab(RbmDunningCase):
         self.assertEqual(remittance.occurrence_ids.mapped("line_number"), [3, 6, 9])
         # nothing left to send
         self.assertFalse(self.account._generate_remittance())
+        # a company selling goods sets DM: FEBRABAN code 02, printed DM on the boleto
+        self.account.document_species = "DM"
+        invoice = self._bill_contract(start=date(2026, 4, 1))
+        parsed = cnab.parse_cnab240(base64.b64decode(self.account._generate_remittance().datas))
+        self.assertEqual([p["document_kind"] for p in parsed.of_kind("P")], ["02"])
+        self.assertEqual(invoice.rbm_boleto_ids._get_report_values()["document_species"], "DM")
         with self.assertRaises(UserError):
             self.account.action_generate_remittance()
 

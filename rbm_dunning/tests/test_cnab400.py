@@ -41,6 +41,8 @@ class TestCnab400Banks(RbmDunningCase):
         self.assertEqual(detail["payer_document"], "00039053344705")
         # protest after 5 days: Itaú instruction 09 with the days in 392-393
         self.assertEqual((detail["instruction1"], detail["protest_days"]), ("09", "05"))
+        # espécie DS (services, the default) is Itaú's code 08 in CNAB 400
+        self.assertEqual(detail["document_kind"], "08")
         self.assertEqual(remittance.occurrence_ids.line_number, 2)
         self.assertEqual(boleto.state, "in_remessa")
 

@@ -137,9 +137,12 @@ class TestClickEverywhere(HttpCase):
         # a model of each addon has records in the demo data
         models = {model for _action, _id, model in pairs}
         self.assertLessEqual({"rbm.contract", "rbm.plan", "rbm.usage", "rbm.metric"}, models)
-        code = """
+        code = (
+            "const pairs = "
+            + json.dumps(pairs)
+            + ";\n"
+            + """
             (async () => {
-                const pairs = %s;
                 const env = odoo.__WOWL_DEBUG__.root.env;
                 const wait = (selector) => new Promise((resolve, reject) => {
                     const start = Date.now();
@@ -159,5 +162,6 @@ class TestClickEverywhere(HttpCase):
                 }
                 console.log("test successful");
             })();
-        """ % json.dumps(pairs)
+        """
+        )
         self.browser_js("/odoo", code, "odoo.isReady === true", login="admin", timeout=300)
