@@ -12,6 +12,23 @@ class RbmContract(models.Model):
         help="Account of the boletos of this contract's invoices (default: the company's first).",
     )
 
+    rbm_collection_status = fields.Selection(
+        related="commercial_partner_id.rbm_collection_status",
+        string="Collection Status",
+        groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_user",
+        help="The customer's collection status today (up to date, late, suspended, in legal "
+        "collection / protest).",
+    )
+    rbm_overdue_amount = fields.Monetary(
+        related="commercial_partner_id.rbm_overdue_amount",
+        string="Overdue Amount",
+        groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_user",
+    )
+    rbm_overdue_currency_id = fields.Many2one(
+        related="commercial_partner_id.rbm_overdue_currency_id",
+        groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_user",
+    )
+
     rbm_suspended_by_collection = fields.Boolean(
         string="Suspended for Non-payment",
         copy=False,

@@ -88,6 +88,7 @@ class RbmContract(models.Model):
         tracking=True,
         index=True,
         copy=False,
+        group_expand="_expand_states",
     )
     date_start = fields.Date(
         string="Start Date", required=True, default=fields.Date.context_today, tracking=True
@@ -148,6 +149,12 @@ class RbmContract(models.Model):
         compute="_compute_amounts",
         store=True,
         help="Monthly recurring revenue: the recurring price brought to one month.",
+    )
+    next_invoice_amount = fields.Monetary(
+        string="Next Invoice Amount",
+        compute="_compute_next_invoice_amount",
+        help="Untaxed amount of the next invoice as it would be billed today (recurring lines, "
+        "fee installments, campaign discount and pending charges; usage comes on top).",
     )
     trial_end = fields.Date(copy=False, readonly=True, help="Last day of the free trial.")
     trial_reminder_sent = fields.Boolean(copy=False, readonly=True)
@@ -262,6 +269,24 @@ class RbmContract(models.Model):
         "campaign_id",
         "campaign_periods_left",
     )
+    def _expand_states(self, states, domain):
+        """Kanban columns in the order of the life cycle: the running states
+        always, the ended ones when they hold contracts."""
+        running = ("draft", "trial", "active", "suspended")
+        return [
+            state
+            for state, _label in self._fields["state"].selection
+            if state in running or state in states
+        ]
+
+    @api.depends("next_invoice_date", "line_ids", "campaign_id", "state")
+    def _compute_next_invoice_amount(self):
+        for contract in self:
+            billable = contract.state in ("trial", "active") and contract.next_invoice_date
+            contract.next_invoice_amount = (
+                contract._get_next_invoice_preview() if billable and contract.id else 0.0
+            )
+
     def _compute_amounts(self):
         for contract in self:
             total = sum(contract._get_current_recurring_lines().mapped("subtotal"))

@@ -60,3 +60,36 @@ class TestBillingClerkTour(HttpCase):
         self.assertEqual(first.state, "posted")
         self.assertEqual(first.amount_total, 99.90)
         self.assertEqual(len(contract.change_ids), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestContractScreens(HttpCase):
+    def test_kanban_follows_the_life_cycle(self):
+        groups = self.env["rbm.contract"].web_read_group([], ["mrr:sum"], ["state"])["groups"]
+        states = [group["state"] for group in groups]
+        running = ["draft", "trial", "active", "suspended"]
+        # the running states first, in the order a contract lives them
+        self.assertEqual(states[:4], running)
+        self.assertEqual(
+            states[4:], [s for s in ("closed", "cancelled", "expired") if s in states[4:]]
+        )
+
+    def test_header_next_invoice_amount(self):
+        product = self.env["product.product"].create(
+            {"name": "Cabeçalho", "type": "service", "rbm_billing_type": "recurring"}
+        )
+        plan = self.env["rbm.plan"].create(
+            {
+                "name": "Plano Cabeçalho",
+                "line_ids": [
+                    Command.create({"product_id": product.id, "quantity": 2, "price_unit": 49.95})
+                ],
+            }
+        )
+        partner = self.env["res.partner"].create({"name": "Cliente Cabeçalho"})
+        contract = self.env["rbm.contract"].create({"partner_id": partner.id, "plan_id": plan.id})
+        self.assertEqual(contract.next_invoice_amount, 0.0)  # a draft bills nothing
+        contract.action_activate()
+        # 2 × 49,95 = 99,90, the first period billed in advance
+        self.assertEqual(contract.next_invoice_amount, 99.90)
+        self.assertEqual(contract.next_invoice_date, contract.date_start)
