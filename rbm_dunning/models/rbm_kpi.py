@@ -9,18 +9,25 @@ class RbmKpi(models.AbstractModel):
 
     @api.model
     def _get_kpis(
-        self, date_from, date_to, company_ids=None, plan_ids=None, product_ids=None, user_ids=None
+        self,
+        date_from,
+        date_to,
+        company_ids=None,
+        plan_ids=None,
+        product_ids=None,
+        user_ids=None,
+        currency_ids=None,
     ):
         """Adds the receivable figures (see ``_get_kpi_receivables``): open
         and overdue receivables, delinquency rate and DSO."""
-        filters = self._get_kpi_filters(company_ids, plan_ids, product_ids, user_ids)
+        filters = self._get_kpi_filters(company_ids, plan_ids, product_ids, user_ids, currency_ids)
         figures = self._get_kpi_receivables(
             fields.Date.to_date(date_from), fields.Date.to_date(date_to), filters
         )
         # computed once: _get_kpi_delinquency reads the rate from the context
         result = super(
             RbmKpi, self.with_context(rbm_kpi_receivables=tuple(figures.items()))
-        )._get_kpis(date_from, date_to, company_ids, plan_ids, product_ids, user_ids)
+        )._get_kpis(date_from, date_to, company_ids, plan_ids, product_ids, user_ids, currency_ids)
         result.update(figures)
         return result
 

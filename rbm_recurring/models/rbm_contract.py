@@ -260,15 +260,6 @@ class RbmContract(models.Model):
         for contract in self:
             contract.invoice_count = counts.get(contract.id, 0)
 
-    @api.depends(
-        "line_ids.subtotal",
-        "line_ids.line_type",
-        "line_ids.date_end",
-        "plan_id.interval",
-        "plan_id.interval_unit",
-        "campaign_id",
-        "campaign_periods_left",
-    )
     def _expand_states(self, states, domain):
         """Kanban columns in the order of the life cycle: the running states
         always, the ended ones when they hold contracts."""
@@ -287,6 +278,15 @@ class RbmContract(models.Model):
                 contract._get_next_invoice_preview() if billable and contract.id else 0.0
             )
 
+    @api.depends(
+        "line_ids.subtotal",
+        "line_ids.line_type",
+        "line_ids.date_end",
+        "plan_id.interval",
+        "plan_id.interval_unit",
+        "campaign_id",
+        "campaign_periods_left",
+    )
     def _compute_amounts(self):
         for contract in self:
             total = sum(contract._get_current_recurring_lines().mapped("subtotal"))

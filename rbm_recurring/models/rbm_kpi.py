@@ -30,7 +30,14 @@ class RbmKpi(models.AbstractModel):
 
     @api.model
     def _get_kpis(
-        self, date_from, date_to, company_ids=None, plan_ids=None, product_ids=None, user_ids=None
+        self,
+        date_from,
+        date_to,
+        company_ids=None,
+        plan_ids=None,
+        product_ids=None,
+        user_ids=None,
+        currency_ids=None,
     ):
         """Every KPI of ``[date_from, date_to]`` for the filters (ids lists;
         ``None`` or empty: no filter, companies default to the active ones).
@@ -38,7 +45,7 @@ class RbmKpi(models.AbstractModel):
         date_from, date_to = fields.Date.to_date(date_from), fields.Date.to_date(date_to)
         if date_from > date_to:
             raise UserError(_("The start of the period must be before its end."))
-        filters = self._get_kpi_filters(company_ids, plan_ids, product_ids, user_ids)
+        filters = self._get_kpi_filters(company_ids, plan_ids, product_ids, user_ids, currency_ids)
         rows, first_new = self._get_kpi_rows(date_from, date_to, filters)
         result = kpi_engine.compute_kpis(rows, date_from, date_to, first_new=first_new)
         for cohort in result["cohorts"]:
@@ -49,8 +56,12 @@ class RbmKpi(models.AbstractModel):
         result["currency_id"] = self._get_kpi_currency(filters).id
         return result
 
-    def _get_kpi_filters(self, company_ids=None, plan_ids=None, product_ids=None, user_ids=None):
-        """Normalised filters; companies restricted to the user's companies."""
+    def _get_kpi_filters(
+        self, company_ids=None, plan_ids=None, product_ids=None, user_ids=None, currency_ids=None
+    ):
+        """Normalised filters; companies restricted to the user's companies.
+        ``currency_ids``: only contracts in these currencies (the dashboard
+        always sets one, so that no figure adds amounts of two currencies)."""
         if company_ids:
             allowed = set(self.env.user.company_ids.ids) | set(self.env.companies.ids)
             company_ids = [cid for cid in company_ids if cid in allowed]
@@ -61,6 +72,7 @@ class RbmKpi(models.AbstractModel):
             "plan_ids": sorted(plan_ids or []),
             "product_ids": sorted(product_ids or []),
             "user_ids": sorted(user_ids or []),
+            "currency_ids": sorted(currency_ids or []),
         }
 
     def _get_kpi_contract_condition(self, filters, alias="c"):
@@ -71,6 +83,8 @@ class RbmKpi(models.AbstractModel):
             conditions.append(SQL("%s.plan_id IN %s", table, tuple(filters["plan_ids"])))
         if filters["user_ids"]:
             conditions.append(SQL("%s.user_id IN %s", table, tuple(filters["user_ids"])))
+        if filters.get("currency_ids"):
+            conditions.append(SQL("%s.currency_id IN %s", table, tuple(filters["currency_ids"])))
         if filters["product_ids"]:
             conditions.append(
                 SQL(
@@ -89,6 +103,8 @@ class RbmKpi(models.AbstractModel):
             domain.append((f"{prefix}plan_id", "in", filters["plan_ids"]))
         if filters["user_ids"]:
             domain.append((f"{prefix}user_id", "in", filters["user_ids"]))
+        if filters.get("currency_ids"):
+            domain.append((f"{prefix}currency_id", "in", filters["currency_ids"]))
         if filters["product_ids"]:
             domain.append((f"{prefix}line_ids.product_id", "in", filters["product_ids"]))
         return domain
@@ -177,7 +193,7 @@ class RbmKpi(models.AbstractModel):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT m.commercial_partner_id, SUM(m.amount_untaxed_signed)
+                SELECT m.commercial_partner_id, SUM(%(amount)s)
                   FROM account_move m
                   JOIN rbm_contract c ON c.id = m.rbm_contract_id
                  WHERE m.state = 'posted'
@@ -189,6 +205,10 @@ class RbmKpi(models.AbstractModel):
                 """,
                 date_to=date_to,
                 condition=condition,
+                # one currency chosen: amounts in it, not in the company's
+                amount=SQL("m.amount_untaxed_in_currency_signed")
+                if filters.get("currency_ids")
+                else SQL("m.amount_untaxed_signed"),
             )
         )
         return {partner: float(amount or 0.0) for partner, amount in self.env.cr.fetchall()}
@@ -200,16 +220,20 @@ class RbmKpi(models.AbstractModel):
         return None
 
     def _get_kpi_currency(self, filters):
+        if filters.get("currency_ids"):
+            return self.env["res.currency"].browse(filters["currency_ids"][:1])
         companies = self.env["res.company"].browse(filters["company_ids"])
         return companies[:1].currency_id or self.env.company.currency_id
 
     @api.model
     def _get_kpi_default_period(self, date_to=None, months=12):
-        """The ``months`` calendar months ending with the month of ``date_to``."""
-        date_to = fields.Date.to_date(date_to) or fields.Date.context_today(self)
-        date_to = kpi_engine.month_end(date_to)
+        """The ``months`` calendar months ending with the month of ``date_to``
+        (the current month up to today)."""
+        today = fields.Date.context_today(self)
+        date_to = kpi_engine.month_end(fields.Date.to_date(date_to) or today)
         date_from = kpi_engine.add_months(date_to, -(months - 1))
-        return date_from, date_to
+        # the current month is counted up to today, never to a day to come
+        return date_from, min(date_to, max(today, date_from))
 
     @api.model
     def _get_kpi_avg_revenue_churn_rate(self, date_to=None, company_ids=None):
@@ -250,10 +274,17 @@ class RbmKpi(models.AbstractModel):
         }
 
     def _get_kpi_filter_args(self, filters):
-        return {
+        """Filters of the dashboard; one currency always (the companies' by default)."""
+        args = {
             key: [int(v) for v in filters.get(key) or []]
-            for key in ("company_ids", "plan_ids", "product_ids", "user_ids")
+            for key in ("company_ids", "plan_ids", "product_ids", "user_ids", "currency_ids")
         }
+        if not args["currency_ids"]:
+            companies = self.env["res.company"].browse(
+                self._get_kpi_filters(args["company_ids"])["company_ids"]
+            )
+            args["currency_ids"] = (companies[:1].currency_id or self.env.company.currency_id).ids
+        return args
 
     def _get_dashboard_options(self):
         Plan = self.env["rbm.plan"].with_context(active_test=False)
@@ -261,7 +292,9 @@ class RbmKpi(models.AbstractModel):
         products = self.env["rbm.contract.line"]._read_group(
             [("line_type", "=", "recurring")], ["product_id"]
         )
+        currencies = self.env["rbm.contract"]._read_group([], ["currency_id"])
         return {
+            "currencies": [[c.id, c.name] for (c,) in currencies if c],
             "companies": [[c.id, c.name] for c in self.env.user.company_ids],
             "plans": [[p.id, p.display_name] for p in Plan.search([])],
             "users": [[u.id, u.display_name] for (u,) in users],

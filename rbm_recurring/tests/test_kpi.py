@@ -318,6 +318,7 @@ class TestKpi(RbmBillingCase):
         )
         self.assertEqual(self.env["rbm.contract"].search(action["domain"]), self.h)
 
+    @freeze_time("2027-01-20")
     def test_dashboard_data_and_xlsx_export(self):
         data = self.Kpi.get_dashboard_data(date_to="2026-12-15")
         self.assertEqual((data["date_from"], data["date_to"]), ("2026-01-01", "2026-12-31"))
@@ -338,6 +339,39 @@ class TestKpi(RbmBillingCase):
         self.assertEqual(months[2][5], -100)  # February: C's churn
         cohorts = list(book["Cohorts"].iter_rows(values_only=True))
         self.assertEqual(len(cohorts), 1 + 3 * 2)
+
+    def test_dashboard_ends_today(self):
+        """The current month counts up to today, not to its last day."""
+        with freeze_time("2026-12-15"):
+            data = self.Kpi.get_dashboard_data(date_to="2026-12-01")
+        self.assertEqual((data["date_from"], data["date_to"]), ("2026-01-01", "2026-12-15"))
+        # a past month is whole
+        with freeze_time("2026-12-15"):
+            data = self.Kpi.get_dashboard_data(date_to="2026-11-01", months=6)
+        self.assertEqual((data["date_from"], data["date_to"]), ("2026-06-01", "2026-11-30"))
+
+    @freeze_time("2027-01-20")
+    def test_dashboard_one_currency_at_a_time(self):
+        """A contract in another currency is never added to the company's:
+        the dashboard shows the company currency, and the other one on its own."""
+        usd = self.env.ref("base.USD")
+        other = usd if self.currency != usd else self.env.ref("base.EUR")
+        other.active = True
+        plan = self._make_plan([(self.product_plan, 1, 1000.0)], name="Foreign")
+        plan.currency_id = other
+        with freeze_time("2026-03-01"):
+            self._make_contract(plan, d("2026-03-01"), partner=self.cust["A"], currency_id=other.id)
+        data = self.Kpi.get_dashboard_data(date_to="2026-12-15")
+        # the company's book only: 800 as before, not 800 + 1000
+        self.assertEqual((data["mrr"], data["currency"]["id"]), (800.0, self.currency.id))
+        self.assertEqual(
+            sorted(c[0] for c in data["options"]["currencies"]),
+            sorted([self.currency.id, other.id]),
+        )
+        foreign = self.Kpi.get_dashboard_data(
+            date_to="2026-12-15", filters={"currency_ids": [other.id]}
+        )
+        self.assertEqual((foreign["mrr"], foreign["currency"]["id"]), (1000.0, other.id))
 
     def test_partner_lifetime_revenue_and_ltv(self):
         with freeze_time("2027-01-10"):

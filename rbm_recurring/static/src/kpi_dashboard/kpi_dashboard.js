@@ -24,7 +24,7 @@ export class RbmKpiDashboard extends Component {
         this.state = useState({
             month: `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}`,
             months: 12,
-            filters: { company_ids: [], plan_ids: [], user_ids: [], product_ids: [] },
+            filters: { company_ids: [], plan_ids: [], user_ids: [], product_ids: [], currency_ids: [] },
             data: null,
             cohortMode: "customers",
         });
