@@ -316,6 +316,23 @@ class RbmContract(models.Model):
                     )
                 )
 
+    @api.constrains("payment_token_id", "partner_id")
+    def _check_payment_token_partner(self):
+        """The saved card is the customer's own: a card saved by another
+        customer is never charged for this contract."""
+        for contract in self.filtered("payment_token_id"):
+            token_sudo = contract.payment_token_id.sudo()
+            if token_sudo.partner_id.commercial_partner_id != contract.commercial_partner_id:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: the saved card %(card)s was not saved by the "
+                        "customer %(customer)s (field Saved Card).",
+                        contract=contract.display_name,
+                        card=token_sudo.display_name,
+                        customer=contract.commercial_partner_id.display_name,
+                    )
+                )
+
     @api.onchange("plan_id")
     def _onchange_plan_id(self):
         if self.plan_id and self.state == "draft":
