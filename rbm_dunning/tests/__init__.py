@@ -12,4 +12,5 @@ from . import (
     test_l10n_br,
     test_pix,
     test_portal,
+    test_security_rpc,
 )

@@ -13,6 +13,7 @@ from odoo.tools import float_repr
 from odoo.tools.misc import format_date
 
 from ..engine import periods
+from ..tools import check_staff_access
 
 _logger = logging.getLogger(__name__)
 
@@ -371,6 +372,7 @@ class RbmContract(models.Model):
     # ------------------------------------------------------------
 
     def action_activate(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state != "draft":
                 raise UserError(
@@ -421,6 +423,7 @@ class RbmContract(models.Model):
         return vals
 
     def action_suspend(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state != "active":
                 raise UserError(
@@ -456,6 +459,7 @@ class RbmContract(models.Model):
         return contracts
 
     def action_reactivate(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state != "suspended":
                 raise UserError(
@@ -487,6 +491,7 @@ class RbmContract(models.Model):
         return contracts
 
     def action_close(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state not in ("active", "suspended"):
                 raise UserError(
@@ -506,6 +511,7 @@ class RbmContract(models.Model):
         return True
 
     def action_cancel_wizard(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -517,6 +523,7 @@ class RbmContract(models.Model):
         }
 
     def action_change_wizard(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -536,6 +543,7 @@ class RbmContract(models.Model):
             contract.campaign_id._check_applicable(contract)
 
     def action_view_invoices(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("account.action_move_out_invoice_type")
         action["domain"] = [("rbm_contract_id", "=", self.id)]
@@ -544,6 +552,7 @@ class RbmContract(models.Model):
 
     def action_bill_now(self):
         """Invoice every period of these contracts that is due today (button)."""
+        check_staff_access(self, "write")
         today = fields.Date.context_today(self)
         contracts = self.filtered(lambda c: c._is_billable())
         if not contracts:
