@@ -32,6 +32,7 @@ class AccountMove(models.Model):
         string="In Protest / Legal Collection",
         copy=False,
         tracking=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
         help="The invoice was sent to protest or legal collection: its customer's collection "
         "status is In legal collection / protest until it is paid.",
     )

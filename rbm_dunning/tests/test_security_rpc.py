@@ -1,6 +1,7 @@
 import base64
 import inspect
 import json
+import re
 from datetime import date
 
 from odoo import Command
@@ -21,6 +22,17 @@ NOT_GUARDED_YET = {
     # PagBank: asks PagBank for the state of the order of a transaction the
     # customer may read (their own)
     ("payment.transaction", "action_pagbank_refresh"),
+}
+
+# fields of the models portal users read that are staff's only: they must carry
+# groups (a name matching STAFF_FIELD_PATTERN is meant for staff unless listed
+# in CUSTOMER_FIELDS)
+STAFF_FIELD_PATTERN = re.compile(
+    r"error|internal|reason|note|reply|response|legal|pause|suspended_by"
+)
+CUSTOMER_FIELDS = {
+    # the terms and conditions of the contract, shown to the customer
+    ("rbm.contract", "note"),
 }
 
 
@@ -313,3 +325,94 @@ class TestSecurityRpc(HttpCase):
         self.make_jsonrpc_request("/web/dataset/call_button", params)
         self.env.invalidate_all()
         self.assertEqual(self.contract.state, "suspended")
+
+    # ------------------------------------------------------------
+    # STAFF FIELDS
+    # ------------------------------------------------------------
+
+    def _search_read(self, model, domain, fields=None):
+        return self.make_jsonrpc_request(
+            f"/web/dataset/call_kw/{model}/search_read",
+            {
+                "model": model,
+                "method": "search_read",
+                "args": [domain],
+                "kwargs": {"fields": fields or []},
+            },
+        )
+
+    def test_staff_fields_carry_groups(self):
+        """Every RBM field meant for staff on a model portal users may read is
+        restricted to staff groups."""
+        portal = self.env.ref("base.group_portal")
+        readable = self.env["ir.model.access"].search(
+            [("group_id", "=", portal.id), ("perm_read", "=", True)]
+        )
+        unrestricted = []
+        for model_name in sorted(set(readable.mapped("model_id.model"))):
+            for field in self.env[model_name]._fields.values():
+                if not _is_rbm_module(getattr(field, "_module", None)):
+                    continue
+                if (model_name, field.name) in CUSTOMER_FIELDS:
+                    continue
+                if STAFF_FIELD_PATTERN.search(field.name) and not field.groups:
+                    unrestricted.append(f"{model_name}.{field.name}")
+        self.assertFalse(unrestricted, "Staff fields readable by portal users")
+
+    def test_portal_user_cannot_read_staff_fields(self):
+        self.contract.sudo().write({"billing_error": "Journal INV is locked"})
+        self.customer.sudo().write(
+            {
+                "rbm_collection_paused_until": date(2026, 2, 1),
+                "rbm_collection_pause_note": "Promised by phone, call the owner",
+            }
+        )
+        self.invoice.sudo().rbm_legal_collection = True
+        internal_reason = self.env.ref("rbm_recurring.cancel_reason_non_payment")
+        self.authenticate("rbm_rpc_portal", "rbm_rpc_portal")
+        # the customer's own contract is readable, its staff fields are not
+        contracts = self._search_read("rbm.contract", [("id", "=", self.contract.id)], ["name"])
+        self.assertEqual([c["id"] for c in contracts], self.contract.ids)
+        for model, fields in (
+            ("rbm.contract", ("billing_error", "billing_error_date", "cancel_reason_id")),
+            ("res.partner", ("rbm_collection_pause_note", "rbm_collection_paused_until")),
+            ("account.move", ("rbm_legal_collection",)),
+        ):
+            described = self.make_jsonrpc_request(
+                f"/web/dataset/call_kw/{model}/fields_get",
+                {"model": model, "method": "fields_get", "args": [], "kwargs": {}},
+            )
+            self.assertIn("display_name", described)
+            for field in fields:
+                self.assertNotIn(field, described, f"{model}.{field} described to the portal")
+        for model, record, field in (
+            ("rbm.contract", self.contract, "billing_error"),
+            ("rbm.contract", self.contract, "cancel_reason_id"),
+            ("rbm.contract", self.contract, "rbm_suspended_by_collection"),
+            ("res.partner", self.customer, "rbm_collection_pause_note"),
+            ("res.partner", self.customer, "rbm_collection_paused_until"),
+            ("res.partner", self.customer, "rbm_collection_policy_id"),
+            ("account.move", self.invoice, "rbm_legal_collection"),
+        ):
+            with self.subTest(model=model, field=field):
+                with self.assertRaisesRegex(JsonRpcException, "AccessError"):
+                    self._search_read(model, [("id", "=", record.id)], [field])
+        # the records themselves are readable: the refusals above are the fields'
+        partners = self._search_read("res.partner", [("id", "=", self.customer.id)], ["name"])
+        self.assertEqual([p["id"] for p in partners], self.customer.ids)
+        invoices = self._search_read("account.move", [("id", "=", self.invoice.id)], ["name"])
+        self.assertEqual([i["id"] for i in invoices], self.invoice.ids)
+        # internal cancellation reasons are not offered, nor readable
+        reasons = self._search_read("rbm.cancel.reason", [], ["name"])
+        self.assertTrue(reasons)
+        self.assertNotIn(internal_reason.id, [r["id"] for r in reasons])
+        with self.assertRaisesRegex(JsonRpcException, "AccessError"):
+            self.make_jsonrpc_request(
+                "/web/dataset/call_kw/rbm.cancel.reason/read",
+                {
+                    "model": "rbm.cancel.reason",
+                    "method": "read",
+                    "args": [internal_reason.ids, ["name"]],
+                    "kwargs": {},
+                },
+            )

@@ -177,7 +177,12 @@ class RbmContract(models.Model):
         copy=False,
     )
     suspended_since = fields.Date(copy=False, readonly=True)
-    cancel_reason_id = fields.Many2one("rbm.cancel.reason", copy=False, tracking=True)
+    cancel_reason_id = fields.Many2one(
+        "rbm.cancel.reason",
+        copy=False,
+        tracking=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
+    )
     cancel_date = fields.Date(string="Cancellation Date", copy=False, readonly=True)
     campaign_id = fields.Many2one(
         "rbm.campaign",
@@ -190,8 +195,16 @@ class RbmContract(models.Model):
     charge_ids = fields.One2many("rbm.contract.charge", "contract_id", string="One-off Charges")
     change_ids = fields.One2many("rbm.contract.change", "contract_id", string="Changes")
     mrr_event_ids = fields.One2many("rbm.mrr.event", "contract_id", string="MRR Movements")
-    billing_error = fields.Text(copy=False, readonly=True)
-    billing_error_date = fields.Date(copy=False, readonly=True)
+    billing_error = fields.Text(
+        copy=False,
+        readonly=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
+    )
+    billing_error_date = fields.Date(
+        copy=False,
+        readonly=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
+    )
     note = fields.Html(string="Terms and Conditions")
 
     _sql_constraints = [
