@@ -10,6 +10,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import format_amount, format_date, html2plaintext, sql
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from .rbm_pix_receipt import END_TO_END_RE
 
 _logger = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class AccountBankStatementLine(models.Model):
     def action_rbm_match_pix(self):
         """Match these lines again (after a txid or end-to-end id became
         known, or an invoice changed)."""
+        check_staff_access(self, "write")
         self._rbm_match_pix(retry=True)
 
     @api.model

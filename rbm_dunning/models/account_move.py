@@ -3,6 +3,8 @@ from collections import defaultdict
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from .rbm_boleto import ACTIVE_STATES, PAYABLE_STATES
 
 
@@ -30,6 +32,7 @@ class AccountMove(models.Model):
         string="In Protest / Legal Collection",
         copy=False,
         tracking=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
         help="The invoice was sent to protest or legal collection: its customer's collection "
         "status is In legal collection / protest until it is paid.",
     )
@@ -54,6 +57,8 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
+        # rights first: the boletos are written off as superuser
+        check_staff_access(self, "write")
         # button_cancel resets posted invoices through here
         self._rbm_write_off_boletos()
         return super().button_draft()
@@ -70,6 +75,7 @@ class AccountMove(models.Model):
 
     def action_rbm_issue_boletos(self):
         """Issue the boletos of posted customer invoices (button)."""
+        check_staff_access(self, "read")
         invalid = self.filtered(lambda m: m.state != "posted" or m.move_type != "out_invoice")
         if invalid:
             raise UserError(
@@ -84,12 +90,14 @@ class AccountMove(models.Model):
         return self.action_rbm_view_boletos()
 
     def action_rbm_view_boletos(self):
+        check_staff_access(self, "read")
         action = self.env["ir.actions.act_window"]._for_xml_id("rbm_dunning.rbm_boleto_action")
         action["domain"] = [("move_id", "in", self.ids)]
         action["context"] = {"create": False}
         return action
 
     def action_rbm_print_boletos(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         boletos = self._rbm_get_boletos_to_print()
         if not boletos:

@@ -5,6 +5,8 @@ import psycopg2
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 _logger = logging.getLogger(__name__)
 
 SETTLED_PAYMENT_STATES = ("paid", "in_payment", "reversed")
@@ -66,6 +68,8 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
+        # rights first: the card retries are stopped as superuser
+        check_staff_access(self, "write")
         self._rbm_stop_card_charges()
         return super().button_draft()
 
@@ -84,8 +88,8 @@ class AccountMove(models.Model):
 
     def action_rbm_charge_card(self):
         """Charge the contract's saved card now (button)."""
+        check_staff_access(self, "write")
         self.ensure_one()
-        self.check_access("write")
         refusal = self._rbm_get_card_charge_refusal()
         if refusal:
             raise UserError(refusal)
@@ -100,6 +104,7 @@ class AccountMove(models.Model):
         return self.action_rbm_view_card_attempts()
 
     def action_rbm_view_card_attempts(self):
+        check_staff_access(self, "read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "rbm_dunning.rbm_card_attempt_action"
         )

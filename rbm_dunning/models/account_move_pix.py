@@ -5,6 +5,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import sql
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import pix
 from .rbm_boleto import _decimal
 
@@ -129,6 +131,7 @@ class AccountMove(models.Model):
 
     def action_rbm_issue_pix(self):
         """Issue the Pix code of posted customer invoices (button)."""
+        check_staff_access(self, "read")
         self._rbm_issue_pix(force=True)
 
     def _rbm_get_pix_qr_image(self, size=400):

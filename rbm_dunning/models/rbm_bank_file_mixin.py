@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, format_datetime, sql
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 
 class RbmBankFileMixin(models.AbstractModel):
     """What a file exchanged with the bank is, whatever its layout: the
@@ -62,6 +64,7 @@ class RbmBankFileMixin(models.AbstractModel):
         raise NotImplementedError  # each kind of file names itself
 
     def action_download(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_url",

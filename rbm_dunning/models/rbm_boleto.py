@@ -9,6 +9,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_repr, sql
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import boleto as boleto_engine
 from ..engine import cnab, collection
 from ..engine.checkdigits import format_document, validate_document
@@ -206,10 +208,12 @@ class RbmBoleto(models.Model):
     # ------------------------------------------------------------
 
     def action_print(self):
+        check_staff_access(self, "read")
         return self.env.ref("rbm_dunning.action_report_boleto").report_action(self)
 
     def action_resend(self):
         """Send a rejected boleto again (after its data was fixed)."""
+        check_staff_access(self, "write")
         for boleto in self:
             if boleto.state != "rejected":
                 raise UserError(
@@ -222,9 +226,11 @@ class RbmBoleto(models.Model):
 
     def action_write_off(self):
         """Write the boletos off (baixa): at the bank too when they were sent."""
+        check_staff_access(self, "write")
         self._write_off()
 
     def action_open_move(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return self.move_id._get_records_action()
 

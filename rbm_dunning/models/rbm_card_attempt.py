@@ -5,6 +5,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models, modules
 from odoo.tools.misc import format_amount, format_date
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import card_retry
 
 _logger = logging.getLogger(__name__)
@@ -147,7 +149,7 @@ class RbmCardAttempt(models.Model):
         """A charge left waiting (the run stopped before the provider answered,
         or the provider never called back): once checked with the provider that
         nothing was charged, fail it so that the retry schedule goes on."""
-        self.check_access("write")
+        check_staff_access(self, "write")
         for attempt in self.filtered(lambda a: a.state == "pending"):
             reason = _(
                 "Marked as failed by %(user)s: the provider did not charge it.",
@@ -165,6 +167,7 @@ class RbmCardAttempt(models.Model):
         return True
 
     def action_open_move(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -174,6 +177,7 @@ class RbmCardAttempt(models.Model):
         }
 
     def action_open_transaction(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

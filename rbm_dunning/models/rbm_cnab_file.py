@@ -3,6 +3,8 @@ from collections import defaultdict
 
 from odoo import Command, _, api, fields, models
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import collection
 from .rbm_cnab_occurrence import _dedup_key
 
@@ -67,6 +69,7 @@ class RbmCnabFile(models.Model):
     # ------------------------------------------------------------
 
     def action_view_payments(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return self.payment_ids._get_records_action(name=_("Payments"))
 

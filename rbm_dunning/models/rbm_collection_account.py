@@ -6,6 +6,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_round
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import boleto as boleto_engine
 from ..engine import cnab, cnab_layouts, collection, pix
 from ..engine.checkdigits import validate_document
@@ -403,6 +405,7 @@ class RbmCollectionAccount(models.Model):
     # ------------------------------------------------------------
 
     def action_view_boletos(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("rbm_dunning.rbm_boleto_action")
         action["domain"] = [("collection_account_id", "=", self.id)]
@@ -410,12 +413,14 @@ class RbmCollectionAccount(models.Model):
         return action
 
     def action_view_cnab_files(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("rbm_dunning.rbm_cnab_file_action")
         action["domain"] = [("collection_account_id", "=", self.id)]
         return action
 
     def action_generate_remittance(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         cnab_file = self._generate_remittance()
         if not cnab_file:
@@ -433,6 +438,7 @@ class RbmCollectionAccount(models.Model):
         }
 
     def action_import_return(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

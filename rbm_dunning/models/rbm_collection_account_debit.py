@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import cnab150
 from ..engine.fixedwidth import CnabError
 from .rbm_debit_file import _bank_name
@@ -146,6 +148,7 @@ class RbmCollectionAccount(models.Model):
     # ------------------------------------------------------------
 
     def action_generate_debit_remittance(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         debit_file, skipped = self.env["rbm.debit.file"]._generate_remittance(self)
         lines = [f"{move.name}: {reason}" for move, reason in skipped.items()]
@@ -165,6 +168,7 @@ class RbmCollectionAccount(models.Model):
         }
 
     def action_import_debit_return(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -176,6 +180,7 @@ class RbmCollectionAccount(models.Model):
         }
 
     def action_view_debit_mandates(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "rbm_dunning.rbm_debit_mandate_action"
@@ -185,6 +190,7 @@ class RbmCollectionAccount(models.Model):
         return action
 
     def action_view_debit_files(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("rbm_dunning.rbm_debit_file_action")
         action["domain"] = [("collection_account_id", "=", self.id)]

@@ -9,6 +9,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date, split_every
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from .rbm_collection_policy import INSTALLMENT_POLICY_SQL, STEP_ACTIONS
 
 _logger = logging.getLogger(__name__)
@@ -504,5 +506,6 @@ class RbmCollectionLog(models.Model):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def action_open_move(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return self.move_id._get_records_action()

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 # Código de Defesa do Consumidor, art. 52 §1: the fine on a consumer's late
 # payment is capped at 2% of the installment.
 CONSUMER_FINE_CAP = 2.0
@@ -227,6 +229,7 @@ class RbmCollectionPolicy(models.Model):
                 )
 
     def action_view_partners(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -237,6 +240,7 @@ class RbmCollectionPolicy(models.Model):
         }
 
     def action_view_logs(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("rbm_dunning.rbm_collection_log_action")
         action["domain"] = [("policy_id", "=", self.id)]

@@ -33,6 +33,7 @@ class RbmContract(models.Model):
         string="Suspended for Non-payment",
         copy=False,
         readonly=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
         help="Suspended by the collection policy: reactivated as soon as every overdue invoice "
         "is paid.",
     )

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import format_date, sql
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 # A debit stands for its installment while it is sent, paid, or failed for
 # good: an installment is sent once. Only a debit cancelled at the bank, or
 # refused with a code the agreement re-presents (``retry_date`` set), lets it be
@@ -114,6 +116,7 @@ class RbmDebit(models.Model):
             debit.display_name = f"{debit.move_id.name or ''} ({due})"
 
     def action_open_move(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return self.move_id._get_records_action()
 

@@ -9,6 +9,8 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import boleto as boleto_engine
 from ..engine import cnab150
 from ..engine.fixedwidth import CnabError
@@ -74,6 +76,7 @@ class RbmDebitFile(models.Model):
     # ------------------------------------------------------------
 
     def action_view_payments(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return self.occurrence_ids.payment_id._get_records_action(name=self.env._("Payments"))
 

@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import sql
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 _BRANCH_RE = re.compile(r"[0-9]{1,4}")
 # CNAB 150 "identificação do cliente no banco": the account with its digit
 _ACCOUNT_RE = re.compile(r"[0-9]{1,13}[0-9X]")
@@ -209,6 +211,7 @@ class RbmDebitMandate(models.Model):
     # ------------------------------------------------------------
 
     def action_activate(self):
+        check_staff_access(self, "write")
         for mandate in self:
             if mandate.state != "draft":
                 raise UserError(
@@ -227,11 +230,13 @@ class RbmDebitMandate(models.Model):
             )
 
     def action_cancel(self):
+        check_staff_access(self, "write")
         self.filtered(lambda m: m.state != "cancelled").write(
             {"state": "cancelled", "cancel_date": fields.Date.context_today(self)}
         )
 
     def action_view_debits(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return self.debit_ids._get_records_action(name=_("Debits"))
 

@@ -2,6 +2,8 @@ from odoo import _, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import sql
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 RECORD_TYPES = [
     ("B", "Mandate (B)"),
     ("C", "Mandate Refused (C)"),
@@ -83,6 +85,7 @@ class RbmDebitOccurrence(models.Model):
     def action_refuse_at_bank(self):
         """Tell the bank, in the next remittance (record C), that these
         opt-ins (B lines not applied) are refused, with the reason logged."""
+        check_staff_access(self, "write")
         for line in self:
             if line.record_type != "B" or line.direction != "return" or line.status != "problem":
                 raise UserError(

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.tools import format_amount, format_date
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from .rbm_collection_policy import INSTALLMENT_POLICY_SQL
 
 _CANDIDATES_SQL = f"""
@@ -281,5 +283,6 @@ class RbmLateFee(models.Model):
             )
 
     def action_open_source(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return (self.debit_move_id or self.move_id)._get_records_action()

@@ -4,6 +4,8 @@ from odoo import _, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 
 class RbmReturnImportMixin(models.AbstractModel):
     """What the return-file import wizards share (CNAB 240/400 returns of
@@ -59,6 +61,7 @@ class RbmReturnImportMixin(models.AbstractModel):
 
     def action_preview(self):
         """Read the file and show what each line will do (nothing is written)."""
+        check_staff_access(self, "write")
         self.ensure_one()
         account = self.collection_account_id
         content = self._get_content()
@@ -84,12 +87,14 @@ class RbmReturnImportMixin(models.AbstractModel):
         return self._reopen()
 
     def action_back(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         self.write({"state": "upload", "line_ids": [fields.Command.clear()]})
         return self._reopen()
 
     def action_import(self):
         """Apply the file (read again: the preview is only shown)."""
+        check_staff_access(self, "write")
         self.ensure_one()
         if not self.data:
             raise UserError(_("Choose a return file first."))

@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 COLLECTION_STATUSES = [
     ("current", "Up to Date"),
     ("late", "Late"),
@@ -191,6 +193,7 @@ class ResPartner(models.Model):
         return self.env["account.move.line"].sudo().browse(line_ids)
 
     def action_rbm_view_aging(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "rbm_dunning.rbm_receivable_aging_action"

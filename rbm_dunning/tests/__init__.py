@@ -3,6 +3,7 @@ from . import (
     test_boleto_follow,
     test_card,
     test_card_portal,
+    test_card_token,
     test_cnab,
     test_cnab400,
     test_collection,
@@ -12,4 +13,5 @@ from . import (
     test_pix,
     test_portal,
     test_tours,
+    test_security_rpc,
 )

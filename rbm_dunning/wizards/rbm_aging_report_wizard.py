@@ -3,6 +3,8 @@ import base64
 from odoo import _, fields, models
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 
 class RbmAgingReportWizard(models.TransientModel):
     """Opens the receivables aging or portfolio as of a date, or downloads
@@ -33,12 +35,15 @@ class RbmAgingReportWizard(models.TransientModel):
         return action
 
     def action_open_aging(self):
+        check_staff_access(self, "read")
         return self._get_aging_action("rbm_dunning.rbm_receivable_aging_action")
 
     def action_open_portfolio(self):
+        check_staff_access(self, "read")
         return self._get_aging_action("rbm_dunning.rbm_receivable_portfolio_action")
 
     def action_export_xlsx(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         content = self.env["rbm.receivable.aging"]._get_aging_xlsx(self.date)
         self.write(

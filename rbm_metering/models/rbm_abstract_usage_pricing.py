@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import rating
 
 
@@ -87,6 +89,7 @@ class RbmUsagePricingMixin(models.AbstractModel):
         }
 
     def action_open_usage_pricing(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         view = self.env.ref(f"rbm_metering.{self._table}_view_form_usage")
         return {

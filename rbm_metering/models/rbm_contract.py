@@ -8,6 +8,8 @@ from decimal import ROUND_FLOOR
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 from ..engine import rating
 
 # usage events a statement shows (the billing run counts the accepted ones)
@@ -28,6 +30,7 @@ class RbmContract(models.Model):
             contract.usage_count = counts.get(contract.id, 0)
 
     def action_view_usage(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("rbm_metering.rbm_usage_action")
         action["domain"] = [("contract_id", "=", self.id)]
@@ -35,6 +38,7 @@ class RbmContract(models.Model):
         return action
 
     def action_open_usage_statement(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         statement = self.env["rbm.usage.statement"].create({"contract_id": self.id})
         return statement._get_reopen_action()

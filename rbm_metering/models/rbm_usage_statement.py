@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 
 class RbmUsageStatement(models.TransientModel):
     """Usage statement (extrato de consumo) of a contract for one period, in
@@ -76,18 +78,21 @@ class RbmUsageStatement(models.TransientModel):
         }
 
     def action_previous_period(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         if self.period_start:
             self.date = self.period_start - timedelta(days=1)
         return self._get_reopen_action()
 
     def action_next_period(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         if self.period_end:
             self.date = self.period_end + timedelta(days=1)
         return self._get_reopen_action()
 
     def action_print(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return self.env.ref("rbm_metering.action_report_usage_statement").report_action(
             self.contract_id, data={"period": self.period_start.isoformat()}
@@ -119,7 +124,9 @@ class RbmUsageStatement(models.TransientModel):
         return action
 
     def action_view_graph(self):
+        check_staff_access(self, "read")
         return self._get_usage_action("graph")
 
     def action_view_pivot(self):
+        check_staff_access(self, "read")
         return self._get_usage_action("pivot")

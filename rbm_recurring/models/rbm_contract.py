@@ -13,6 +13,7 @@ from odoo.tools import float_repr
 from odoo.tools.misc import format_date
 
 from ..engine import periods
+from ..tools import check_staff_access
 
 _logger = logging.getLogger(__name__)
 
@@ -183,7 +184,12 @@ class RbmContract(models.Model):
         copy=False,
     )
     suspended_since = fields.Date(copy=False, readonly=True)
-    cancel_reason_id = fields.Many2one("rbm.cancel.reason", copy=False, tracking=True)
+    cancel_reason_id = fields.Many2one(
+        "rbm.cancel.reason",
+        copy=False,
+        tracking=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
+    )
     cancel_date = fields.Date(string="Cancellation Date", copy=False, readonly=True)
     campaign_id = fields.Many2one(
         "rbm.campaign",
@@ -196,8 +202,16 @@ class RbmContract(models.Model):
     charge_ids = fields.One2many("rbm.contract.charge", "contract_id", string="One-off Charges")
     change_ids = fields.One2many("rbm.contract.change", "contract_id", string="Changes")
     mrr_event_ids = fields.One2many("rbm.mrr.event", "contract_id", string="MRR Movements")
-    billing_error = fields.Text(copy=False, readonly=True)
-    billing_error_date = fields.Date(copy=False, readonly=True)
+    billing_error = fields.Text(
+        copy=False,
+        readonly=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
+    )
+    billing_error_date = fields.Date(
+        copy=False,
+        readonly=True,
+        groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
+    )
     note = fields.Html(string="Terms and Conditions")
 
     _sql_constraints = [
@@ -341,6 +355,23 @@ class RbmContract(models.Model):
                     )
                 )
 
+    @api.constrains("payment_token_id", "partner_id")
+    def _check_payment_token_partner(self):
+        """The saved card is the customer's own: a card saved by another
+        customer is never charged for this contract."""
+        for contract in self.filtered("payment_token_id"):
+            token_sudo = contract.payment_token_id.sudo()
+            if token_sudo.partner_id.commercial_partner_id != contract.commercial_partner_id:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: the saved card %(card)s was not saved by the "
+                        "customer %(customer)s (field Saved Card).",
+                        contract=contract.display_name,
+                        card=token_sudo.display_name,
+                        customer=contract.commercial_partner_id.display_name,
+                    )
+                )
+
     @api.onchange("plan_id")
     def _onchange_plan_id(self):
         if self.plan_id and self.state == "draft":
@@ -379,6 +410,7 @@ class RbmContract(models.Model):
     # ------------------------------------------------------------
 
     def action_activate(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state != "draft":
                 raise UserError(
@@ -429,6 +461,7 @@ class RbmContract(models.Model):
         return vals
 
     def action_suspend(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state != "active":
                 raise UserError(
@@ -464,6 +497,7 @@ class RbmContract(models.Model):
         return contracts
 
     def action_reactivate(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state != "suspended":
                 raise UserError(
@@ -495,6 +529,7 @@ class RbmContract(models.Model):
         return contracts
 
     def action_close(self):
+        check_staff_access(self, "write")
         for contract in self:
             if contract.state not in ("active", "suspended"):
                 raise UserError(
@@ -514,6 +549,7 @@ class RbmContract(models.Model):
         return True
 
     def action_cancel_wizard(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -525,6 +561,7 @@ class RbmContract(models.Model):
         }
 
     def action_change_wizard(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -544,6 +581,7 @@ class RbmContract(models.Model):
             contract.campaign_id._check_applicable(contract)
 
     def action_view_invoices(self):
+        check_staff_access(self, "read")
         return self._get_invoices_action()
 
     def _get_invoices_action(self, invoices=None):
@@ -566,6 +604,7 @@ class RbmContract(models.Model):
 
     def action_bill_now(self):
         """Invoice every period of these contracts that is due today (button)."""
+        check_staff_access(self, "write")
         today = fields.Date.context_today(self)
         contracts = self.filtered(lambda c: c._is_billable())
         if not contracts:

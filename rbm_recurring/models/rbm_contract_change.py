@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import format_date, formatLang
 
 from ..engine import periods
+from ..tools import check_staff_access
 
 CHANGE_KINDS = [
     ("plan", "Plan change"),
@@ -438,6 +439,7 @@ class RbmContractChange(models.Model):
         )
 
     def action_cancel(self):
+        check_staff_access(self, "write")
         for change in self:
             if change.state != "scheduled":
                 raise UserError(_("Only scheduled changes can be cancelled."))

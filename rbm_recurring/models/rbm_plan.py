@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools import check_staff_access
+
 PERIOD_UNITS = [
     ("day", "Days"),
     ("week", "Weeks"),
@@ -255,6 +257,7 @@ class RbmPlan(models.Model):
     # ------------------------------------------------------------
 
     def action_view_contracts(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("rbm_recurring.rbm_contract_action")
         action["domain"] = [("plan_id", "=", self.id)]

@@ -11,6 +11,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_repr
 from odoo.tools.misc import format_date
 
+from ..tools import check_staff_access
+
 _logger = logging.getLogger(__name__)
 
 SGS_BASE_URL_PARAM = "rbm_recurring.sgs_base_url"
@@ -79,7 +81,7 @@ class RbmPriceIndex(models.Model):
 
     def action_import_sgs(self):
         """Button: import the last months of each index from the Banco Central."""
-        self.check_access("write")
+        check_staff_access(self, "write")
         indices = self.filtered("sgs_code")
         if not indices:
             raise UserError(
@@ -109,6 +111,7 @@ class RbmPriceIndex(models.Model):
         }
 
     def action_view_values(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

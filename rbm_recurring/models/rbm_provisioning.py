@@ -57,6 +57,8 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
+from ..tools import check_staff_access
+
 _logger = logging.getLogger(__name__)
 
 EVENT_TYPES = [
@@ -219,6 +221,7 @@ class RbmProvisioningEndpoint(models.Model):
     # ------------------------------------------------------------
 
     def action_view_events(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id(
             "rbm_recurring.rbm_provisioning_event_action"
@@ -328,6 +331,7 @@ class RbmProvisioningEvent(models.Model):
     def action_retry(self):
         """Send failed and dead events again at the next cron run, with a fresh
         series of tries."""
+        check_staff_access(self, "write")
         events = self.filtered(lambda event: event.state in ("failed", "dead"))
         if events:
             events.write({"state": "pending", "tries": 0, "next_try_at": fields.Datetime.now()})

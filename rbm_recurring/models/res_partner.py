@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools import check_staff_access
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -66,6 +68,7 @@ class ResPartner(models.Model):
                 )
 
     def action_view_rbm_contracts(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("rbm_recurring.rbm_contract_action")
         action["domain"] = [("partner_id", "child_of", self.commercial_partner_id.id)]

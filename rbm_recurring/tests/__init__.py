@@ -3,6 +3,7 @@ from . import (
     test_concurrency,
     test_kpi,
     test_lifecycle,
+    test_multicompany,
     test_portal,
     test_portal_change,
     test_price_adjustment,

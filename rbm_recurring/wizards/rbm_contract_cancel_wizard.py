@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_date, formatLang
 
+from ..tools import check_staff_access
+
 
 class RbmContractCancelWizard(models.TransientModel):
     _name = "rbm.contract.cancel.wizard"
@@ -51,6 +53,7 @@ class RbmContractCancelWizard(models.TransientModel):
             wizard.preview = html
 
     def action_confirm(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         self.contract_id._cancel(self.reason_id, self.timing, note=self.note)
         return {"type": "ir.actions.act_window_close"}

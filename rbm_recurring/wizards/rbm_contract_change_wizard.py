@@ -5,6 +5,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import format_date, formatLang
 
 from ..models.rbm_contract_change import CHANGE_KINDS
+from ..tools import check_staff_access
 
 
 class RbmContractChangeWizard(models.TransientModel):
@@ -146,6 +147,7 @@ class RbmContractChangeWizard(models.TransientModel):
         return html
 
     def action_confirm(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         change = self.env["rbm.contract.change"]._request(
             self.contract_id, self.kind, **self._get_request_kwargs()

@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_date, formatLang
 
+from ..tools import check_staff_access
+
 
 class RbmPriceAdjustmentWizard(models.TransientModel):
     _name = "rbm.price.adjustment.wizard"
@@ -129,6 +131,7 @@ class RbmPriceAdjustmentWizard(models.TransientModel):
     def action_apply(self):
         """Adjust every contract of the preview; when any of them cannot be
         adjusted nothing is changed."""
+        check_staff_access(self, "write")
         self.ensure_one()
         if self.date > fields.Date.context_today(self):
             raise UserError(_("Prices can only be adjusted for anniversaries that have come."))

@@ -1,0 +1,35 @@
+"""Helpers shared by the models of the RBM addons."""
+
+import sys
+
+from odoo.exceptions import AccessError
+
+
+def check_staff_access(records, operation="write"):
+    """Refuse a back-office action to anyone but staff allowed ``operation``
+    on ``records``.
+
+    Every public method is callable over RPC (``/web/dataset/call_button``,
+    ``call_kw``), whatever view shows its button: the ``action_*`` methods and
+    the services integrators call start with this check, before any ``sudo()``.
+    Portal and public users are refused even on records they may read (their
+    own contract or invoice); internal users need the access rights and record
+    rules of ``operation``. Superuser calls (crons, portal controllers working
+    on ``*_sudo`` records) pass.
+    """
+    env = records.env
+    if env.su:
+        return
+    if not env.user._is_internal():
+        ids = ", ".join(f"#{record_id}" for record_id in records.ids[:10])
+        raise AccessError(
+            env._(
+                "You are not allowed to run %(action)s on '%(model)s' (%(model_name)s) "
+                "records %(ids)s: back-office actions are for staff (internal users) only.",
+                action=sys._getframe(1).f_code.co_name,
+                model=records._description,
+                model_name=records._name,
+                ids=ids or "-",
+            )
+        )
+    records.check_access(operation)
