@@ -12,6 +12,7 @@
         "security/ir.model.access.csv",
         "security/rbm_metering_security.xml",
         "data/ir_cron_data.xml",
+        "data/rbm_usage_api_user_data.xml",
         "data/mail_template_data.xml",
         "views/rbm_metric_views.xml",
         "views/rbm_usage_views.xml",

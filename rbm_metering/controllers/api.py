@@ -5,6 +5,7 @@
 "quantity", "timestamp", "properties"}, ...]}`` (at most 10,000 events, 10 MB).
 Answers ``200`` with one result per event (accepted, duplicate or rejected with
 a reason); ``400``/``401``/``413``/``415`` with ``{"error": {"code", "message"}}``.
+Usage is stored as the API's technical user, with the key it was sent with.
 """
 
 import json
@@ -70,8 +71,9 @@ class RbmUsageApi(http.Controller):
         if len(events) > MAX_BATCH:
             return _error(413, "too_many_events", f"At most {MAX_BATCH} events per request.")
         company = api_key.company_id
-        Usage = request.env["rbm.usage"].with_user(api_key.create_uid).with_company(company)
-        results = Usage.sudo()._ingest(company, events, source="api")
+        api_user = api_key._get_api_user()
+        Usage = request.env["rbm.usage"].with_user(api_user).with_company(company)
+        results = Usage._ingest(company, events, source="api", api_key=api_key)
         summary = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for result in results:
             summary[result["status"]] += 1

@@ -93,6 +93,14 @@ class RbmUsage(models.Model):
         "event goes back to it if that invoice is reset to draft.",
     )
     reason = fields.Char(readonly=True, copy=False, help="Why the event was rejected or moved.")
+    api_key_id = fields.Many2one(
+        "rbm.api.key",
+        string="API Key",
+        readonly=True,
+        copy=False,
+        ondelete="restrict",
+        help="The API key the event was sent with.",
+    )
 
     _sql_constraints = [
         (
@@ -400,15 +408,18 @@ class RbmUsage(models.Model):
         return False, timestamp
 
     @api.model
-    def _ingest(self, company, events, source="api"):
-        """Validate and store a batch of events for ``company``.
+    def _ingest(self, company, events, source="api", api_key=None):
+        """Validate and store a batch of events for ``company``, as the
+        current user (their rights to create usage events are checked), with
+        the ``api_key`` they were sent with.
 
         Returns one result per event, in order: ``{"index", "idempotency_key",
         "status": accepted|duplicate|rejected, "reason", "message"}``. Accepted
         events are stored with one INSERT ... ON CONFLICT DO NOTHING; keys the
         database already had come back as duplicates."""
+        self.check_access("create")
         results, rows = self._prepare_ingestion(company, events)
-        inserted = self._insert_rows(company, rows, source)
+        inserted = self._insert_rows(company, rows, source, api_key)
         messages = self._get_reason_messages()
         for result in results:
             if result["status"] == "accepted" and result["idempotency_key"] not in inserted:
@@ -625,7 +636,7 @@ class RbmUsage(models.Model):
         return by_id, by_reference
 
     @api.model
-    def _insert_rows(self, company, rows, source):
+    def _insert_rows(self, company, rows, source, api_key=None):
         """Bulk insert; returns the set of keys actually inserted (new ones)."""
         if not rows:
             return set()
@@ -640,10 +651,10 @@ class RbmUsage(models.Model):
                 """
                 INSERT INTO rbm_usage (
                     company_id, idempotency_key, contract_id, metric_id, quantity, timestamp,
-                    effective_timestamp, properties, state, source,
+                    effective_timestamp, properties, state, source, api_key_id,
                     create_uid, create_date, write_uid, write_date)
                 SELECT %(company)s, x.k, x.c, x.m, x.q, x.t, x.e, x.p::jsonb, 'accepted',
-                       %(source)s, %(uid)s, now() AT TIME ZONE 'UTC',
+                       %(source)s, %(api_key)s, %(uid)s, now() AT TIME ZONE 'UTC',
                        %(uid)s, now() AT TIME ZONE 'UTC'
                   FROM unnest(%(keys)s::varchar[], %(contracts)s::int[], %(metrics)s::int[],
                               %(quantities)s::numeric[], %(timestamps)s::timestamp[],
@@ -654,6 +665,7 @@ class RbmUsage(models.Model):
                 """,
                 company=company.id,
                 source=source,
+                api_key=api_key.id if api_key else None,
                 uid=self.env.uid,
                 keys=keys,
                 contracts=contracts,

@@ -1,5 +1,6 @@
 from . import (
     test_api,
+    test_api_key,
     test_concurrency,
     test_ingestion,
     test_portal_usage,
