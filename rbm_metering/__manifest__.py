@@ -1,7 +1,7 @@
 {
     "name": "RBM Metering",
     "summary": "Metered usage in any unit: metrics, usage events, rating and usage statements",
-    "version": "18.0.0.3.0",
+    "version": "18.0.0.4.0",
     "category": "Sales/Subscriptions",
     "author": "RBM",
     "website": "https://github.com/rbm-odoo/rbm",

@@ -10,7 +10,7 @@ from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from ..engine import rating, usage_input
-from ..engine.usage_input import MAX_BATCH, MAX_KEY_LENGTH  # noqa: F401
+from ..engine.usage_input import MAX_BATCH, MAX_KEY_LENGTH, MAX_QUANTITY  # noqa: F401
 
 _logger = logging.getLogger(__name__)
 
@@ -107,6 +107,13 @@ class RbmUsage(models.Model):
             "UNIQUE(company_id, idempotency_key)",
             "An event with this idempotency key already exists.",
         ),
+        # NaN is greater than every number in PostgreSQL: this refuses NaN and
+        # both infinities too, so billing and statements only ever sum numbers
+        (
+            "quantity_range",
+            f"CHECK(quantity >= 0 AND quantity <= {MAX_QUANTITY})",
+            "The quantity of a usage event must be a number from 0 to 1,000,000,000,000.",
+        ),
     ]
 
     def init(self):
@@ -155,6 +162,8 @@ class RbmUsage(models.Model):
         )
         open_from = {c: c._get_usage_open_from() for c in contracts}
         for vals in vals_list:
+            if "quantity" in vals:
+                self._check_quantity_value(vals["quantity"], vals.get("idempotency_key"))
             if vals.get("state", "accepted") != "accepted" or vals.get("effective_timestamp"):
                 continue
             contract = self.env["rbm.contract"].browse(vals.get("contract_id"))
@@ -186,9 +195,34 @@ class RbmUsage(models.Model):
             "properties",
         }:
             raise ValidationError(_("Invoiced usage events cannot be changed."))
+        if "quantity" in vals:
+            for event in self:
+                self._check_quantity_value(vals["quantity"], event.idempotency_key)
         if "timestamp" in vals and "effective_timestamp" not in vals:
             vals["effective_timestamp"] = vals["timestamp"]
         return super().write(vals)
+
+    @api.model
+    def _check_quantity_value(self, quantity, key):
+        """ValidationError naming the event when ``quantity`` is not a number
+        from 0 to MAX_QUANTITY as the ORM stores it (the database refuses it too)."""
+        if quantity is False or quantity is None:
+            return  # the ORM reads it as 0 / reports the required field
+        valid = quantity.__class__ is not bool and usage_input.read_quantity(quantity) is not None
+        if valid:
+            # as the ORM stores it: rounded to 6 decimal places in a float, which
+            # near the bound can exceed it (1e12 is stored as 1000000000000.000854)
+            stored = self._fields["quantity"].convert_to_column(quantity, self)
+            valid = usage_input.read_quantity(str(stored)) is not None
+        if not valid:
+            raise ValidationError(
+                _(
+                    "Usage event %(key)s: the quantity %(quantity)s must be a number from 0 "
+                    "to 1,000,000,000,000.",
+                    key=key or _("(new)"),
+                    quantity=quantity,
+                )
+            )
 
     # ------------------------------------------------------------
     # ACTIONS

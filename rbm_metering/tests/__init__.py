@@ -8,4 +8,5 @@ from . import (
     test_statement,
     test_usage_only,
     test_usage_periods,
+    test_usage_quantity,
 )
