@@ -65,8 +65,8 @@ class RbmUsageApi(http.Controller):
         challenge = {"WWW-Authenticate": 'Bearer realm="rbm"'}
         if scheme.lower() != "bearer" or not token.strip():
             return _error("missing_api_key", challenge)
-        api_key = request.env["rbm.api.key"]._authenticate(token.strip())
-        if not api_key:
+        api_key_sudo = request.env["rbm.api.key"]._authenticate(token.strip())
+        if not api_key_sudo:
             return _error("invalid_api_key", challenge)
         if (httprequest.content_length or 0) > MAX_BODY:
             return _error("body_too_large")
@@ -89,10 +89,11 @@ class RbmUsageApi(http.Controller):
             return _error("invalid_payload")
         if len(events) > ui.MAX_BATCH:
             return _error("too_many_events")
-        company = api_key.company_id
-        api_user = api_key._get_api_user()
+        # the technical user's rights apply (it may only create usage events)
+        company = api_key_sudo.company_id
+        api_user = api_key_sudo._get_api_user()
         Usage = request.env["rbm.usage"].with_user(api_user).with_company(company)
-        results = Usage._ingest(company, events, source="api", api_key=api_key)
+        results = Usage._ingest(company, events, source="api", api_key=api_key_sudo)
         summary = dict.fromkeys(SUMMARY, 0)
         for result in results:
             summary[result["status"]] += 1

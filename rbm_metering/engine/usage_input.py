@@ -76,6 +76,8 @@ FIELDS = (
 
 _BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 _QUANTITY_TEXT = re.compile(QUANTITY_PATTERN)
+# one encoder for every event (json.dumps with options builds one per call)
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class HugeInteger:
@@ -191,8 +193,9 @@ def read_properties(value):
         return False, None
     if not value:
         return True, None
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if len(text) > MAX_PROPERTIES_BYTES or len(text.encode()) > MAX_PROPERTIES_BYTES:
+    text = _COMPACT_JSON.encode(value)
+    # a character is at most 4 bytes in UTF-8: short texts need no encoding
+    if len(text) > MAX_PROPERTIES_BYTES // 4 and len(text.encode()) > MAX_PROPERTIES_BYTES:
         return False, None
     return True, text
 

@@ -160,19 +160,19 @@ class RbmApiKey(models.Model):
         prefix = parts[1]
         if len(prefix) != PREFIX_LENGTH or not all(c in "0123456789abcdef" for c in prefix):
             return self.sudo().browse()
-        record = self.sudo().with_context(active_test=True).search([("prefix", "=", prefix)])
-        if len(record) != 1 or not hmac.compare_digest(record.key_hash or "", hash_key(key)):
+        key_sudo = self.sudo().with_context(active_test=True).search([("prefix", "=", prefix)])
+        if len(key_sudo) != 1 or not hmac.compare_digest(key_sudo.key_hash or "", hash_key(key)):
             return self.sudo().browse()
         # at most once a minute, and never waiting on (or conflicting with) a
         # concurrent request of the same key: two requests updating the same row
         # would serialize every batch of a client using two connections
-        if not record.last_used or record.last_used < datetime.utcnow() - timedelta(minutes=1):
+        if not key_sudo.last_used or key_sudo.last_used < datetime.utcnow() - timedelta(minutes=1):
             self.env.cr.execute(
                 """
                 UPDATE rbm_api_key SET last_used = now() AT TIME ZONE 'UTC'
                  WHERE id = (SELECT id FROM rbm_api_key WHERE id = %s
                                 FOR NO KEY UPDATE SKIP LOCKED)
                 """,
-                [record.id],
+                [key_sudo.id],
             )
-        return record
+        return key_sudo
