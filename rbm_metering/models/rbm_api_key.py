@@ -3,11 +3,21 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import AccessError, UserError
 
 KEY_PREFIX = "rbm"
 PREFIX_LENGTH = 8
+# set when a key is created or revoked, and by the API's own bookkeeping only
+PROTECTED_FIELDS = (
+    "company_id",
+    "prefix",
+    "key_hash",
+    "active",
+    "revoked_date",
+    "revoked_by_id",
+    "last_used",
+)
 
 
 def hash_key(key):
@@ -39,11 +49,35 @@ class RbmApiKey(models.Model):
     ]
 
     # ------------------------------------------------------------
+    # CRUD METHODS
+    # ------------------------------------------------------------
+
+    def write(self, vals):
+        """Only the name changes after creation: the company, the secret and
+        the state are set when the key is created or revoked (revocation is
+        final)."""
+        protected = [name for name in PROTECTED_FIELDS if name in vals]
+        if protected:
+            field = self._fields[protected[0]]
+            raise UserError(
+                _(
+                    "API key %(key)s: the field %(field)s cannot be changed; a key is "
+                    "revoked with Revoke, and a revoked key cannot be made valid again "
+                    "(create a new key).",
+                    key=", ".join(self.mapped("display_name")),
+                    field=field._description_string(self.env),
+                )
+            )
+        return super().write(vals)
+
+    # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
 
     def action_revoke(self):
-        self.filtered("active").write(
+        self.check_access("write")
+        keys = self.filtered("active")
+        super(RbmApiKey, keys).write(
             {
                 "active": False,
                 "revoked_date": fields.Datetime.now(),
@@ -52,13 +86,24 @@ class RbmApiKey(models.Model):
         )
         return True
 
-    @api.model
+    def action_archive(self):
+        return self.action_revoke()
+
+    def action_unarchive(self):
+        raise UserError(
+            _(
+                "API key %(key)s: a revoked key cannot be made valid again (create a new key).",
+                key=", ".join(self.mapped("display_name")),
+            )
+        )
+
     def action_open_wizard(self):
+        """The New API Key wizard; a list header button, called on no records."""
         return {
             "type": "ir.actions.act_window",
             "name": _("New API Key"),
             "res_model": "rbm.api.key.wizard",
-            "view_mode": "form",
+            "views": [(False, "form")],
             "target": "new",
         }
 
@@ -68,12 +113,26 @@ class RbmApiKey(models.Model):
 
     @api.model
     def _generate(self, name, company):
-        """Create a key; returns (record, the clear key) — the key is never stored."""
+        """Create a key; returns (record, the clear key) — the key is never stored.
+
+        Only subscription administrators, for a company they may access; the
+        API's technical user gets access to the company (it ingests the
+        usage sent with the key)."""
         if not self.env.user.has_group("rbm_recurring.rbm_recurring_group_manager"):
             raise UserError(_("Only subscription administrators can create API keys."))
+        company.ensure_one()
+        if not self.env.su and company not in self.env.user.company_ids:
+            raise AccessError(
+                _(
+                    "API key %(name)s: you cannot create a key for the company %(company)s, "
+                    "which you may not access.",
+                    name=name,
+                    company=company.sudo().display_name,
+                )
+            )
         prefix = secrets.token_hex(PREFIX_LENGTH // 2)
         key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-        record = self.sudo().create(
+        record_sudo = self.sudo().create(
             {
                 "name": name,
                 "company_id": company.id,
@@ -81,7 +140,16 @@ class RbmApiKey(models.Model):
                 "key_hash": hash_key(key),
             }
         )
-        return record.sudo(False), key
+        user_sudo = self._get_api_user().sudo()
+        if company not in user_sudo.company_ids:
+            user_sudo.company_ids = [Command.link(company.id)]
+        return record_sudo.sudo(False), key
+
+    @api.model
+    def _get_api_user(self):
+        """The technical user the API ingests usage as (not an administrator:
+        it may only create usage events)."""
+        return self.env.ref("rbm_metering.rbm_usage_api_user")
 
     @api.model
     def _authenticate(self, key):
@@ -90,19 +158,21 @@ class RbmApiKey(models.Model):
         if len(parts) < 3 or parts[0] != KEY_PREFIX:
             return self.sudo().browse()
         prefix = parts[1]
-        record = self.sudo().with_context(active_test=True).search([("prefix", "=", prefix)])
-        if len(record) != 1 or not hmac.compare_digest(record.key_hash or "", hash_key(key)):
+        if len(prefix) != PREFIX_LENGTH or not all(c in "0123456789abcdef" for c in prefix):
+            return self.sudo().browse()
+        key_sudo = self.sudo().with_context(active_test=True).search([("prefix", "=", prefix)])
+        if len(key_sudo) != 1 or not hmac.compare_digest(key_sudo.key_hash or "", hash_key(key)):
             return self.sudo().browse()
         # at most once a minute, and never waiting on (or conflicting with) a
         # concurrent request of the same key: two requests updating the same row
         # would serialize every batch of a client using two connections
-        if not record.last_used or record.last_used < datetime.utcnow() - timedelta(minutes=1):
+        if not key_sudo.last_used or key_sudo.last_used < datetime.utcnow() - timedelta(minutes=1):
             self.env.cr.execute(
                 """
                 UPDATE rbm_api_key SET last_used = now() AT TIME ZONE 'UTC'
                  WHERE id = (SELECT id FROM rbm_api_key WHERE id = %s
                                 FOR NO KEY UPDATE SKIP LOCKED)
                 """,
-                [record.id],
+                [key_sudo.id],
             )
-        return record
+        return key_sudo

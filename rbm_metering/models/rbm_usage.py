@@ -9,12 +9,11 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
-from ..engine import rating
+from ..engine import rating, usage_input
+from ..engine.usage_input import MAX_BATCH, MAX_KEY_LENGTH, MAX_QUANTITY  # noqa: F401
 
 _logger = logging.getLogger(__name__)
 
-MAX_BATCH = 10000
-MAX_KEY_LENGTH = 255
 # contract states whose service may produce usage (within the contract dates)
 USAGE_STATES = ("trial", "active", "suspended", "closed", "cancelled", "expired")
 
@@ -93,12 +92,27 @@ class RbmUsage(models.Model):
         "event goes back to it if that invoice is reset to draft.",
     )
     reason = fields.Char(readonly=True, copy=False, help="Why the event was rejected or moved.")
+    api_key_id = fields.Many2one(
+        "rbm.api.key",
+        string="API Key",
+        readonly=True,
+        copy=False,
+        ondelete="restrict",
+        help="The API key the event was sent with.",
+    )
 
     _sql_constraints = [
         (
             "idempotency_key_company_uniq",
             "UNIQUE(company_id, idempotency_key)",
             "An event with this idempotency key already exists.",
+        ),
+        # NaN is greater than every number in PostgreSQL: this refuses NaN and
+        # both infinities too, so billing and statements only ever sum numbers
+        (
+            "quantity_range",
+            f"CHECK(quantity >= 0 AND quantity <= {MAX_QUANTITY})",
+            "The quantity of a usage event must be a number from 0 to 1,000,000,000,000.",
         ),
     ]
 
@@ -148,6 +162,8 @@ class RbmUsage(models.Model):
         )
         open_from = {c: c._get_usage_open_from() for c in contracts}
         for vals in vals_list:
+            if "quantity" in vals:
+                self._check_quantity_value(vals["quantity"], vals.get("idempotency_key"))
             if vals.get("state", "accepted") != "accepted" or vals.get("effective_timestamp"):
                 continue
             contract = self.env["rbm.contract"].browse(vals.get("contract_id"))
@@ -179,9 +195,34 @@ class RbmUsage(models.Model):
             "properties",
         }:
             raise ValidationError(_("Invoiced usage events cannot be changed."))
+        if "quantity" in vals:
+            for event in self:
+                self._check_quantity_value(vals["quantity"], event.idempotency_key)
         if "timestamp" in vals and "effective_timestamp" not in vals:
             vals["effective_timestamp"] = vals["timestamp"]
         return super().write(vals)
+
+    @api.model
+    def _check_quantity_value(self, quantity, key):
+        """ValidationError naming the event when ``quantity`` is not a number
+        from 0 to MAX_QUANTITY as the ORM stores it (the database refuses it too)."""
+        if quantity is False or quantity is None:
+            return  # the ORM reads it as 0 / reports the required field
+        valid = quantity.__class__ is not bool and usage_input.read_quantity(quantity) is not None
+        if valid:
+            # as the ORM stores it: rounded to 6 decimal places in a float, which
+            # near the bound can exceed it (1e12 is stored as 1000000000000.000854)
+            stored = self._fields["quantity"].convert_to_column(quantity, self)
+            valid = usage_input.read_quantity(str(stored)) is not None
+        if not valid:
+            raise ValidationError(
+                _(
+                    "Usage event %(key)s: the quantity %(quantity)s must be a number from 0 "
+                    "to 1,000,000,000,000.",
+                    key=key or _("(new)"),
+                    quantity=quantity,
+                )
+            )
 
     # ------------------------------------------------------------
     # ACTIONS
@@ -339,20 +380,52 @@ class RbmUsage(models.Model):
 
     @api.model
     def _get_reason_messages(self):
+        """The message of each reason code (``usage_input.REASONS``)."""
         return {
             "invalid_event": _("the event must be a JSON object"),
             "missing_key": _("missing idempotency_key"),
-            "bad_key": _("idempotency_key must be a string of at most 255 characters"),
+            "bad_key": _(
+                "idempotency_key must be a string of at most %(max)s characters, without NUL "
+                "characters or unpaired surrogates",
+                max=usage_input.MAX_KEY_LENGTH,
+            ),
+            "duplicate": _("an event with this idempotency key was already received"),
+            "missing_metric": _("missing metric"),
+            "bad_metric": _(
+                "metric must be a metric code: a string of at most %(max)s characters, "
+                "without NUL characters or unpaired surrogates",
+                max=usage_input.MAX_CODE_LENGTH,
+            ),
+            "missing_contract": _("missing contract_id or contract_reference"),
+            "bad_contract": _(
+                "contract_id must be an integer from 1 to %(max_id)s and contract_reference "
+                "a string of at most %(max)s characters, without NUL characters or unpaired "
+                "surrogates",
+                max_id=usage_input.MAX_CONTRACT_ID,
+                max=usage_input.MAX_CODE_LENGTH,
+            ),
+            "bad_quantity": _(
+                "quantity must be a number from 0 to 1000000000000 (a JSON number, or a "
+                "decimal string of at most %(max)s characters)",
+                max=usage_input.MAX_QUANTITY_TEXT,
+            ),
+            "bad_timestamp": _(
+                "timestamp must be an ISO 8601 date and time (UTC when it has no offset), "
+                "not before 2000-01-01T00:00:00Z"
+            ),
+            "bad_properties": _(
+                "properties must be a JSON object of at most %(bytes)s bytes and %(depth)s "
+                "levels, with finite numbers and strings without NUL characters or unpaired "
+                "surrogates",
+                bytes=usage_input.MAX_PROPERTIES_BYTES,
+                depth=usage_input.MAX_PROPERTIES_DEPTH,
+            ),
             "unknown_metric": _("unknown metric"),
             "unknown_contract": _("unknown contract"),
-            "bad_quantity": _("quantity must be a non-negative number"),
-            "bad_timestamp": _("timestamp must be an ISO 8601 date and time"),
-            "bad_properties": _("properties must be a JSON object"),
             "future_timestamp": _("timestamp is too far in the future"),
             "contract_not_active": _("the contract is not active at that time"),
             "metric_not_on_contract": _("the contract does not bill this metric"),
             "closed_period": _("the period of this timestamp is already invoiced"),
-            "duplicate": _("an event with this idempotency key was already received"),
         }
 
     @api.model
@@ -400,15 +473,18 @@ class RbmUsage(models.Model):
         return False, timestamp
 
     @api.model
-    def _ingest(self, company, events, source="api"):
-        """Validate and store a batch of events for ``company``.
+    def _ingest(self, company, events, source="api", api_key=None):
+        """Validate and store a batch of events for ``company``, as the
+        current user (their rights to create usage events are checked), with
+        the ``api_key`` they were sent with.
 
         Returns one result per event, in order: ``{"index", "idempotency_key",
         "status": accepted|duplicate|rejected, "reason", "message"}``. Accepted
         events are stored with one INSERT ... ON CONFLICT DO NOTHING; keys the
         database already had come back as duplicates."""
+        self.check_access("create")
         results, rows = self._prepare_ingestion(company, events)
-        inserted = self._insert_rows(company, rows, source)
+        inserted = self._insert_rows(company, rows, source, api_key)
         messages = self._get_reason_messages()
         for result in results:
             if result["status"] == "accepted" and result["idempotency_key"] not in inserted:
@@ -419,24 +495,23 @@ class RbmUsage(models.Model):
     def _prepare_ingestion(self, company, events, now=None):
         """(results, rows): a result per event and the rows to insert for the valid ones.
 
-        Set-based: the metrics, contracts and their open periods are read once per
-        batch (one query each) into plain tuples, then every event is checked in
-        plain Python with the same rules as :meth:`_check_event`."""
+        The form of each event (types, bounds, characters) is checked by
+        :func:`usage_input.read_event`; then, set-based, the metrics, contracts
+        and their open periods are read once per batch (one query each) into
+        plain tuples, and every event is checked in plain Python with the same
+        rules as :meth:`_check_event`."""
         now = now or datetime.now()
         messages = self._get_reason_messages()
+        read_event = usage_input.read_event
+        parsed = [read_event(event, now) for event in events]
         codes, contract_ids, references = set(), set(), set()
-        for event in events:
-            if not isinstance(event, dict):
-                continue
-            code = event.get("metric")
-            if isinstance(code, str):
-                codes.add(code)
-            contract = event.get("contract_id")
-            if contract.__class__ is int:
-                contract_ids.add(contract)
-            reference = event.get("contract_reference") or event.get("contract")
-            if isinstance(reference, str):
-                references.add(reference)
+        for _error, values in parsed:
+            if values:
+                codes.add(values[1])
+                if values[2] is not None:
+                    contract_ids.add(values[2])
+                else:
+                    references.add(values[3])
         metrics = {
             m.code: (m.id, m.late_policy == "reject")
             for m in self.env["rbm.metric"]
@@ -446,64 +521,23 @@ class RbmUsage(models.Model):
         by_id, by_reference = self._read_ingestion_contracts(company, contract_ids, references)
         horizon = now + self._get_future_tolerance()
         seen = set()
-        parse_quantity, parse_timestamp = rating.parse_quantity, rating.parse_timestamp
-        fromisoformat = datetime.fromisoformat
-        inf = float("inf")
 
-        def validate(event, key):
+        def validate(values):
             """An error code, or the row tuple (key, contract, metric, quantity
             text, timestamp, effective timestamp, properties) of a valid event."""
-            if key is None or key == "":
-                return "missing_key"
-            if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
-                return "bad_key"
+            key, code, contract_ref, reference, quantity, timestamp, properties = values
             if key in seen:
                 return "duplicate"
-            metric = metrics.get(event.get("metric"))
+            metric = metrics.get(code)
             if metric is None:
                 return "unknown_metric"
-            contract_ref = event.get("contract_id")
             if contract_ref is not None:
-                contract = by_id.get(contract_ref) if isinstance(contract_ref, int) else None
+                contract = by_id.get(contract_ref)
                 candidates = (contract,) if contract else ()
             else:
-                reference = event.get("contract_reference") or event.get("contract")
-                candidates = by_reference.get(reference, ()) if isinstance(reference, str) else ()
+                candidates = by_reference.get(reference, ())
             if not candidates:
                 return "unknown_contract"
-            # fast paths for JSON numbers; anything else as rating.parse_quantity
-            quantity = event.get("quantity", 1)
-            if quantity.__class__ is float:
-                if not (0 <= quantity < inf):  # negative, infinite or NaN
-                    return "bad_quantity"
-                quantity = repr(quantity)
-            elif quantity.__class__ is int:
-                if quantity < 0:
-                    return "bad_quantity"
-                quantity = str(quantity)
-            else:
-                try:
-                    quantity = str(parse_quantity(quantity))
-                except ValueError:
-                    return "bad_quantity"
-            stamp = event.get("timestamp")
-            if stamp is None or stamp == "":
-                timestamp = now
-            else:
-                # fast path: plain ISO 8601 ("Z" included since Python 3.11); the
-                # rest (spaces, "z", not a string) as rating.parse_timestamp
-                try:
-                    timestamp = fromisoformat(stamp)
-                    if timestamp.tzinfo is not None:
-                        timestamp = (timestamp - timestamp.utcoffset()).replace(tzinfo=None)
-                except (ValueError, TypeError):
-                    try:
-                        timestamp = parse_timestamp(stamp)
-                    except (ValueError, TypeError):
-                        return "bad_timestamp"
-            properties = event.get("properties")
-            if properties is not None and not isinstance(properties, dict):
-                return "bad_properties"
             # the rules of _check_event, on plain values
             if timestamp > horizon:
                 return "future_timestamp"
@@ -525,21 +559,18 @@ class RbmUsage(models.Model):
                 return (key, contract_id, metric_id, quantity, timestamp, effective, properties)
             return error
 
-        dumps = json.dumps
         results, rows = [], []
         append_result, append_row = results.append, rows.append
-        for index, event in enumerate(events):
-            if isinstance(event, dict):
-                key = event.get("idempotency_key")
-                error = validate(event, key)
-                if not isinstance(key, str):
-                    key = None
-            else:
-                error, key = "invalid_event", None
+        for index, (error, values) in enumerate(parsed):
+            # the key is echoed only when it is one (a string the answer can carry)
+            key = values[0] if values else None
+            if values:
+                error = validate(values)
+            elif error not in ("invalid_event", "missing_key", "bad_key"):
+                key = events[index]["idempotency_key"]
             if error.__class__ is tuple:
                 seen.add(key)
-                properties = error[6]
-                append_row(error[:6] + ((dumps(properties) if properties else None),))
+                append_row(error)
                 append_result({"index": index, "idempotency_key": key, "status": "accepted"})
                 continue
             append_result(
@@ -625,7 +656,7 @@ class RbmUsage(models.Model):
         return by_id, by_reference
 
     @api.model
-    def _insert_rows(self, company, rows, source):
+    def _insert_rows(self, company, rows, source, api_key=None):
         """Bulk insert; returns the set of keys actually inserted (new ones)."""
         if not rows:
             return set()
@@ -640,10 +671,10 @@ class RbmUsage(models.Model):
                 """
                 INSERT INTO rbm_usage (
                     company_id, idempotency_key, contract_id, metric_id, quantity, timestamp,
-                    effective_timestamp, properties, state, source,
+                    effective_timestamp, properties, state, source, api_key_id,
                     create_uid, create_date, write_uid, write_date)
                 SELECT %(company)s, x.k, x.c, x.m, x.q, x.t, x.e, x.p::jsonb, 'accepted',
-                       %(source)s, %(uid)s, now() AT TIME ZONE 'UTC',
+                       %(source)s, %(api_key)s, %(uid)s, now() AT TIME ZONE 'UTC',
                        %(uid)s, now() AT TIME ZONE 'UTC'
                   FROM unnest(%(keys)s::varchar[], %(contracts)s::int[], %(metrics)s::int[],
                               %(quantities)s::numeric[], %(timestamps)s::timestamp[],
@@ -654,6 +685,7 @@ class RbmUsage(models.Model):
                 """,
                 company=company.id,
                 source=source,
+                api_key=api_key.id if api_key else None,
                 uid=self.env.uid,
                 keys=keys,
                 contracts=contracts,

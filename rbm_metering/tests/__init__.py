@@ -1,5 +1,6 @@
 from . import (
     test_api,
+    test_api_key,
     test_concurrency,
     test_ingestion,
     test_portal_usage,
@@ -7,4 +8,5 @@ from . import (
     test_statement,
     test_usage_only,
     test_usage_periods,
+    test_usage_quantity,
 )

@@ -65,8 +65,9 @@ class TestConcurrentIngestion(TransactionCase):
     def _cleanup(self):
         metric_id, product_id, plan_id, partner_id = self.cleanup
         with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM rbm_api_key WHERE name = 'Race client'")
+            # the events first: each one records the key it was sent with
             cr.execute("DELETE FROM rbm_usage WHERE contract_id = %s", [self.contract_id])
+            cr.execute("DELETE FROM rbm_api_key WHERE name = 'Race client'")
             cr.execute("DELETE FROM rbm_contract WHERE id = %s", [self.contract_id])
             cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
             cr.execute("DELETE FROM rbm_metric WHERE id = %s", [metric_id])

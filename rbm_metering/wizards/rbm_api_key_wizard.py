@@ -7,7 +7,10 @@ class RbmApiKeyWizard(models.TransientModel):
 
     name = fields.Char(required=True, help="What uses the key (e.g. platform production).")
     company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        domain=lambda self: [("id", "in", self.env.user.company_ids.ids)],
     )
 
     def action_generate(self):

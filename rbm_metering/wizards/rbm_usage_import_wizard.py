@@ -1,22 +1,18 @@
 import base64
 import csv
 import io
-import json
+import re
 
 from markupsafe import Markup
 
 from odoo import _, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
-COLUMNS = (
-    "idempotency_key",
-    "metric",
-    "contract_id",
-    "contract_reference",
-    "quantity",
-    "timestamp",
-    "properties",
-)
+from ..engine import usage_input
+
+COLUMNS = usage_input.FIELDS
+MAX_ROWS = usage_input.MAX_BATCH
+_CONTRACT_ID = re.compile("[0-9]{1,10}")
 
 
 class RbmUsageImportWizard(models.TransientModel):
@@ -24,7 +20,10 @@ class RbmUsageImportWizard(models.TransientModel):
     _description = "Import Usage Events (CSV)"
 
     company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        domain=lambda self: [("id", "in", self.env.user.company_ids.ids)],
     )
     file = fields.Binary(string="CSV File", required=True)
     filename = fields.Char()
@@ -36,7 +35,8 @@ class RbmUsageImportWizard(models.TransientModel):
 
     def _read_events(self):
         """(events, line numbers) from the CSV file (comma or semicolon separated,
-        header row with the API field names)."""
+        header row with the API field names, at most MAX_ROWS rows); each cell
+        as the API would receive it, so that the same checks answer each row."""
         self.ensure_one()
         try:
             text = base64.b64decode(self.file).decode("utf-8-sig")
@@ -47,7 +47,17 @@ class RbmUsageImportWizard(models.TransientModel):
         except csv.Error:
             dialect = csv.excel
         reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-        fields_read = set(reader.fieldnames or [])
+        try:
+            fields_read = set(reader.fieldnames or [])
+        except csv.Error as error:
+            raise UserError(
+                _(
+                    "The file %(file)s cannot be read at line %(line)s: %(error)s",
+                    file=self.filename or "",
+                    line=reader.line_num + 1,
+                    error=str(error),
+                )
+            ) from error
         missing = {"idempotency_key", "metric", "quantity"} - fields_read
         if missing or not fields_read & {"contract_id", "contract_reference"}:
             raise UserError(
@@ -58,30 +68,66 @@ class RbmUsageImportWizard(models.TransientModel):
                 )
             )
         events, lines = [], []
-        for row in reader:
-            event = {key: (row.get(key) or "").strip() for key in COLUMNS if key in row}
-            contract_id = event.pop("contract_id", "")
-            if contract_id:
-                event["contract_id"] = int(contract_id) if contract_id.isdigit() else contract_id
-            if not event.get("contract_reference"):
-                event.pop("contract_reference", None)
-            properties = event.pop("properties", "")
-            if properties:
-                try:
-                    event["properties"] = json.loads(properties)
-                except ValueError:
-                    event["properties"] = properties  # rejected as bad_properties
-            if not event.get("timestamp"):
-                event.pop("timestamp", None)
-            events.append(event)
-            lines.append(reader.line_num)
+        try:
+            for row in reader:
+                if len(events) == MAX_ROWS:
+                    raise UserError(
+                        _(
+                            "The file %(file)s has more than %(max)s rows: split it into "
+                            "files of at most %(max)s rows.",
+                            file=self.filename or "",
+                            max=MAX_ROWS,
+                        )
+                    )
+                events.append(self._prepare_event(row))
+                lines.append(reader.line_num)
+        except csv.Error as error:
+            raise UserError(
+                _(
+                    "The file %(file)s cannot be read at line %(line)s: %(error)s",
+                    file=self.filename or "",
+                    line=reader.line_num + 1,  # the line being read is not counted yet
+                    error=str(error),
+                )
+            ) from error
         return events, lines
+
+    def _prepare_event(self, row):
+        """The event of a CSV ``row``, as the API would receive it: empty
+        contract, timestamp and properties cells are missing members (an empty
+        key, metric or quantity is refused), contract_id a number when it is
+        one, properties JSON when it is; any other text is refused by the
+        checks of the API with its reason."""
+        event = {key: (row.get(key) or "").strip() for key in COLUMNS if key in row}
+        contract_id = event.pop("contract_id", "")
+        if contract_id:
+            is_id = _CONTRACT_ID.fullmatch(contract_id)
+            event["contract_id"] = int(contract_id) if is_id else contract_id
+        if not event.get("contract_reference"):
+            event.pop("contract_reference", None)
+        properties = event.pop("properties", "")
+        if properties:
+            try:
+                event["properties"] = usage_input.loads(properties)
+            except (ValueError, RecursionError):
+                event["properties"] = properties  # rejected as bad_properties
+        if not event.get("timestamp"):
+            event.pop("timestamp", None)
+        return event
 
     def action_import(self):
         self.ensure_one()
-        events, lines = self._read_events()
+        if self.company_id not in self.env.user.company_ids:
+            raise AccessError(
+                _(
+                    "Usage import %(file)s: you may not import usage into the company %(company)s.",
+                    file=self.filename or "",
+                    company=self.company_id.sudo().display_name,
+                )
+            )
         Usage = self.env["rbm.usage"].with_company(self.company_id)
         Usage.check_access("create")
+        events, lines = self._read_events()
         results = Usage.sudo()._ingest(self.company_id, events, source="csv")
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         rows = []
