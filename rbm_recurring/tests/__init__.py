@@ -7,4 +7,6 @@ from . import (
     test_portal_change,
     test_price_adjustment,
     test_provisioning,
+    test_self_service,
+    test_self_service_concurrency,
 )
