@@ -626,3 +626,39 @@ class TestSelfServiceSettings(TransactionCase):
             "out_invoice", item, fields.Date.today(), extra_vals={"rbm_termination_fee": True}
         )
         self.assertTrue(second.rbm_termination_fee)
+
+
+@tagged("post_install", "-at_install")
+class TestSelfServiceInPortuguese(TransactionCase):
+    """The self-service refusals and settings speak Brazilian Portuguese."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("pt_BR")
+        cls.env["ir.module.module"]._load_module_terms(["rbm_recurring"], ["pt_BR"])
+
+    def test_refusals_and_labels_in_portuguese(self):
+        product = self.env["product.product"].create(
+            {"name": "PT base", "type": "service", "taxes_id": [Command.clear()]}
+        )
+        plan = self.env["rbm.plan"].create(
+            {"name": "PT plan", "line_ids": [Command.create({"product_id": product.id})]}
+        )
+        partner = self.env["res.partner"].create({"name": "Cliente PT"})
+        contract = self.env["rbm.contract"].create(
+            {"partner_id": partner.id, "plan_id": plan.id, "date_start": fields.Date.today()}
+        )
+        Change = self.env["rbm.contract.change"].with_context(lang="pt_BR")
+        with self.assertRaisesRegex(
+            ValidationError, "a quantidade deve ser um número \\(campo Quantidade\\)"
+        ):
+            Change._check_quantity_value(contract, float("nan"))
+        with self.assertRaisesRegex(
+            ValidationError, "o plano decide quando uma alteração feita por você se aplica"
+        ):
+            Change._check_self_service(contract, "plan", plan, None, None, None, "now")
+        field = self.env["ir.model.fields"]._get("rbm.plan", "self_service")
+        self.assertEqual(
+            field.with_context(lang="pt_BR").field_description, "Oferecido para autoatendimento"
+        )
