@@ -128,53 +128,77 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             .search(contract_sudo.plan_id._get_self_service_domain(contract_sudo.company_id))
         )
 
-    def _parse_record_id(self, kw, key, field):
-        """An id from the form, or a message naming the field."""
+    def _parse_record_id(self, contract_sudo, kw, key, field):
+        """An id from the form, or a message naming the contract and field."""
         value = (kw.get(key) or "").strip()
         if not (value.isdigit() and len(value) <= 10 and 0 < int(value) < 2**31):
             raise ValidationError(
-                _("Choose one of the options offered (field %(field)s).", field=field)
+                _(
+                    "Contract %(contract)s: choose one of the options offered (field %(field)s).",
+                    contract=contract_sudo.display_name,
+                    field=field,
+                )
             )
         return int(value)
 
-    def _parse_quantity(self, kw):
+    def _parse_quantity(self, contract_sudo, kw):
         """A quantity from the form: a finite number, not negative (the service
         checks the plan's bounds and the largest quantity), or a message naming
-        the field."""
+        the contract and field."""
         try:
             quantity = float((kw.get("quantity") or "").strip())
         except ValueError:
-            raise ValidationError(_("The quantity must be a number (field Quantity).")) from None
+            quantity = math.nan
         if not math.isfinite(quantity):
-            raise ValidationError(_("The quantity must be a number (field Quantity)."))
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the quantity must be a number (field Quantity).",
+                    contract=contract_sudo.display_name,
+                )
+            )
         if quantity < 0:
-            raise ValidationError(_("The quantity must be zero or more (field Quantity)."))
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the quantity must be zero or more (field Quantity).",
+                    contract=contract_sudo.display_name,
+                )
+            )
         return quantity
 
-    def _parse_change_request(self, kw):
+    def _parse_change_request(self, contract_sudo, kw):
         """Arguments of ``rbm.contract.request_change`` from the form values;
-        raises ValidationError naming the field on bad input."""
+        raises ValidationError naming the contract and field on bad input."""
         kind = kw.get("kind")
         if kind == "plan":
-            return {
-                "kind": kind,
-                "new_plan_id": self._parse_record_id(kw, "new_plan_id", _("Plan")),
-            }
+            plan_id = self._parse_record_id(contract_sudo, kw, "new_plan_id", _("Plan"))
+            return {"kind": kind, "new_plan_id": plan_id}
         if kind == "quantity":
             return {
                 "kind": kind,
-                "line_id": self._parse_record_id(kw, "line_id", _("Line")),
-                "quantity": self._parse_quantity(kw),
+                "line_id": self._parse_record_id(contract_sudo, kw, "line_id", _("Line")),
+                "quantity": self._parse_quantity(contract_sudo, kw),
             }
         if kind == "addon_add":
             return {
                 "kind": kind,
-                "product_id": self._parse_record_id(kw, "product_id", _("Add-on")),
-                "quantity": self._parse_quantity(kw),
+                "product_id": self._parse_record_id(contract_sudo, kw, "product_id", _("Add-on")),
+                "quantity": self._parse_quantity(contract_sudo, kw),
             }
         if kind == "addon_remove":
-            return {"kind": kind, "line_id": self._parse_record_id(kw, "line_id", _("Line"))}
+            line_id = self._parse_record_id(contract_sudo, kw, "line_id", _("Line"))
+            return {"kind": kind, "line_id": line_id}
         raise ValidationError(_("Choose what to change."))
+
+    def _check_request_key(self, contract_sudo, kw):
+        if not kw.get("request_key"):
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: this form is out of date, check the amounts and "
+                    "confirm again (field Request Key).",
+                    contract=contract_sudo.display_name,
+                )
+            )
+        return kw["request_key"]
 
     def _prepare_change_page_values(self, contract_sudo, kw, error=False):
         return {
@@ -207,7 +231,7 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
         values = self._prepare_change_page_values(contract_sudo, kw)
         if kw.get("kind"):
             try:
-                args = self._parse_change_request(kw)
+                args = self._parse_change_request(contract_sudo, kw)
                 preview = contract.request_change(**args, preview=True)
                 preview["date"] = fields.Date.to_date(preview["date"])
                 values["preview"] = preview
@@ -229,12 +253,9 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             return request.redirect("/my")
         contract = request.env["rbm.contract"].browse(contract_sudo.id)
         try:
-            args = self._parse_change_request(kw)
-            if not kw.get("request_key"):
-                raise ValidationError(
-                    _("This form is out of date: check the amounts and confirm again.")
-                )
-            contract.request_change(**args, request_key=kw["request_key"])
+            args = self._parse_change_request(contract_sudo, kw)
+            key = self._check_request_key(contract_sudo, kw)
+            contract.request_change(**args, request_key=key)
         except AccessError as error:
             return self._render_refusal(contract_sudo, error.args[0])
         except (UserError, ValidationError) as error:
@@ -292,18 +313,17 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             reason_id = kw.get("reason_id") or ""
             reason_id = int(reason_id) if reason_id.isdigit() and len(reason_id) <= 10 else 0
             if reason_id not in reasons.ids:
-                values["error"] = _("Please tell us why you are leaving (field Reason).")
+                values["error"] = _(
+                    "Contract %(contract)s: please tell us why you are leaving (field Reason).",
+                    contract=contract_sudo.display_name,
+                )
                 return request.render("rbm_recurring.portal_subscription_cancel", values)
             try:
-                if not kw.get("request_key"):
-                    raise ValidationError(
-                        _("This form is out of date: check the amounts and confirm again.")
-                    )
                 contract.request_cancellation(
                     reason_id,
                     "period_end",
                     note=kw.get("note") or False,
-                    request_key=kw["request_key"],
+                    request_key=self._check_request_key(contract_sudo, kw),
                 )
             except (UserError, ValidationError) as error:
                 values["error"] = error.args[0]

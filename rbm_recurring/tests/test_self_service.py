@@ -275,15 +275,15 @@ class TestSelfServiceRules(SelfServiceCase):
             ),
             (
                 {"kind": "quantity", "line_id": "9" * 30, "quantity": "3"},
-                "Choose one of the options offered (field Line)",
+                "choose one of the options offered (field Line)",
             ),
             (
                 {"kind": "plan", "new_plan_id": "-1"},
-                "Choose one of the options offered (field Plan)",
+                "choose one of the options offered (field Plan)",
             ),
             (
                 {"kind": "addon_add", "product_id": "1.5", "quantity": "1"},
-                "Choose one of the options offered (field Add-on)",
+                "choose one of the options offered (field Add-on)",
             ),
         ]
         for values, message in cases:
