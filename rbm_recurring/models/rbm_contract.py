@@ -1156,6 +1156,7 @@ class RbmContract(models.Model):
                 return {**self._prepare_change_result(done.change_id), "replayed": True}
         with self.env.cr.savepoint():
             request_sudo = Request._claim(request_key, self, "change") if request_key else None
+            self._lock_for_change()
             change = Change._request(self, kind, today=today, **kwargs)
             if request_sudo:
                 request_sudo.change_id = change
@@ -1169,6 +1170,15 @@ class RbmContract(models.Model):
                     subtype_xmlid="mail.mt_note",
                 )
         return self._prepare_change_result(change)
+
+    def _lock_for_change(self):
+        """Lock the contract row before a customer's change or cancellation:
+        a concurrent request on the same contract (another tab, another
+        contact) waits, then fails to serialize once this one committed, and
+        its replay sees this one's outcome (the add-on already there, the
+        contract already cancelled) instead of applying a second time."""
+        self.ensure_one()
+        self._lock_for_billing(wait=True)
 
     def _prepare_change_result(self, change):
         return {
@@ -1221,6 +1231,7 @@ class RbmContract(models.Model):
         with self.env.cr.savepoint():
             if request_key:
                 Request._claim(request_key, self, "cancel")
+            self._lock_for_change()
             prepared = self._cancel(reason or None, timing, today=today, note=note or None)
         return self._prepare_cancellation_result(prepared)
 
