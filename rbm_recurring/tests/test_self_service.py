@@ -7,7 +7,7 @@ from psycopg2 import IntegrityError
 
 from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import HttpCase, TransactionCase, tagged
+from odoo.tests import Form, HttpCase, TransactionCase, tagged
 from odoo.tools import mute_logger
 
 
@@ -521,6 +521,19 @@ class TestSelfServiceOnce(SelfServiceCase):
         request = self.env["rbm.contract.request"].search([("key", "=", key)])
         self.assertEqual(request.change_id, self.contract_a.change_ids)
 
+    def test_bad_reason_on_the_cancel_form(self):
+        self._login("ss_a")
+        url = f"/my/subscriptions/{self.contract_a.id}/cancel"
+        csrf, key, _page = self._form(url)
+        for reason in ("", "abc", "nan", "-1", "9" * 30, "1e3", str(2**31)):
+            response = self.url_open(
+                url, data={"csrf_token": csrf, "request_key": key, "reason_id": reason}
+            )
+            self.assertEqual(response.status_code, 200, reason)
+            self.assertIn("please tell us why you are leaving (field Reason)", response.text)
+        self.assertFalse(self.contract_a.date_end)
+        self.assertFalse(self.env["rbm.contract.request"].search([("key", "=", key)]))
+
     def test_second_cancellation_is_refused_with_the_end_date(self):
         self._login("ss_a")
         url = f"/my/subscriptions/{self.contract_a.id}/cancel"
@@ -560,6 +573,37 @@ class TestSelfServiceSettings(TransactionCase):
         self.product = self.env["product.product"].create(
             {"name": "Settings base", "type": "service", "taxes_id": [Command.clear()]}
         )
+
+    def test_settings_on_the_plan_and_contact_forms(self):
+        family = self.env["rbm.plan.family"].create({"name": "Form family"})
+        target = self.env["rbm.plan"].create({"name": "Form target", "self_service": True})
+        with Form(self.env["rbm.plan"]) as form:
+            form.name = "Form plan"
+            form.self_service = True
+            form.family_id = family
+            form.upgrade_plan_ids.add(target)
+            form.addon_max_quantity = 4
+            with form.line_ids.new() as line:
+                line.product_id = self.product
+                line.portal_editable = True
+                line.portal_min_quantity = 1
+                line.portal_max_quantity = 8
+        plan = form.record
+        self.assertEqual(
+            (plan.self_service, plan.family_id, plan.upgrade_plan_ids, plan.addon_max_quantity),
+            (True, family, target, 4.0),
+        )
+        self.assertEqual(
+            plan.line_ids.mapped(
+                lambda ln: (ln.portal_editable, ln.portal_min_quantity, ln.portal_max_quantity)
+            ),
+            [(True, 1.0, 8.0)],
+        )
+        company = self.env["res.partner"].create({"name": "Form company", "is_company": True})
+        contact = self.env["res.partner"].create({"name": "Form contact", "parent_id": company.id})
+        with Form(contact) as form:
+            form.rbm_manage_subscriptions = True
+        self.assertTrue(contact.rbm_manage_subscriptions)
 
     def test_line_bounds_and_path_are_checked(self):
         with self.assertRaisesRegex(ValidationError, "field Customer Min Quantity"):
