@@ -1,4 +1,7 @@
-from odoo import _, http
+import math
+import uuid
+
+from odoo import _, fields, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
 
@@ -97,11 +100,15 @@ class RbmCustomerPortal(CustomerPortal):
 
 
 class RbmSubscriptionChangePortal(RbmCustomerPortal):
-    """Changes and cancellation by the customer, with the same service (and
-    preview) as the back office."""
+    """Changes and cancellation by the customer, through the service methods
+    integrators call (``rbm.contract.request_change`` / ``request_cancellation``),
+    as the logged-in user: the right to manage the contract and the plan's
+    self-service rules are checked there, not only here."""
+
+    _change_fields = ("kind", "new_plan_id", "line_id", "product_id", "quantity")
 
     def _get_changeable_contract_sudo(self, contract_id, access_token=None):
-        """The contract, when the logged-in customer owns it and it can change."""
+        """The contract, when the logged-in customer's company owns it."""
         contract_sudo = self._document_check_access("rbm.contract", contract_id, access_token)
         user = request.env.user
         if user._is_public() or (
@@ -110,79 +117,98 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             raise AccessError(_("Only the customer can change this subscription."))
         return contract_sudo
 
+    def _render_refusal(self, contract_sudo, error):
+        values = {"contract": contract_sudo, "page_name": "rbm_subscription", "error": error}
+        return request.render("rbm_recurring.portal_subscription_refused", values, status=403)
+
     def _get_portal_plans_sudo(self, contract_sudo):
-        plan = contract_sudo.plan_id
         return (
             request.env["rbm.plan"]
             .sudo()
-            .search(
-                [
-                    ("id", "!=", plan.id),
-                    ("currency_id", "=", contract_sudo.currency_id.id),
-                    ("company_id", "in", [contract_sudo.company_id.id, False]),
-                    ("interval_unit", "=", plan.interval_unit),
-                    ("interval", "=", plan.interval),
-                    ("billing_mode", "=", plan.billing_mode),
-                ]
-            )
+            .search(contract_sudo.plan_id._get_self_service_domain(contract_sudo.company_id))
         )
 
+    def _parse_record_id(self, contract_sudo, kw, key, field):
+        """An id from the form, or a message naming the contract and field."""
+        value = (kw.get(key) or "").strip()
+        if not (value.isdigit() and len(value) <= 10 and 0 < int(value) < 2**31):
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: choose one of the options offered (field %(field)s).",
+                    contract=contract_sudo.display_name,
+                    field=field,
+                )
+            )
+        return int(value)
+
+    def _parse_quantity(self, contract_sudo, kw):
+        """A quantity from the form: a finite number, not negative (the service
+        checks the plan's bounds and the largest quantity), or a message naming
+        the contract and field."""
+        try:
+            quantity = float((kw.get("quantity") or "").strip())
+        except ValueError:
+            quantity = math.nan
+        if not math.isfinite(quantity):
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the quantity must be a number (field Quantity).",
+                    contract=contract_sudo.display_name,
+                )
+            )
+        if quantity < 0:
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the quantity must be zero or more (field Quantity).",
+                    contract=contract_sudo.display_name,
+                )
+            )
+        return quantity
+
     def _parse_change_request(self, contract_sudo, kw):
-        """Arguments of ``rbm.contract.change._request`` from the form values;
-        raises ValidationError naming the field on bad input."""
+        """Arguments of ``rbm.contract.request_change`` from the form values;
+        raises ValidationError naming the contract and field on bad input."""
         kind = kw.get("kind")
-        kwargs = {}
-
-        def parse_quantity():
-            try:
-                return float(kw.get("quantity", ""))
-            except ValueError:
-                raise ValidationError(
-                    _("The quantity must be a number (field Quantity).")
-                ) from None
-
-        def browse_id(model, key, allowed):
-            try:
-                record = request.env[model].sudo().browse(int(kw.get(key, 0)))
-            except ValueError:
-                record = request.env[model].sudo()
-            if record not in allowed:
-                raise ValidationError(_("Choose one of the options offered."))
-            return record
-
-        lines = contract_sudo.line_ids.filtered("is_current")
         if kind == "plan":
-            kwargs["new_plan"] = browse_id(
-                "rbm.plan", "new_plan_id", self._get_portal_plans_sudo(contract_sudo)
-            )
-        elif kind == "quantity":
-            kwargs["line"] = browse_id("rbm.contract.line", "line_id", lines)
-            kwargs["quantity"] = parse_quantity()
-        elif kind == "addon_add":
-            kwargs["product"] = browse_id(
-                "product.product", "product_id", contract_sudo.plan_id.addon_product_ids
-            )
-            kwargs["quantity"] = parse_quantity()
-        elif kind == "addon_remove":
-            kwargs["line"] = browse_id("rbm.contract.line", "line_id", lines.filtered("is_addon"))
-        else:
-            raise ValidationError(_("Choose what to change."))
-        return kind, kwargs
+            plan_id = self._parse_record_id(contract_sudo, kw, "new_plan_id", _("Plan"))
+            return {"kind": kind, "new_plan_id": plan_id}
+        if kind == "quantity":
+            return {
+                "kind": kind,
+                "line_id": self._parse_record_id(contract_sudo, kw, "line_id", _("Line")),
+                "quantity": self._parse_quantity(contract_sudo, kw),
+            }
+        if kind == "addon_add":
+            return {
+                "kind": kind,
+                "product_id": self._parse_record_id(contract_sudo, kw, "product_id", _("Add-on")),
+                "quantity": self._parse_quantity(contract_sudo, kw),
+            }
+        if kind == "addon_remove":
+            line_id = self._parse_record_id(contract_sudo, kw, "line_id", _("Line"))
+            return {"kind": kind, "line_id": line_id}
+        raise ValidationError(_("Choose what to change."))
 
-    def _rbm_portal_today(self, contract_sudo):
-        """The customer's date today (their time zone, else the company's), so
-        a change or cancellation asked for late in the evening is dated (and
-        prorated) on the day the customer sees."""
-        return contract_sudo.partner_id._rbm_get_today(contract_sudo.company_id)
+    def _check_request_key(self, contract_sudo, kw):
+        if not kw.get("request_key"):
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: this form is out of date, check the amounts and "
+                    "confirm again (field Request Key).",
+                    contract=contract_sudo.display_name,
+                )
+            )
+        return kw["request_key"]
 
-    def _prepare_change_page_values(self, contract_sudo, form, error=False):
+    def _prepare_change_page_values(self, contract_sudo, kw, error=False):
         return {
             "contract": contract_sudo,
             "plans": self._get_portal_plans_sudo(contract_sudo),
             "page_name": "rbm_subscription",
             "preview": False,
             "error": error,
-            "form": form,
+            "form": {key: kw[key] for key in self._change_fields if kw.get(key)},
+            "request_key": uuid.uuid4().hex,
         }
 
     @http.route(
@@ -197,17 +223,18 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             contract_sudo = self._get_changeable_contract_sudo(contract_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
+        contract = request.env["rbm.contract"].browse(contract_sudo.id)
+        try:
+            contract._check_customer_right(request.env.user)
+        except AccessError as error:
+            return self._render_refusal(contract_sudo, error.args[0])
         values = self._prepare_change_page_values(contract_sudo, kw)
         if kw.get("kind"):
             try:
-                kind, kwargs = self._parse_change_request(contract_sudo, kw)
-                values["preview"] = (
-                    request.env["rbm.contract.change"]
-                    .sudo()
-                    ._prepare(
-                        contract_sudo, kind, today=self._rbm_portal_today(contract_sudo), **kwargs
-                    )
-                )
+                args = self._parse_change_request(contract_sudo, kw)
+                preview = contract.request_change(**args, preview=True)
+                preview["date"] = fields.Date.to_date(preview["date"])
+                values["preview"] = preview
             except (UserError, ValidationError) as error:
                 values["error"] = error.args[0]
         return request.render("rbm_recurring.portal_subscription_change", values)
@@ -224,23 +251,16 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             contract_sudo = self._get_changeable_contract_sudo(contract_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
+        contract = request.env["rbm.contract"].browse(contract_sudo.id)
         try:
-            kind, kwargs = self._parse_change_request(contract_sudo, kw)
-            change_sudo = (
-                request.env["rbm.contract.change"]
-                .sudo()
-                ._request(
-                    contract_sudo, kind, today=self._rbm_portal_today(contract_sudo), **kwargs
-                )
-            )
+            args = self._parse_change_request(contract_sudo, kw)
+            key = self._check_request_key(contract_sudo, kw)
+            contract.request_change(**args, request_key=key)
+        except AccessError as error:
+            return self._render_refusal(contract_sudo, error.args[0])
         except (UserError, ValidationError) as error:
             values = self._prepare_change_page_values(contract_sudo, kw, error=error.args[0])
             return request.render("rbm_recurring.portal_subscription_change", values)
-        contract_sudo.message_post(
-            body=_("Change requested on the portal: %(change)s", change=change_sudo.description),
-            author_id=request.env.user.partner_id.id,
-            subtype_xmlid="mail.mt_note",
-        )
         return request.redirect(f"/my/subscriptions/{contract_sudo.id}?changed=1")
 
     @http.route(
@@ -255,6 +275,7 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             contract_sudo = self._get_changeable_contract_sudo(contract_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
+        contract = request.env["rbm.contract"].browse(contract_sudo.id)
         reasons = request.env["rbm.cancel.reason"].sudo().search([("portal_visible", "=", True)])
         values = {
             "contract": contract_sudo,
@@ -262,21 +283,50 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
             "page_name": "rbm_subscription",
             "error": False,
             "preview": False,
+            "request_key": uuid.uuid4().hex,
         }
         try:
-            today = self._rbm_portal_today(contract_sudo)
-            values["preview"] = contract_sudo._prepare_cancellation("period_end", today)
+            preview = contract.request_cancellation(timing="period_end", preview=True)
+        except AccessError as error:
+            return self._render_refusal(contract_sudo, error.args[0])
         except UserError as error:
+            if request.httprequest.method == "POST" and kw.get("request_key"):
+                # the same form submitted again: the first submission is the answer
+                done = (
+                    request.env["rbm.contract.request"]
+                    .sudo()
+                    .search_count(
+                        [
+                            ("key", "=", kw["request_key"]),
+                            ("contract_id", "=", contract_sudo.id),
+                            ("kind", "=", "cancel"),
+                        ]
+                    )
+                )
+                if done:
+                    return request.redirect(f"/my/subscriptions/{contract_sudo.id}?cancelled=1")
             values["error"] = error.args[0]
             return request.render("rbm_recurring.portal_subscription_cancel", values)
+        preview["last_day"] = fields.Date.to_date(preview["last_day"])
+        values["preview"] = preview
         if request.httprequest.method == "POST":
-            try:
-                reason = reasons.browse(int(kw.get("reason_id") or 0))
-            except ValueError:
-                reason = reasons.browse()
-            if reason not in reasons or not reason:
-                values["error"] = _("Please tell us why you are leaving (field Reason).")
+            reason_id = kw.get("reason_id") or ""
+            reason_id = int(reason_id) if reason_id.isdigit() and len(reason_id) <= 10 else 0
+            if reason_id not in reasons.ids:
+                values["error"] = _(
+                    "Contract %(contract)s: please tell us why you are leaving (field Reason).",
+                    contract=contract_sudo.display_name,
+                )
                 return request.render("rbm_recurring.portal_subscription_cancel", values)
-            contract_sudo._cancel(reason, "period_end", today=today, note=kw.get("note") or None)
+            try:
+                contract.request_cancellation(
+                    reason_id,
+                    "period_end",
+                    note=kw.get("note") or False,
+                    request_key=self._check_request_key(contract_sudo, kw),
+                )
+            except (UserError, ValidationError) as error:
+                values["error"] = error.args[0]
+                return request.render("rbm_recurring.portal_subscription_cancel", values)
             return request.redirect(f"/my/subscriptions/{contract_sudo.id}?cancelled=1")
         return request.render("rbm_recurring.portal_subscription_cancel", values)

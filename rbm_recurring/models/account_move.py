@@ -21,8 +21,24 @@ class AccountMove(models.Model):
         readonly=True,
     )
 
+    rbm_termination_fee = fields.Boolean(
+        string="Early-Termination Fee",
+        copy=False,
+        readonly=True,
+        help="The early-termination fee of its contract: billed once per contract.",
+    )
+
     def init(self):
         super().init()
+        # One early-termination fee per contract (a cancelled one does not count).
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS account_move_rbm_termination_fee_uniq
+                ON account_move (rbm_contract_id)
+             WHERE rbm_termination_fee
+               AND state != 'cancel'
+            """
+        )
         # One invoice per contract and period, whatever runs concurrently.
         self.env.cr.execute(
             """

@@ -8,7 +8,7 @@ from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_repr
 from odoo.tools.misc import format_date
 
@@ -748,7 +748,7 @@ class RbmContract(models.Model):
             )
         )
 
-    def _create_document(self, move_type, items, date, change=None):
+    def _create_document(self, move_type, items, date, change=None, extra_vals=None):
         """An invoice or credit note now, outside the period invoices: the
         prorated part of a change, a refund, an early-termination fee."""
         self.ensure_one()
@@ -778,6 +778,7 @@ class RbmContract(models.Model):
         }
         if self.plan_id.journal_id:
             vals["journal_id"] = self.plan_id.journal_id.id
+        vals.update(extra_vals or {})
         if move_type == "out_invoice":
             due_date = self._get_due_date(date)
             if due_date:
@@ -1069,7 +1070,7 @@ class RbmContract(models.Model):
         return result
 
     # ------------------------------------------------------------
-    # EXTERNAL API (XML-RPC / JSON-RPC for integrators)
+    # EXTERNAL API (XML-RPC / JSON-RPC for integrators, and the portal)
     # ------------------------------------------------------------
 
     def request_change(
@@ -1081,6 +1082,7 @@ class RbmContract(models.Model):
         quantity=False,
         timing="auto",
         preview=False,
+        request_key=False,
     ):
         """Change this contract, or only preview the change (``preview=True``).
 
@@ -1089,33 +1091,174 @@ class RbmContract(models.Model):
         ``addon_remove`` (``line_id``); ``timing`` is ``auto`` (plan policy),
         ``now`` or ``period_end``. Returns plain values: the effective date,
         the prorated amounts and, once confirmed, the change and its documents.
-        Errors come back as a ValidationError/UserError naming the field."""
+        Errors come back as a ValidationError/UserError naming the field.
+
+        Staff need write access to the contract. A portal user (the customer)
+        needs the right to manage it (``_check_customer_right``) and is held to
+        the plan's self-service rules. With ``request_key`` the call is
+        idempotent: the same key again returns the first call's change."""
         self.ensure_one()
-        self.check_access("write")
-        kwargs = {"timing": timing}
+        self_service = self._check_request_access()
+        return (self.sudo() if self_service else self)._request_change(
+            kind,
+            new_plan_id,
+            line_id,
+            product_id,
+            quantity,
+            timing,
+            preview,
+            request_key,
+            self_service,
+        )
+
+    def request_cancellation(
+        self, reason_id=False, timing="period_end", preview=False, note=False, request_key=False
+    ):
+        """Cancel this contract now or at the end of its period (or preview it).
+
+        A portal user (the customer) needs the right to manage the contract,
+        cancels at the end of the period and gives one of the reasons offered
+        on the portal. With ``request_key`` the call is idempotent."""
+        self.ensure_one()
+        self_service = self._check_request_access()
+        return (self.sudo() if self_service else self)._request_cancellation(
+            reason_id, timing, preview, note, request_key, self_service
+        )
+
+    def _check_request_access(self):
+        """Whether the current user asks as the customer (True: a portal user
+        holding the right to manage this contract) or as staff (False: write
+        access to it); AccessError when neither."""
+        self.ensure_one()
+        if self.env.su or self.env.user._is_internal():
+            self.check_access("write")
+            return False
+        self.check_access("read")
+        self._check_customer_right(self.env.user)
+        return True
+
+    def _has_customer_right(self, user):
+        """Whether ``user`` may change and cancel this contract on the
+        customer's side: the user of the commercial partner, or a contact of
+        it given the right (field May Manage Subscriptions)."""
+        self.ensure_one()
+        partner_sudo = user.partner_id.sudo()
+        commercial = self.sudo().commercial_partner_id
+        if partner_sudo == commercial:
+            return True
+        return bool(
+            partner_sudo.commercial_partner_id == commercial
+            and partner_sudo.rbm_manage_subscriptions
+        )
+
+    def _check_customer_right(self, user):
+        self.ensure_one()
+        if not self._has_customer_right(user):
+            raise AccessError(
+                _(
+                    "%(user)s may see contract %(contract)s but not change or cancel it: only "
+                    "%(customer)s and the contacts they name may (field May Manage "
+                    "Subscriptions on the contact).",
+                    user=user.partner_id.sudo().display_name,
+                    contract=self.sudo().display_name,
+                    customer=self.sudo().commercial_partner_id.display_name,
+                )
+            )
+
+    def _browse_request_record(self, model, value, field):
+        """The record ``value`` names, for a service argument ``field``;
+        refuses what is no record id (text, a float, a huge number)."""
+        if not value:
+            return self.env[model]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the value given is not a record id (field %(field)s).",
+                    contract=self.display_name,
+                    field=field,
+                )
+            )
+        return self.env[model].browse(value).exists()
+
+    def _get_request_today(self, self_service):
+        """The customer's day for their own requests (see ``_rbm_get_today``)."""
+        if self_service:
+            return self.partner_id._rbm_get_today(self.company_id)
+        return None
+
+    def _request_change(
+        self,
+        kind,
+        new_plan_id,
+        line_id,
+        product_id,
+        quantity,
+        timing,
+        preview,
+        request_key,
+        self_service,
+    ):
+        self.ensure_one()
+        kwargs = {"timing": timing, "self_service": self_service}
         if new_plan_id:
-            kwargs["new_plan"] = self.env["rbm.plan"].browse(new_plan_id).exists()
+            kwargs["new_plan"] = self._browse_request_record("rbm.plan", new_plan_id, _("Plan"))
         if line_id:
-            kwargs["line"] = self.line_ids.filtered(lambda line: line.id == line_id)
+            line = self._browse_request_record("rbm.contract.line", line_id, _("Line"))
+            kwargs["line"] = line & self.line_ids
         if product_id:
-            kwargs["product"] = self.env["product.product"].browse(product_id).exists()
+            kwargs["product"] = self._browse_request_record(
+                "product.product", product_id, _("Add-on")
+            )
         if kind in ("quantity", "addon_add"):
             kwargs["quantity"] = quantity if quantity is not False else None
         Change = self.env["rbm.contract.change"]
+        today = self._get_request_today(self_service)
         if preview:
-            prepared = Change._prepare(self, kind, **kwargs)
+            prepared = Change._prepare(self, kind, today=today, **kwargs)
             return {
                 "date": fields.Date.to_string(prepared["date"]),
                 "direction": prepared["direction"],
                 "description": prepared["description"],
                 "mrr_before": prepared["mrr_before"],
                 "mrr_after": prepared["mrr_after"],
+                "recurring_after": prepared["recurring_after"],
                 "amounts": [
                     {"name": item["name"], "amount": float(item["amount"])}
                     for item in prepared["amounts"]
                 ],
             }
-        change = Change._request(self, kind, **kwargs)
+        Request = self.env["rbm.contract.request"].sudo()
+        if request_key:
+            done = Request._find(request_key, self, "change")
+            if done:
+                return {**self._prepare_change_result(done.change_id), "replayed": True}
+        with self.env.cr.savepoint():
+            request_sudo = Request._claim(request_key, self, "change") if request_key else None
+            self._lock_for_change()
+            change = Change._request(self, kind, today=today, **kwargs)
+            if request_sudo:
+                request_sudo.change_id = change
+            if self_service:
+                self.message_post(
+                    body=_(
+                        "Change requested by the customer (%(user)s): %(change)s",
+                        user=self.env.user.partner_id.display_name,
+                        change=change.description,
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+        return self._prepare_change_result(change)
+
+    def _lock_for_change(self):
+        """Lock the contract row before a customer's change or cancellation:
+        a concurrent request on the same contract (another tab, another
+        contact) waits, then fails to serialize once this one committed, and
+        its replay sees this one's outcome (the add-on already there, the
+        contract already cancelled) instead of applying a second time."""
+        self.ensure_one()
+        self._lock_for_billing(wait=True)
+
+    def _prepare_change_result(self, change):
         return {
             "change_id": change.id,
             "state": change.state,
@@ -1127,12 +1270,50 @@ class RbmContract(models.Model):
             "charge_ids": change.charge_ids.ids,
         }
 
-    def request_cancellation(self, reason_id=False, timing="period_end", preview=False):
-        """Cancel this contract now or at the end of its period (or preview it)."""
+    def _request_cancellation(self, reason_id, timing, preview, note, request_key, self_service):
         self.ensure_one()
-        self.check_access("write")
-        reason = self.env["rbm.cancel.reason"].browse(reason_id).exists() if reason_id else None
-        prepared = self._prepare_cancellation(timing) if preview else self._cancel(reason, timing)
+        reason = self._browse_request_record("rbm.cancel.reason", reason_id, _("Reason"))
+        if note and not isinstance(note, str):
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the note must be text (field Note).",
+                    contract=self.display_name,
+                )
+            )
+        if self_service:
+            if timing != "period_end":
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: a subscription you cancel ends at the end of "
+                        "its period (field Timing).",
+                        contract=self.display_name,
+                    )
+                )
+            if not preview and not (reason and reason.portal_visible):
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: please tell us why you are leaving (field Reason).",
+                        contract=self.display_name,
+                    )
+                )
+        today = self._get_request_today(self_service)
+        if preview:
+            return self._prepare_cancellation_result(self._prepare_cancellation(timing, today))
+        Request = self.env["rbm.contract.request"].sudo()
+        if request_key and Request._find(request_key, self, "cancel"):
+            return {
+                "last_day": fields.Date.to_string(self.date_end),
+                "state": self.state,
+                "replayed": True,
+            }
+        with self.env.cr.savepoint():
+            if request_key:
+                Request._claim(request_key, self, "cancel")
+            self._lock_for_change()
+            prepared = self._cancel(reason or None, timing, today=today, note=note or None)
+        return self._prepare_cancellation_result(prepared)
+
+    def _prepare_cancellation_result(self, prepared):
         return {
             "last_day": fields.Date.to_string(prepared["last_day"]),
             "refunds": [
@@ -1140,6 +1321,7 @@ class RbmContract(models.Model):
                 for item in prepared["refunds"]
             ],
             "fee": prepared["fee"],
+            "fee_text": prepared["fee_text"],
             "state": self.state,
         }
 
@@ -1152,6 +1334,15 @@ class RbmContract(models.Model):
         pre-paid part (when the plan refunds) and early-termination fee."""
         self.ensure_one()
         today = today or fields.Date.context_today(self)
+        if self.cancel_date and self.date_end:
+            raise UserError(
+                _(
+                    "Contract %(contract)s is already cancelled: its last day of service is "
+                    "%(date)s.",
+                    contract=self.display_name,
+                    date=format_date(self.env, self.date_end),
+                )
+            )
         if self.state not in ("active", "suspended", "trial"):
             raise UserError(
                 _(
@@ -1244,6 +1435,7 @@ class RbmContract(models.Model):
                 "out_invoice",
                 [{"product": product, "name": prepared["fee_text"], "amount": prepared["fee"]}],
                 today,
+                extra_vals={"rbm_termination_fee": True},
             )
         if last_day < today or (timing == "now" or self.state == "trial"):
             with self._track_mrr("cancellation", date=last_day + timedelta(days=1)):

@@ -1,3 +1,4 @@
+import math
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -15,6 +16,9 @@ CHANGE_KINDS = [
     ("addon_add", "Add-on added"),
     ("addon_remove", "Add-on removed"),
 ]
+
+# Largest quantity a change accepts: beyond it an amount loses its cents in a float.
+MAX_QUANTITY = 1_000_000_000
 
 
 class RbmContractChange(models.Model):
@@ -70,8 +74,11 @@ class RbmContractChange(models.Model):
         product=None,
         timing=None,
         today=None,
+        self_service=False,
     ):
         """Validate a requested change and describe it without writing anything.
+        ``self_service``: asked by the customer (portal, or a portal user over
+        RPC), who is held to the plan's self-service rules as well.
 
         Returns a dict: kind, direction, date, timing, close (lines to end the
         day before ``date``), create (values of the new lines), amounts (the
@@ -90,9 +97,19 @@ class RbmContractChange(models.Model):
         close = self.env["rbm.contract.line"]
         create = []
         plan = contract.plan_id
+        if kind in ("quantity", "addon_add") and quantity is not None:
+            self._check_quantity_value(contract, quantity)
+        if self_service:
+            self._check_self_service(contract, kind, new_plan, line, quantity, product, timing)
         if kind == "plan":
             if not new_plan or new_plan == plan:
-                raise ValidationError(_("Choose a plan other than the current one."))
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: choose a plan other than the current one (field "
+                        "Plan).",
+                        contract=contract.display_name,
+                    )
+                )
             self._check_plan_compatible(contract, new_plan)
             close = lines.filtered(lambda ln: not ln.is_addon and ln.line_type == "recurring")
             create = [
@@ -104,7 +121,13 @@ class RbmContractChange(models.Model):
             )
         elif kind == "quantity":
             if not line or line not in lines or line.line_type != "recurring":
-                raise ValidationError(_("Choose a current recurring line of the contract."))
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: choose one of its current recurring lines "
+                        "(field Line).",
+                        contract=contract.display_name,
+                    )
+                )
             if quantity is None or quantity < 0:
                 raise ValidationError(
                     _(
@@ -129,7 +152,7 @@ class RbmContractChange(models.Model):
             if not product or product not in plan.addon_product_ids:
                 raise ValidationError(
                     _(
-                        "%(product)s is not an add-on allowed by the plan %(plan)s.",
+                        "%(product)s is not an add-on allowed by the plan %(plan)s (field Add-on).",
                         product=product.display_name if product else "-",
                         plan=plan.display_name,
                     )
@@ -150,7 +173,13 @@ class RbmContractChange(models.Model):
             description = _("Add-on %(product)s added", product=product.display_name)
         elif kind == "addon_remove":
             if not line or line not in lines or not line.is_addon:
-                raise ValidationError(_("Choose a current add-on line of the contract."))
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: choose one of its current add-on lines (field "
+                        "Line).",
+                        contract=contract.display_name,
+                    )
+                )
             close = line
             description = _("Add-on %(product)s removed", product=line.name)
         else:
@@ -188,6 +217,120 @@ class RbmContractChange(models.Model):
             "recurring_after": recurring_after,
             "description": description,
         }
+
+    @api.model
+    def _check_quantity_value(self, contract, quantity):
+        """A quantity must be a finite number a price can be multiplied by to
+        the cent (not NaN, infinity, text or a huge number)."""
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, (int, float))
+            or not math.isfinite(quantity)
+        ):
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the quantity must be a number (field Quantity).",
+                    contract=contract.display_name,
+                )
+            )
+        if quantity > MAX_QUANTITY:
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the quantity must be at most %(max)s (field Quantity).",
+                    contract=contract.display_name,
+                    max=formatLang(self.env, MAX_QUANTITY, digits=0),
+                )
+            )
+
+    @api.model
+    def _check_self_service(self, contract, kind, new_plan, line, quantity, product, timing):
+        """The rules a customer is held to on the portal (and over RPC): plans
+        offered for self-service in the family or upgrade path, quantities
+        within the plan line's bounds, base lines never removed, add-ons the
+        plan offers, the plan's timing."""
+        plan = contract.plan_id
+        if timing not in (None, False, "auto"):
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s: the plan decides when a change you make applies "
+                    "(field Timing).",
+                    contract=contract.display_name,
+                )
+            )
+        if kind == "plan":
+            allowed = self.env["rbm.plan"].search(
+                plan._get_self_service_domain(contract.company_id)
+            )
+            if new_plan and new_plan != plan and new_plan not in allowed:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s: plan %(plan)s is not offered to you (field "
+                        "Plan); choose one of the plans offered for self-service in the "
+                        "family or upgrade path of %(current)s.",
+                        contract=contract.display_name,
+                        plan=new_plan.display_name,
+                        current=plan.display_name,
+                    )
+                )
+        elif kind == "quantity" and line and quantity is not None:
+            if line.is_addon:
+                low, high = 1.0, plan.addon_max_quantity
+            elif line.plan_line_id.plan_id == plan and line.plan_line_id.portal_editable:
+                low = line.plan_line_id.portal_min_quantity
+                high = line.plan_line_id.portal_max_quantity
+            else:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s, line %(line)s: you cannot change this quantity "
+                        "(field Quantity).",
+                        contract=contract.display_name,
+                        line=line.name,
+                    )
+                )
+            self._check_quantity_bounds(contract, line.name, quantity, low, high)
+        elif kind == "addon_add" and product:
+            current = contract.line_ids.filtered(
+                lambda ln: ln.is_current and ln.is_addon and ln.product_id == product
+            )
+            if current:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s already has the add-on %(product)s: change its "
+                        "quantity instead (field Add-on).",
+                        contract=contract.display_name,
+                        product=product.display_name,
+                    )
+                )
+            self._check_quantity_bounds(
+                contract,
+                product.display_name,
+                1.0 if quantity is None else quantity,
+                1.0,
+                plan.addon_max_quantity,
+            )
+        elif kind == "addon_remove" and line and not line.is_addon:
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s, line %(line)s: a line of the plan cannot be removed "
+                    "(field Line).",
+                    contract=contract.display_name,
+                    line=line.name,
+                )
+            )
+
+    @api.model
+    def _check_quantity_bounds(self, contract, name, quantity, low, high):
+        if not low <= quantity <= high:
+            raise ValidationError(
+                _(
+                    "Contract %(contract)s, %(line)s: the quantity must be between %(low)s "
+                    "and %(high)s (field Quantity).",
+                    contract=contract.display_name,
+                    line=name,
+                    low=formatLang(self.env, low),
+                    high=formatLang(self.env, high),
+                )
+            )
 
     @api.model
     def _check_plan_compatible(self, contract, new_plan):

@@ -26,6 +26,14 @@ class RbmContractLine(models.Model):
         help="Last day this line is billed; set when a change replaces or removes it.",
     )
     is_addon = fields.Boolean(string="Add-on")
+    plan_line_id = fields.Many2one(
+        "rbm.plan.line",
+        string="Plan Line",
+        ondelete="set null",
+        readonly=True,
+        help="The plan line this line comes from: it says whether the customer may change "
+        "its quantity from the portal, and within which bounds.",
+    )
     is_current = fields.Boolean(
         compute="_compute_is_current",
         search="_search_is_current",
@@ -95,6 +103,7 @@ class RbmContractLine(models.Model):
             "price_unit": self.price_unit,
             "installments": self.installments,
             "is_addon": self.is_addon,
+            "plan_line_id": self.plan_line_id.id,
             **changes,
         }
 

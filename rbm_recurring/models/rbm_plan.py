@@ -159,6 +159,36 @@ class RbmPlan(models.Model):
         string="Allowed Add-ons",
         help="Products a customer may add to a contract of this plan.",
     )
+    # self-service (portal)
+    self_service = fields.Boolean(
+        string="Offered for Self-Service",
+        help="Customers may switch to this plan from the portal, from a plan of the same "
+        "family or whose upgrade path lists it.",
+    )
+    family_id = fields.Many2one(
+        "rbm.plan.family",
+        string="Plan Family",
+        index="btree_not_null",
+        help="Plans of one family are alternatives to one another: a customer may switch "
+        "between its self-service plans from the portal.",
+    )
+    upgrade_plan_ids = fields.Many2many(
+        "rbm.plan",
+        "rbm_plan_upgrade_rel",
+        "plan_id",
+        "target_plan_id",
+        string="Upgrade Path",
+        check_company=True,
+        help="Other plans customers of this plan may move to from the portal, besides its "
+        "family (they must be offered for self-service too).",
+    )
+    addon_max_quantity = fields.Float(
+        string="Add-on Max Quantity",
+        digits="Product Unit of Measure",
+        default=10.0,
+        help="Most units of one add-on a customer may have when they add it or change "
+        "its quantity from the portal.",
+    )
     cancel_refund = fields.Boolean(
         string="Refund Unused Period on Cancellation",
         help="When a pre-paid contract is cancelled immediately, credit the unused part of "
@@ -191,6 +221,11 @@ class RbmPlan(models.Model):
             "billing_day_range",
             "CHECK(billing_day BETWEEN 1 AND 31)",
             "The billing day must be between 1 and 31.",
+        ),
+        (
+            "addon_max_quantity_positive",
+            "CHECK(addon_max_quantity > 0)",
+            "The add-on max quantity must be positive.",
         ),
     ]
 
@@ -252,6 +287,17 @@ class RbmPlan(models.Model):
                     )
                 )
 
+    @api.constrains("upgrade_plan_ids")
+    def _check_upgrade_plan_ids(self):
+        for plan in self:
+            if plan in plan.upgrade_plan_ids:
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s cannot be in its own upgrade path (field Upgrade Path).",
+                        plan=plan.display_name,
+                    )
+                )
+
     # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
@@ -263,3 +309,26 @@ class RbmPlan(models.Model):
         action["domain"] = [("plan_id", "=", self.id)]
         action["context"] = {"default_plan_id": self.id}
         return action
+
+    # ------------------------------------------------------------
+    # BUSINESS METHODS
+    # ------------------------------------------------------------
+
+    def _get_self_service_domain(self, company):
+        """Plans a customer of this plan (in ``company``) may switch to from the
+        portal: offered for self-service, in its family or upgrade path, and
+        that a change can reach (same company, currency and billing period)."""
+        self.ensure_one()
+        paths = [("id", "in", self.upgrade_plan_ids.ids)]
+        if self.family_id:
+            paths = ["|", ("family_id", "=", self.family_id.id), *paths]
+        return [
+            ("id", "!=", self.id),
+            ("self_service", "=", True),
+            *paths,
+            ("currency_id", "=", self.currency_id.id),
+            ("company_id", "in", [company.id, False]),
+            ("interval_unit", "=", self.interval_unit),
+            ("interval", "=", self.interval),
+            ("billing_mode", "=", self.billing_mode),
+        ]

@@ -27,6 +27,11 @@ class ResPartner(models.Model):
         compute="_compute_rbm_contract_stats",
         groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_user",
     )
+    rbm_manage_subscriptions = fields.Boolean(
+        string="May Manage Subscriptions",
+        help="This contact may change and cancel the subscriptions of their company from the "
+        "portal. The user of the company itself always may; other contacts only see them.",
+    )
     rbm_preferred_due_day = fields.Integer(
         string="Preferred Due Day",
         help="Day of the month on which the customer prefers to pay; new contracts use it.",

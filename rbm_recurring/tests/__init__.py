@@ -9,4 +9,6 @@ from . import (
     test_price_adjustment,
     test_provisioning,
     test_tours,
+    test_self_service,
+    test_self_service_concurrency,
 )

@@ -34,9 +34,12 @@ class TestPortalChange(HttpCase):
                 "taxes_id": [Command.clear()],
             }
         )
+        family = cls.env["rbm.plan.family"].create({"name": "Portal plans"})
         cls.plan = cls.env["rbm.plan"].create(
             {
                 "name": "Portal Basic Plan",
+                "self_service": True,
+                "family_id": family.id,
                 "addon_product_ids": [Command.set(cls.addon.ids)],
                 "line_ids": [Command.create({"product_id": product.id, "price_unit": 100.0})],
             }
@@ -44,6 +47,8 @@ class TestPortalChange(HttpCase):
         cls.big_plan = cls.env["rbm.plan"].create(
             {
                 "name": "Portal Premium Plan",
+                "self_service": True,
+                "family_id": family.id,
                 "line_ids": [Command.create({"product_id": big.id, "price_unit": 300.0})],
             }
         )
@@ -77,13 +82,19 @@ class TestPortalChange(HttpCase):
         self.assertEqual(page.status_code, 200)
         return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1), page
 
+    def _form(self, url):
+        """The CSRF token and the request key of the confirmation form on ``url``."""
+        token, page = self._csrf(url)
+        key = re.search(r'name="request_key" value="([0-9a-f]{32})"', page.text).group(1)
+        return token, key, page
+
     def test_change_plan_with_preview(self):
         self.authenticate("rbm_change_a", "rbm_change_a")
         detail = self.url_open(f"/my/subscriptions/{self.contract_a.id}")
         self.assertIn("Change plan or quantities", detail.text)
         base = f"/my/subscriptions/{self.contract_a.id}/change"
         url = f"{base}?kind=plan&new_plan_id={self.big_plan.id}"
-        token, page = self._csrf(url)
+        token, key, page = self._form(url)
         expected = self.env["rbm.contract.change"]._prepare(
             self.contract_a, "plan", new_plan=self.big_plan, today=self.today
         )
@@ -93,7 +104,12 @@ class TestPortalChange(HttpCase):
         self.assertFalse(self.contract_a.change_ids, "the preview must not write")
         response = self.url_open(
             f"/my/subscriptions/{self.contract_a.id}/change",
-            data={"csrf_token": token, "kind": "plan", "new_plan_id": self.big_plan.id},
+            data={
+                "csrf_token": token,
+                "request_key": key,
+                "kind": "plan",
+                "new_plan_id": self.big_plan.id,
+            },
         )
         self.assertEqual(urlparse(response.url).query, "changed=1")
         self.assertEqual(self.contract_a.plan_id, self.big_plan)
@@ -144,13 +160,13 @@ class TestPortalChange(HttpCase):
         page = self.url_open(
             f"/my/subscriptions/{self.contract_a.id}/change?kind=plan&new_plan_id={self.plan.id}"
         )
-        self.assertIn("options offered", page.text)
+        self.assertIn("choose a plan other than the current one (field Plan)", page.text)
         self.assertFalse(self.contract_a.change_ids)
         self.assertEqual(line.quantity, 1.0)
 
     def test_add_an_addon(self):
         self.authenticate("rbm_change_a", "rbm_change_a")
-        token, page = self._csrf(
+        token, key, page = self._form(
             f"/my/subscriptions/{self.contract_a.id}/change?kind=addon_add&product_id={self.addon.id}&quantity=2"
         )
         self.assertIn("Add-on Portal Backup added", page.text)
@@ -158,6 +174,7 @@ class TestPortalChange(HttpCase):
             f"/my/subscriptions/{self.contract_a.id}/change",
             data={
                 "csrf_token": token,
+                "request_key": key,
                 "kind": "addon_add",
                 "product_id": self.addon.id,
                 "quantity": "2",
@@ -169,15 +186,23 @@ class TestPortalChange(HttpCase):
     def test_cancel_with_reason(self):
         self.authenticate("rbm_change_a", "rbm_change_a")
         url = f"/my/subscriptions/{self.contract_a.id}/cancel"
-        token, page = self._csrf(url)
+        token, key, page = self._form(url)
         self.assertIn("Too expensive", page.text)
         self.assertNotIn("Non-payment", page.text)
-        response = self.url_open(url, data={"csrf_token": token, "reason_id": ""})
+        response = self.url_open(
+            url, data={"csrf_token": token, "request_key": key, "reason_id": ""}
+        )
         self.assertIn("field Reason", response.text)
         self.assertFalse(self.contract_a.date_end)
         reason = self.env.ref("rbm_recurring.cancel_reason_price")
         response = self.url_open(
-            url, data={"csrf_token": token, "reason_id": reason.id, "note": "Budget cuts"}
+            url,
+            data={
+                "csrf_token": token,
+                "request_key": key,
+                "reason_id": reason.id,
+                "note": "Budget cuts",
+            },
         )
         self.assertEqual(urlparse(response.url).query, "cancelled=1")
         self.assertEqual(self.contract_a.cancel_reason_id, reason)
