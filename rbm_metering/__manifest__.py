@@ -27,5 +27,10 @@
         "views/rbm_metering_menus.xml",
     ],
     "demo": ["demo/rbm_metering_demo.xml"],
+    "assets": {
+        "web.assets_tests": [
+            "rbm_metering/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
 }

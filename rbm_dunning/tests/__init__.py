@@ -12,6 +12,6 @@ from . import (
     test_l10n_br,
     test_pix,
     test_portal,
-    test_tours,
     test_security_rpc,
+    test_tours,
 )

@@ -6,6 +6,7 @@ from . import (
     test_portal_usage,
     test_rating,
     test_statement,
+    test_tours,
     test_usage_only,
     test_usage_periods,
     test_usage_quantity,

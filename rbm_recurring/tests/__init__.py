@@ -8,7 +8,7 @@ from . import (
     test_portal_change,
     test_price_adjustment,
     test_provisioning,
-    test_tours,
     test_self_service,
     test_self_service_concurrency,
+    test_tours,
 )
