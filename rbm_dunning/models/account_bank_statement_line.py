@@ -10,6 +10,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import format_amount, format_date, html2plaintext, sql
 
+from odoo.addons.rbm_recurring.engine.privacy import mask_personal_data
+
 from .rbm_pix_receipt import END_TO_END_RE
 
 _logger = logging.getLogger(__name__)
@@ -197,7 +199,11 @@ class AccountBankStatementLine(models.Model):
                         line._rbm_apply_pix(move, source, txid, e2e)
                 except (UserError, ValidationError, IntegrityError) as error:
                     # never block the statement: the line stays to reconcile by hand
-                    _logger.warning("Pix matching of statement line %s failed: %s", line.id, error)
+                    _logger.warning(
+                        "Pix matching of statement line %s failed: %s",
+                        line.id,
+                        mask_personal_data(error),
+                    )
                     line.write(
                         {
                             "rbm_pix_state": "unknown",
