@@ -277,7 +277,16 @@ class TestPagBankRecurring(PagBankCase):
         """Saving a card, charging it offline, a boleto and its notification: what the addons
         (payment, account, PagBank...) log at INFO level and above names no CPF, email, card BIN
         or holder."""
-        with self.assertLogs("odoo.addons", "INFO") as logs:
+        records = []
+        handler = logging.Handler(logging.INFO)
+        handler.emit = records.append
+        loggers = [
+            logging.getLogger(f"odoo.addons.{addon}")
+            for addon in ("payment_pagbank", "payment", "account", "account_payment")
+        ]
+        for logger in loggers:
+            logger.addHandler(handler)
+        try:
             token = self._saved_card()
             tx = self._offline_tx(token, self._posted_invoice())
             tx._send_payment_request()
@@ -285,8 +294,13 @@ class TestPagBankRecurring(PagBankCase):
             boleto._pagbank_create_order()
             self._notify(self.fake.pay(boleto.pagbank_order_id))
             tx._post_process()
+        finally:
+            for logger in loggers:
+                logger.removeHandler(handler)
         self.assertEqual((tx.state, boleto.state), ("done", "done"))
-        output = "\n".join(logs.output)
+        output = "\n".join(record.getMessage() for record in records)
+        self.assertIn("Saved PagBank card as token", output)
+        self.assertIn("PagBank notification for ORDE_", output)
         self.assertIn("PagBank request POST /orders", output)
         for personal in (
             "39053344705",
