@@ -90,3 +90,24 @@ PARAMETER_LABELS = {
 
 # Keys whose values never reach the logs.
 SECRET_KEYS = {"encrypted", "security_code", "cvv", "number", "token", "Authorization"}
+
+# Keys holding personal data (CPF/CNPJ, email, phone, address, card holder and digits), masked in
+# the payloads logged at DEBUG level; INFO logs name only methods, paths, references and states.
+PERSONAL_KEYS = {
+    "tax_id",
+    "email",
+    "phones",
+    "address",
+    "holder",
+    "name",
+    "first_digits",
+    "last_digits",
+    "exp_month",
+    "exp_year",
+}
+
+# A notification body larger than this is refused (413) before it is read any further.
+NOTIFICATION_MAX_BYTES = 64 * 1024
+
+# Statuses a charge can have (Objeto Charge).
+CHARGE_STATUSES = {"AUTHORIZED", "PAID", "IN_ANALYSIS", "DECLINED", "CANCELED", "WAITING"}

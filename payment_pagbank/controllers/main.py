@@ -10,7 +10,12 @@ from odoo.exceptions import ValidationError
 from odoo.http import request
 
 from odoo.addons.payment import utils as payment_utils
-from odoo.addons.payment_pagbank.models.payment_provider import redact
+from odoo.addons.payment_pagbank import const
+from odoo.addons.payment_pagbank.models.payment_provider import (
+    PagBankBadData,
+    PagBankNotFound,
+    redact,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -47,16 +52,44 @@ class PagBankController(http.Controller):
             raise ValidationError(_("Received tampered payment request data."))
         tx_sudo._pagbank_create_order(encrypted_card=encrypted_card, holder_name=holder_name)
 
-    @http.route(_webhook_url, type="http", methods=["POST"], auth="public", csrf=False)
+    @http.route(
+        _webhook_url,
+        type="http",
+        methods=["POST"],
+        auth="public",
+        csrf=False,
+        max_content_length=const.NOTIFICATION_MAX_BYTES,
+    )
     def pagbank_webhook(self):
         """Process a PagBank notification (an order or a charge, as in the API's answers).
 
-        The notification must carry the `x-authenticity-token` of a PagBank provider's token,
-        else it is refused (403). An authentic notification is always acknowledged, even when it
-        matches no transaction, so that PagBank does not send it again and again.
+        Answers, in this order of checks: 411 without a Content-Length (e.g. a chunked body), 413
+        when the body is larger than `const.NOTIFICATION_MAX_BYTES` (by its Content-Length, before
+        anything is read, then by what was actually read); 403
+        when it does not carry the `x-authenticity-token` of a PagBank provider's token; 400 when
+        it is not a JSON object shaped as PagBank documents orders and charges; 404 when it
+        matches no transaction; 403 when the transaction belongs to another PagBank account; 400
+        when the transaction refuses it (e.g. an order of another transaction); 200 once
+        processed. Nothing is written unless it is processed.
         """
-        payload = request.httprequest.get_data()
-        received = (request.httprequest.headers.get("x-authenticity-token") or "").lower()
+        httprequest = request.httprequest
+        limit = const.NOTIFICATION_MAX_BYTES
+        # The body is read only when its Content-Length is known and small: the WSGI input stream
+        # then ends at that length. A chunked body (whose length is only known once read) is
+        # refused, even when it also announces a Content-Length.
+        if httprequest.content_length is None or httprequest.headers.get("Transfer-Encoding"):
+            _logger.warning("PagBank notification refused: no Content-Length")
+            return self._pagbank_answer(411, "length required")
+        if httprequest.content_length > limit:
+            _logger.warning(
+                "PagBank notification refused: %s bytes announced", httprequest.content_length
+            )
+            return self._pagbank_answer(413, "payload too large")
+        payload = httprequest.get_data()
+        if len(payload) > limit:
+            _logger.warning("PagBank notification refused: more than %s bytes", limit)
+            return self._pagbank_answer(413, "payload too large")
+        received = (httprequest.headers.get("x-authenticity-token") or "").lower()
         providers_sudo = (
             request.env["payment.provider"]
             .sudo()
@@ -74,23 +107,43 @@ class PagBankController(http.Controller):
             raise Forbidden()
         try:
             data = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             _logger.warning("PagBank notification refused: the payload is not JSON")
-            return request.make_json_response({"message": "invalid payload"}, status=400)
-        if not isinstance(data, dict):
-            return request.make_json_response({"message": "invalid payload"}, status=400)
-        _logger.info("PagBank notification:\n%s", json.dumps(redact(data), indent=1))
+            return self._pagbank_answer(400, "invalid payload")
+        Transaction = request.env["payment.transaction"].sudo()
         try:
-            tx_sudo = (
-                request.env["payment.transaction"]
-                .sudo()
-                ._get_tx_from_notification_data("pagbank", data)
+            Transaction._pagbank_check_notification_data(data)
+        except PagBankBadData as error:
+            _logger.warning("PagBank notification refused: %s", error)
+            return self._pagbank_answer(400, "invalid payload")
+        _logger.info(
+            "PagBank notification for %s (reference %s)", data["id"], data.get("reference_id")
+        )
+        _logger.debug("PagBank notification:\n%s", json.dumps(redact(data), indent=1))
+        try:
+            tx_sudo = Transaction._get_tx_from_notification_data("pagbank", data)
+        except PagBankNotFound as error:
+            _logger.warning("PagBank notification refused: %s", error)
+            return self._pagbank_answer(404, "unknown reference")
+        if tx_sudo.provider_id != provider_sudo:
+            _logger.warning(
+                "PagBank notification refused: %s was signed by another PagBank account",
+                tx_sudo.reference,
             )
-            if tx_sudo.provider_id != provider_sudo:
-                raise ValidationError(_("The notification was signed by another PagBank account."))
+            return self._pagbank_answer(403, "another account")
+        try:
             with request.env.cr.savepoint():
                 tx_sudo._pagbank_lock()
                 tx_sudo._process_notification_data(data)
-        except ValidationError:
-            _logger.exception("Unable to handle the PagBank notification; acknowledged anyway")
-        return request.make_json_response({"message": "received"})
+        except ValidationError as error:
+            _logger.warning("PagBank notification for %s refused: %s", tx_sudo.reference, error)
+            return self._pagbank_answer(400, "refused")
+        except (TypeError, ValueError, KeyError, AttributeError):
+            # data the checks above let through but processing could not use: still the
+            # sender's data, answered 4xx, and logged in full to fix the checks
+            _logger.exception("PagBank notification for %s refused", tx_sudo.reference)
+            return self._pagbank_answer(400, "refused")
+        return self._pagbank_answer(200, "received")
+
+    def _pagbank_answer(self, status, message):
+        return request.make_json_response({"message": message}, status=status)

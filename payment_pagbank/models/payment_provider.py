@@ -16,10 +16,11 @@ _logger = logging.getLogger(__name__)
 
 
 def redact(payload):
-    """Return a copy of `payload` whose secret values (card data, tokens) are masked, for logs."""
+    """Return a copy of `payload` whose secret values (card data, tokens) and personal data
+    (CPF/CNPJ, email, phone, address, card holder and digits) are masked, for logs."""
     if isinstance(payload, dict):
         return {
-            key: "***" if key in const.SECRET_KEYS else redact(value)
+            key: "***" if key in const.SECRET_KEYS or key in const.PERSONAL_KEYS else redact(value)
             for key, value in payload.items()
         }
     if isinstance(payload, list):
@@ -29,6 +30,14 @@ def redact(payload):
 
 class PagBankUnanswered(ValidationError):
     """PagBank did not answer (timeout, lost connection): the request may have been applied."""
+
+
+class PagBankNotFound(ValidationError):
+    """No such object: PagBank answered 404, or a notification matches no transaction."""
+
+
+class PagBankBadData(ValidationError):
+    """Data from PagBank (a notification, an answer) that is not shaped as documented."""
 
 
 class PaymentProvider(models.Model):
@@ -199,7 +208,8 @@ class PaymentProvider(models.Model):
         retryable = method == "GET" or bool(idempotency_key)
         attempts = 1 + (const.MAX_RETRIES if retryable else 0)
         timeout = self._pagbank_get_timeout()
-        _logger.info(
+        _logger.info("PagBank request %s %s (provider %s)", method, endpoint, self.id)
+        _logger.debug(
             "PagBank request %s %s (provider %s):\n%s",
             method,
             endpoint,
@@ -247,6 +257,13 @@ class PaymentProvider(models.Model):
             content = None
         if response.ok and isinstance(content, dict):
             _logger.info(
+                "PagBank answer %s to %s %s: %s",
+                response.status_code,
+                method,
+                endpoint,
+                content.get("id") or "-",
+            )
+            _logger.debug(
                 "PagBank answer %s to %s %s:\n%s",
                 response.status_code,
                 method,
@@ -259,7 +276,9 @@ class PaymentProvider(models.Model):
             method,
             endpoint,
             response.status_code,
-            json.dumps(redact(content), ensure_ascii=False) if content else response.text[:500],
+            json.dumps(redact(content), ensure_ascii=False)
+            if content
+            else f"(not JSON, {len(response.content)} bytes)",
         )
         if response.status_code in (401, 403):
             raise ValidationError(
@@ -276,15 +295,20 @@ class PaymentProvider(models.Model):
                     status=response.status_code,
                 )
             )
-        errors = (content or {}).get("error_messages") or []
-        if errors:
-            raise ValidationError(
+        error_class = PagBankNotFound if response.status_code == 404 else ValidationError
+        errors = (content if isinstance(content, dict) else {}).get("error_messages") or []
+        if errors and isinstance(errors, list):
+            raise error_class(
                 _(
                     "PagBank refused the request: %(errors)s",
-                    errors="; ".join(self._pagbank_describe_error(error) for error in errors),
+                    errors="; ".join(
+                        self._pagbank_describe_error(error)
+                        for error in errors
+                        if isinstance(error, dict)
+                    ),
                 )
             )
-        raise ValidationError(
+        raise error_class(
             _(
                 "PagBank refused the request (HTTP %(status)s).",
                 status=response.status_code,

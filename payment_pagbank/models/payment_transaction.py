@@ -1,5 +1,6 @@
 import logging
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -11,7 +12,11 @@ from odoo.tools import float_compare
 
 from odoo.addons.payment import utils as payment_utils
 from odoo.addons.payment_pagbank import const
-from odoo.addons.payment_pagbank.models.payment_provider import PagBankUnanswered
+from odoo.addons.payment_pagbank.models.payment_provider import (
+    PagBankBadData,
+    PagBankNotFound,
+    PagBankUnanswered,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -389,19 +394,58 @@ class PaymentTransaction(models.Model):
         self._handle_notification_data("pagbank", response)
         return True
 
+    def _pagbank_find_order(self):
+        """Resolve a transaction whose order request got no answer (no order id): look its order
+        up at PagBank by reference (GET /orders?reference_id=...) and apply it. When PagBank has
+        no order with this reference, nothing was charged: the transaction is canceled, so that
+        the payment can be asked again with a new transaction. Never sends the order again."""
+        self.ensure_one()
+        self._pagbank_lock()
+        try:
+            response = self.provider_id._pagbank_make_request(
+                "/orders", payload={"reference_id": self.reference}, method="GET"
+            )
+        except PagBankNotFound:
+            response = {"orders": []}
+        orders = response.get("orders")
+        if not isinstance(orders, list):
+            raise PagBankBadData(
+                _("PagBank data refused: unexpected value for %(field)s.", field="orders")
+            )
+        orders = [
+            order
+            for order in orders
+            if isinstance(order, dict) and order.get("reference_id") == self.reference
+        ]
+        if not orders:
+            self._set_canceled(
+                _(
+                    "PagBank has no order for the payment %(reference)s: nothing was charged.",
+                    reference=self.reference,
+                )
+            )
+            return
+        if len(orders) > 1:
+            _logger.warning(
+                "PagBank has %s orders for %s; applying the last one", len(orders), self.reference
+            )
+        self._handle_notification_data("pagbank", orders[-1])
+
     @api.model
     def _cron_pagbank_check_pending(self, batch_size=50, min_age_minutes=15):
-        """Ask PagBank for the orders of transactions pending for a while (a missed notification)
-        and cancel the Pix QR codes that expired unpaid.
+        """Ask PagBank about transactions pending for a while and cancel the Pix QR codes that
+        expired unpaid: an order is read again (a missed notification); an order request that got
+        no answer (no order id) is looked up by reference, never sent again.
 
-        Each transaction is checked in its own savepoint: a failure (PagBank unreachable) leaves it
-        pending for the next run and never blocks the others. The request is a GET, so a rollback
-        loses nothing.
+        Each transaction is checked in its own savepoint and committed on its own: a failure
+        (PagBank unreachable, bad data, a bug) leaves that transaction pending for the next run
+        and never rolls back nor blocks the others. The requests are GETs, so a run killed before
+        its commit loses nothing and changes nothing at PagBank when repeated.
         """
         domain = [
             ("provider_code", "=", "pagbank"),
             ("state", "=", "pending"),
-            ("pagbank_order_id", "!=", False),
+            ("operation", "!=", "refund"),
             ("last_state_change", "<", fields.Datetime.now() - timedelta(minutes=min_age_minutes)),
         ]
         txs = self.search(domain, order="last_state_change, id", limit=batch_size + 1)
@@ -412,14 +456,26 @@ class PaymentTransaction(models.Model):
             try:
                 with self.env.cr.savepoint():
                     tx._pagbank_lock()
-                    tx.action_pagbank_refresh()
+                    if tx.pagbank_order_id:
+                        tx.action_pagbank_refresh()
+                    else:
+                        tx._pagbank_find_order()
                     tx._pagbank_cancel_expired_pix()
             except (UserError, ValidationError) as error:
                 _logger.warning("PagBank: could not check %s: %s", tx.reference, error)
+            except Exception:
+                _logger.exception("PagBank: could not check %s", tx.reference)
             done += 1
+            self._pagbank_commit()
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         if remaining:
             self.env.ref("payment_pagbank.cron_check_pending")._trigger()
+
+    @api.model
+    def _pagbank_commit(self):
+        """Commit what the check cron did so far (not in tests, which run in one transaction)."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _pagbank_cancel_expired_pix(self):
         """Cancel a Pix transaction whose QR code expired (30 minutes ago) without being paid.
@@ -437,8 +493,102 @@ class PaymentTransaction(models.Model):
 
     # === BUSINESS METHODS - NOTIFICATIONS === #
 
+    @api.model
+    def _pagbank_check_notification_data(self, data):
+        """Refuse (`PagBankBadData`) data that is not an order or a charge as PagBank documents
+        them: missing id or status, a value of the wrong type, an unknown status.
+
+        Checked before anything is looked up or written, so that bad data changes nothing.
+        """
+
+        def refuse(field):
+            raise PagBankBadData(
+                self.env._("PagBank data refused: unexpected value for %(field)s.", field=field)
+            )
+
+        def check_dict(value, field, required=False):
+            if value is None and not required:
+                return {}
+            if not isinstance(value, dict):
+                refuse(field)
+            return value
+
+        def check_list(value, field):
+            if value is None:
+                return []
+            if not isinstance(value, list):
+                refuse(field)
+            return value
+
+        def check_text(value, field, required=False, max_length=200):
+            if value is None and not required:
+                return
+            if not isinstance(value, str) or not value or len(value) > max_length:
+                refuse(field)
+
+        def check_int(value, field):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                refuse(field)
+
+        def check_charge(charge, field):
+            check_dict(charge, field, required=True)
+            check_text(charge.get("id"), f"{field}.id", max_length=64)
+            check_text(charge.get("reference_id"), f"{field}.reference_id")
+            if charge.get("status") not in const.CHARGE_STATUSES:
+                refuse(f"{field}.status")
+            amount = check_dict(charge.get("amount"), f"{field}.amount")
+            check_int(amount.get("value"), f"{field}.amount.value")
+            summary = check_dict(amount.get("summary"), f"{field}.amount.summary")
+            for key in ("total", "paid", "refunded"):
+                check_int(summary.get(key), f"{field}.amount.summary.{key}")
+            check_dict(charge.get("payment_response"), f"{field}.payment_response")
+            method = check_dict(charge.get("payment_method"), f"{field}.payment_method")
+            card = check_dict(method.get("card"), f"{field}.payment_method.card")
+            check_text(card.get("id"), f"{field}.payment_method.card.id", max_length=64)
+            check_text(card.get("brand"), f"{field}.payment_method.card.brand", max_length=64)
+            check_text(
+                card.get("last_digits"), f"{field}.payment_method.card.last_digits", max_length=4
+            )
+            check_dict(card.get("holder"), f"{field}.payment_method.card.holder")
+            boleto = check_dict(method.get("boleto"), f"{field}.payment_method.boleto")
+            for key in ("barcode", "formatted_barcode", "due_date"):
+                check_text(boleto.get(key), f"{field}.payment_method.boleto.{key}")
+            if boleto.get("due_date"):
+                try:
+                    fields.Date.from_string(boleto["due_date"])
+                except ValueError:
+                    refuse(f"{field}.payment_method.boleto.due_date")
+            for index, link in enumerate(check_list(charge.get("links"), f"{field}.links")):
+                check_dict(link, f"{field}.links[{index}]", required=True)
+                check_text(link.get("href"), f"{field}.links[{index}].href", max_length=2000)
+
+        check_dict(data, "body", required=True)
+        object_id = data.get("id")
+        check_text(object_id, "id", required=True, max_length=64)
+        if not object_id.startswith(("ORDE_", "CHAR_")):
+            refuse("id")
+        check_text(data.get("reference_id"), "reference_id")
+        if object_id.startswith("CHAR_"):
+            check_charge(data, "charge")
+            return
+        for index, charge in enumerate(check_list(data.get("charges"), "charges")):
+            check_charge(charge, f"charges[{index}]")
+        for index, qr_code in enumerate(check_list(data.get("qr_codes"), "qr_codes")):
+            check_dict(qr_code, f"qr_codes[{index}]", required=True)
+            check_text(qr_code.get("text"), f"qr_codes[{index}].text", max_length=1000)
+            check_text(
+                qr_code.get("expiration_date"), f"qr_codes[{index}].expiration_date", max_length=64
+            )
+
     def _get_tx_from_notification_data(self, provider_code, notification_data):
-        """Override of `payment` to find the transaction of a PagBank order or charge."""
+        """Override of `payment` to find the transaction of a PagBank order or charge.
+
+        The data is checked first (`PagBankBadData`); no matching transaction raises
+        `PagBankNotFound`."""
+        if provider_code == "pagbank":
+            self._pagbank_check_notification_data(notification_data)
         tx = super()._get_tx_from_notification_data(provider_code, notification_data)
         if provider_code != "pagbank" or len(tx) == 1:
             return tx
@@ -453,7 +603,7 @@ class PaymentTransaction(models.Model):
         if not tx and object_id.startswith("CHAR_"):
             tx = self.search([*domain, ("provider_reference", "=", object_id)])
         if not tx:
-            raise ValidationError(
+            raise PagBankNotFound(
                 _(
                     "No transaction found matching reference %(reference)s.",
                     reference=reference or object_id,

@@ -7,7 +7,9 @@ and `qr_codes` for Pix, answered 201 with the order), "Criar e pagar pedido com 
 (POST /charges/{id}/cancel with `amount.value`, answered 201 with the charge and
 `amount.summary.refunded`), "Chaves públicas" (POST /public-keys), "Códigos de status" (400 with
 `error_messages` [{code 40001/40002, description, parameter_name}], 401 for a bad token),
-"Motivos de compra negada" (`payment_response` code/message) and "Webhooks" / "Confirmar
+"Motivos de compra negada" (`payment_response` code/message), "Consultar pedido" (GET
+/orders/{id}, and GET /orders?reference_id=... answered with `{"orders": [...]}`, the orders of
+that reference, empty when there is none) and "Webhooks" / "Confirmar
 autenticidade da notificação" (the notification is the order, signed with `x-authenticity-token`
 = SHA-256 of `<token>-<payload>`).
 
@@ -26,6 +28,7 @@ import time
 import uuid
 from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 DECLINE = {"code": "20017", "message": "TRANSACAO NAO PERMITIDA - NAO TENTE NOVAMENTE"}
 SUCCESS = {"code": "20000", "message": "SUCESSO"}
@@ -141,8 +144,10 @@ class FakePagBank:
 
     # --- the API ----------------------------------------------------------------------------
 
-    def handle(self, method, path, headers, body):
-        self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
+    def handle(self, method, path, headers, body, query=None):
+        self.requests.append(
+            {"method": method, "path": path, "headers": headers, "body": body, "query": query or {}}
+        )
         if headers.get("authorization") != f"Bearer {self.token}":
             return 401, {
                 "error_messages": [
@@ -160,16 +165,23 @@ class FakePagBank:
             if key and (path, key) in self.idempotent:
                 return self.idempotent[(path, key)]
             try:
-                result = self._route(method, path, body)
+                result = self._route(method, path, body, query or {})
             except ApiError as error:
                 result = (error.status, error.body)
             if key:
                 self.idempotent[(path, key)] = result
         return result
 
-    def _route(self, method, path, body):
+    def _route(self, method, path, body, query):
         if method == "POST" and path == "/orders":
             return 201, self._create_order(body)
+        if method == "GET" and path == "/orders":
+            reference = query.get("reference_id")
+            if not reference:
+                raise ApiError(400, _error("40001", "reference_id", "required_parameter"))
+            return 200, {
+                "orders": [o for o in self.orders.values() if o["reference_id"] == reference]
+            }
         if method == "GET" and path.startswith("/orders/"):
             order = self.orders.get(path.split("/")[2])
             if not order:
@@ -407,9 +419,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        path = self.path.split("?")[0]
+        path, _sep, query = self.path.partition("?")
         headers = {key.lower(): value for key, value in self.headers.items()}
-        status, answer = self.fake.handle(method, path, headers, body)
+        status, answer = self.fake.handle(
+            method, path, headers, body, {k: v[-1] for k, v in parse_qs(query).items()}
+        )
         if self.fake.slow_requests > 0:
             self.fake.slow_requests -= 1
             time.sleep(self.fake.delay)

@@ -2,6 +2,7 @@ import json
 import logging
 import socket
 from datetime import timedelta, timezone
+from unittest.mock import patch
 
 import psycopg2
 
@@ -12,25 +13,21 @@ from odoo.tools import hmac as hmac_tool
 from odoo.tools import is_html_empty, mute_logger
 
 from odoo.addons.payment_pagbank import const
+from odoo.addons.payment_pagbank.controllers.main import authenticity_token
 
 from .common import TOKEN, PagBankCase
+
+DELETE = object()
 
 
 @tagged("post_install", "-at_install")
 class TestPagBankCard(PagBankCase):
     def test_card_payment_saves_the_card_and_never_logs_secrets(self):
         tx = self._tx(tokenize=True)
-        records = []
-        handler = logging.Handler(logging.INFO)
-        handler.emit = lambda record: records.append(record.getMessage())
-        logger = logging.getLogger("odoo.addons.payment_pagbank.models.payment_provider")
-        logger.addHandler(handler)
-        try:
+        with self.assertLogs("odoo.addons.payment_pagbank", logging.DEBUG) as logs:
             tx._pagbank_create_order(
                 encrypted_card="ENC-4111111111111111", holder_name="MARIA J CONCEICAO"
             )
-        finally:
-            logger.removeHandler(handler)
         self.assertEqual(tx.state, "done")
         request = self.fake.requests_to("POST", "/orders")[-1]
         charge = request["body"]["charges"][0]
@@ -59,12 +56,14 @@ class TestPagBankCard(PagBankCase):
         tx._post_process()
         self.assertEqual(tx.payment_id.amount, 1234.56)
         self.assertIn(tx.payment_id.state, ("in_process", "paid"))
-        # Neither the token nor the card data reach the logs.
-        output = "\n".join(records)
+        # Neither the token nor the card data reach the logs, even at DEBUG level.
+        output = "\n".join(record.getMessage() for record in logs.records)
         self.assertIn("PagBank request POST /orders", output)
         self.assertNotIn(TOKEN, output)
         self.assertNotIn("4111111111111111", output)
-        self.assertIn("***", output)
+        self.assertNotIn("39053344705", output)
+        self.assertNotIn("maria.conceicao@example.com", output)
+        self.assertIn('"tax_id": "***"', output)
 
     def test_payment_route_checks_the_access_token(self):
         tx = self._tx()
@@ -274,6 +273,139 @@ class TestPagBankRecurring(PagBankCase):
         tx._post_process()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
 
+    def test_card_flow_logs_no_personal_data_at_info(self):
+        """Saving a card, charging it offline, a boleto and its notification: what the addons
+        (payment, account, PagBank...) log at INFO level and above names no CPF, email, card BIN
+        or holder."""
+        records = []
+        handler = logging.Handler(logging.INFO)
+        handler.emit = records.append
+        loggers = [
+            logging.getLogger(f"odoo.addons.{addon}")
+            for addon in ("payment_pagbank", "payment", "account", "account_payment")
+        ]
+        for logger in loggers:
+            logger.addHandler(handler)
+        try:
+            token = self._saved_card()
+            tx = self._offline_tx(token, self._posted_invoice())
+            tx._send_payment_request()
+            boleto = self._tx(self.boleto, amount=250.0)
+            boleto._pagbank_create_order()
+            self._notify(self.fake.pay(boleto.pagbank_order_id))
+            tx._post_process()
+        finally:
+            for logger in loggers:
+                logger.removeHandler(handler)
+        self.assertEqual((tx.state, boleto.state), ("done", "done"))
+        output = "\n".join(record.getMessage() for record in records)
+        self.assertIn("Saved PagBank card as token", output)
+        self.assertIn("PagBank notification for ORDE_", output)
+        self.assertIn("PagBank request POST /orders", output)
+        for personal in (
+            "39053344705",
+            "390.533.447-05",
+            "maria.conceicao@example.com",
+            "411111",
+            "MARIA J CONCEICAO",
+            "01310100",
+        ):
+            self.assertNotIn(personal, output)
+
+    def _age(self, *txs, hours=1):
+        for tx in txs:
+            tx.last_state_change = fields.Datetime.now() - timedelta(hours=hours)
+
+    def test_unanswered_charge_is_found_at_pagbank_by_reference(self):
+        """No answer, no notification: the check cron finds the order by the transaction's
+        reference and applies it; the card is never charged a second time."""
+        token = self._saved_card()
+        invoice = self._posted_invoice()
+        self._make_slow(3)
+        tx = self._offline_tx(token, invoice)
+        tx._send_payment_request()
+        self.assertEqual(tx.state, "pending")
+        self.assertFalse(tx.pagbank_order_id)
+        posts_before = len(self.fake.requests_to("POST", "/orders"))
+        orders_before = len(self.fake.orders)
+        self._age(tx)
+        self.env["payment.transaction"]._cron_pagbank_check_pending()
+        self.assertEqual(tx.state, "done")
+        order = next(o for o in self.fake.orders.values() if o["reference_id"] == tx.reference)
+        self.assertEqual(tx.pagbank_order_id, order["id"])
+        self.assertEqual(tx.provider_reference, order["charges"][0]["id"])
+        lookup = self.fake.requests_to("GET", "/orders")[-1]
+        self.assertEqual(
+            (lookup["path"], lookup["query"]), ("/orders", {"reference_id": tx.reference})
+        )
+        self.assertEqual(
+            len(self.fake.requests_to("POST", "/orders")), posts_before, "not sent again"
+        )
+        self.assertEqual(len(self.fake.orders), orders_before)
+        tx._post_process()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+
+    def test_charge_pagbank_never_received_is_canceled_not_sent_again(self):
+        tx = self._offline_tx(self._saved_card(), self._posted_invoice())
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        icp = self.env["ir.config_parameter"].sudo()
+        icp.set_param(const.SANDBOX_URL_PARAM, closed_url)
+        tx._send_payment_request()
+        self.assertEqual(tx.state, "pending")
+        icp.set_param(const.SANDBOX_URL_PARAM, self.fake.url)
+        posts_before = len(self.fake.requests_to("POST", "/orders"))
+        self._age(tx)
+        self.env["payment.transaction"]._cron_pagbank_check_pending()
+        self.assertEqual(tx.state, "cancel")
+        self.assertIn(f"PagBank has no order for the payment {tx.reference}", tx.state_message)
+        self.assertEqual(len(self.fake.requests_to("POST", "/orders")), posts_before)
+
+    def test_check_cron_commits_each_transaction_on_its_own(self):
+        """One transaction failing in the check cron (here an unexpected error after a write)
+        is rolled back alone; each transaction is committed once checked."""
+        first, failing, last = (self._tx(self.boleto, amount=10.0 * i) for i in (1, 2, 3))
+        for tx in (first, failing, last):
+            tx._pagbank_create_order()
+            self.fake.pay(tx.pagbank_order_id)  # the notifications were lost
+        self._age(first, hours=3)
+        self._age(failing, hours=2)
+        self._age(last, hours=1)
+        Transaction = type(self.env["payment.transaction"])
+        original_refresh = Transaction.action_pagbank_refresh
+
+        def refresh(tx):
+            if tx == failing:
+                tx.state_message = "half-written"
+                raise RuntimeError("unexpected")
+            return original_refresh(tx)
+
+        commits = []
+
+        def commit(model):
+            commits.append((first.state, failing.state, failing.state_message, last.state))
+
+        with (
+            patch.object(Transaction, "action_pagbank_refresh", refresh),
+            patch.object(Transaction, "_pagbank_commit", commit),
+            self.assertLogs("odoo.addons.payment_pagbank", "ERROR") as logs,
+        ):
+            self.env["payment.transaction"]._cron_pagbank_check_pending()
+        self.assertEqual(
+            commits,
+            [
+                ("done", "pending", False, "pending"),
+                ("done", "pending", False, "pending"),
+                ("done", "pending", False, "done"),
+            ],
+        )
+        self.assertIn(f"could not check {failing.reference}", logs.output[0])
+        # the next run checks it again
+        self._age(failing)
+        self.env["payment.transaction"]._cron_pagbank_check_pending()
+        self.assertEqual(failing.state, "done")
+
     def test_unanswered_payment_form_request_waits_for_the_notification(self):
         self._make_slow(3)
         tx = self._tx()
@@ -457,15 +589,98 @@ class TestPagBankNotifications(PagBankCase):
             self.assertEqual(response.status_code, 403)
         self.assertEqual(tx.state, "pending")
 
-    def test_unknown_order_is_acknowledged(self):
+    def test_unexpected_notifications_are_refused_with_4xx(self):
+        """Authentic notifications whose content is not what PagBank documents: a 4xx answer,
+        never a 500, and the transaction unchanged."""
+        tx, waiting = self._boleto_order()
+        paid = self.fake.pay(tx.pagbank_order_id)
+
+        def changed(**changes):
+            data = json.loads(json.dumps(paid))
+            for path, value in changes.items():
+                target, *keys = [data, *path.split("__")]
+                for key in keys[:-1]:
+                    target = target[int(key) if key.isdigit() else key]
+                last = keys[-1]
+                if value is DELETE:
+                    del target[int(last) if last.isdigit() else last]
+                else:
+                    target[int(last) if last.isdigit() else last] = value
+            return json.dumps(data).encode()
+
+        cases = [
+            ("not JSON", b"PAID!", 400),
+            ("truncated JSON", json.dumps(paid).encode()[:-5], 400),
+            ("a JSON list", b"[1, 2]", 400),
+            ("a JSON string", b'"ORDE_1"', 400),
+            ("deeply nested JSON", b"[" * 20000 + b"]" * 20000, 400),
+            ("no id", changed(id=DELETE), 400),
+            ("id of a wrong type", changed(id=12345), 400),
+            ("id of an unknown object", changed(id="QRCO_123"), 400),
+            ("reference of a wrong type", changed(reference_id=["x"]), 400),
+            ("charges not a list", changed(charges="PAID"), 400),
+            ("charge not an object", changed(charges=["PAID"]), 400),
+            ("charge without status", changed(charges__0__status=DELETE), 400),
+            ("unknown status", changed(charges__0__status="STOLEN"), 400),
+            ("status of a wrong type", changed(charges__0__status=1), 400),
+            ("amount as text", changed(charges__0__amount__value="100,00"), 400),
+            ("negative amount", changed(charges__0__amount__value=-10000), 400),
+            ("amount as boolean", changed(charges__0__amount__value=True), 400),
+            ("refunded as text", changed(charges__0__amount__summary__refunded="0"), 400),
+            ("payment method as text", changed(charges__0__payment_method="BOLETO"), 400),
+            (
+                "bad boleto due date",
+                changed(charges__0__payment_method__boleto__due_date="31/02"),
+                400,
+            ),
+            ("links not a list", changed(charges__0__links="x"), 400),
+            ("qr codes not a list", changed(qr_codes={"text": "x"}), 400),
+            ("unknown reference", changed(reference_id="NOT-IN-ODOO", id="ORDE_UNKNOWN"), 404),
+            (
+                "charge of an unknown reference",
+                json.dumps(
+                    {**paid["charges"][0], "reference_id": "NOT-IN-ODOO", "id": "CHAR_UNKNOWN"}
+                ).encode(),
+                404,
+            ),
+            (
+                "order of another transaction",
+                changed(id=f"ORDE_{'0' * 32}"),
+                400,
+            ),
+        ]
+        with mute_logger("odoo.addons.payment_pagbank.controllers.main"):
+            for name, body, status in cases:
+                with self.subTest(name):
+                    _body, headers = self.fake.notification({})
+                    headers["x-authenticity-token"] = authenticity_token(TOKEN, body)
+                    response = self.url_open("/payment/pagbank/webhook", data=body, headers=headers)
+                    self.assertEqual(response.status_code, status)
+                    self.assertEqual(tx.state, "pending")
+                    self.assertEqual(tx.pagbank_order_id, waiting["id"])
+        # the same notification, as PagBank sent it, is processed
+        self.assertEqual(self._notify(paid).status_code, 200)
+        self.assertEqual(tx.state, "done")
+
+    def test_oversized_notification_is_refused_before_it_is_read(self):
         tx, _waiting = self._boleto_order()
         paid = self.fake.pay(tx.pagbank_order_id)
-        paid["reference_id"] = "NOT-IN-ODOO"
-        paid["id"] = "ORDE_UNKNOWN"
-        paid["charges"][0]["id"] = "CHAR_UNKNOWN"
+        paid["padding"] = "x" * const.NOTIFICATION_MAX_BYTES
+        body, headers = self.fake.notification(paid)
         with mute_logger("odoo.addons.payment_pagbank.controllers.main"):
-            self.assertEqual(self._notify(paid).status_code, 200)
+            # announced by its Content-Length
+            response = self.url_open("/payment/pagbank/webhook", data=body, headers=headers)
+            self.assertEqual(response.status_code, 413)
+            # sent in chunks, without a Content-Length: refused before it is read, whatever size
+            for size in (len(body), 1000):
+                chunks = (body[i : i + 500] for i in range(0, size, 500))
+                response = self.url_open("/payment/pagbank/webhook", data=chunks, headers=headers)
+                self.assertEqual(response.status_code, 411)
         self.assertEqual(tx.state, "pending")
+        # just under the limit it is processed
+        del paid["padding"]
+        self.assertEqual(self._notify(paid).status_code, 200)
+        self.assertEqual(tx.state, "done")
 
     def test_check_at_pagbank_applies_a_missed_notification(self):
         tx, _waiting = self._boleto_order()

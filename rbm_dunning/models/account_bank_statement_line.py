@@ -10,6 +10,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import format_amount, format_date, html2plaintext, sql
 
+from odoo.addons.rbm_recurring.engine.privacy import mask_personal_data
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 from .rbm_pix_receipt import END_TO_END_RE
@@ -200,7 +201,11 @@ class AccountBankStatementLine(models.Model):
                         line._rbm_apply_pix(move, source, txid, e2e)
                 except (UserError, ValidationError, IntegrityError) as error:
                     # never block the statement: the line stays to reconcile by hand
-                    _logger.warning("Pix matching of statement line %s failed: %s", line.id, error)
+                    _logger.warning(
+                        "Pix matching of statement line %s failed: %s",
+                        line.id,
+                        mask_personal_data(error),
+                    )
                     line.write(
                         {
                             "rbm_pix_state": "unknown",

@@ -5,6 +5,7 @@ import psycopg2
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.rbm_recurring.engine.privacy import mask_personal_data
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 _logger = logging.getLogger(__name__)
@@ -331,7 +332,9 @@ class AccountMove(models.Model):
                 reason = str(error.args[0])
             else:
                 reason = f"{type(error).__name__}: {error}"
-            _logger.warning("Card charge %s failed: %s", tx_sudo.reference, reason)
+            _logger.warning(
+                "Card charge %s failed: %s", tx_sudo.reference, mask_personal_data(reason)
+            )
             tx_sudo._set_error(reason)
         attempt_sudo._sync_from_transaction()
         if tx_sudo.state == "done" and not tx_sudo.is_post_processed:

@@ -9,6 +9,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date, split_every
 
+from odoo.addons.rbm_recurring.engine.privacy import mask_personal_data
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 from .rbm_collection_policy import INSTALLMENT_POLICY_SQL, STEP_ACTIONS
@@ -320,7 +321,10 @@ class RbmCollectionLog(models.Model):
                     log._post_trace()
             except Exception as exc:  # noqa: BLE001 - any failure is logged on the row
                 _logger.warning(
-                    "Collection step %s failed on %s: %s", log.step_id.id, log.move_id.name, exc
+                    "Collection step %s failed on %s: %s",
+                    log.step_id.id,
+                    log.move_id.name,
+                    mask_personal_data(exc),
                 )
                 log.write({"state": "failed", "message": str(exc)})
                 log._post_trace()

@@ -13,6 +13,7 @@ from odoo.tools import float_repr
 from odoo.tools.misc import format_date
 
 from ..engine import periods
+from ..engine.privacy import mask_personal_data
 from ..tools import check_staff_access
 
 _logger = logging.getLogger(__name__)
@@ -1000,7 +1001,9 @@ class RbmContract(models.Model):
                 self.env.invalidate_all()
                 message = contract._billing_error_message(error)
                 result["failed"][contract] = message
-                _logger.warning("Billing of contract %s failed: %s", contract.name, message)
+                _logger.warning(
+                    "Billing of contract %s failed: %s", contract.name, mask_personal_data(message)
+                )
         if result["failed"]:
             self._record_billing_failures(result["failed"], today)
         return result

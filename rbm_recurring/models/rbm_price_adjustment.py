@@ -13,6 +13,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_repr
 from odoo.tools.misc import format_date, formatLang
 
+from ..engine.privacy import mask_personal_data
 from .rbm_price_index import month_range
 
 _logger = logging.getLogger(__name__)
@@ -556,7 +557,9 @@ class RbmContract(models.Model):
                 message = self._billing_error_message(error)
                 counts["failed"] += 1
                 _logger.warning(
-                    "Price adjustment of contract %s failed: %s", contract.name, message
+                    "Price adjustment of contract %s failed: %s",
+                    contract.name,
+                    mask_personal_data(message),
                 )
                 if anniversary:
                     with self.env.cr.savepoint():

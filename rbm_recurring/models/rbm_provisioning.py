@@ -37,6 +37,24 @@ receiver checks it like this::
 
 and rejects timestamps more than a few minutes old, so that a captured request
 cannot be replayed later.
+
+Outbound guard
+==============
+
+Endpoint URLs are typed in by managers, and the server calls them: without a
+guard, an endpoint could make the server reach its own network (a database
+admin page, a cloud metadata service). An endpoint URL must be ``https://``
+(plain ``http://`` only when the system parameter
+``rbm_recurring.outbound_allow_http`` is ``1``) and its host must be, or resolve
+to, public internet addresses only: loopback, private, shared, link-local,
+multicast, reserved and unspecified addresses are refused unless listed in the
+system parameter ``rbm_recurring.outbound_allowed_networks`` (CIDR blocks,
+comma-separated, e.g. ``10.20.0.0/16, fd00::/8``). The URL is checked when the
+endpoint is saved and again at every delivery (DNS answers change), and each
+connection checks the address it actually reached (``engine/url_guard.py``).
+The reply is read up to ``REPLY_MAX_BYTES``, the whole exchange is cut at twice
+the endpoint's timeout (a server answering byte by byte never resets it), and
+the reply is kept truncated, visible to managers only.
 """
 
 import hashlib
@@ -57,6 +75,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
+from ..engine import url_guard
 from ..tools import check_staff_access
 
 _logger = logging.getLogger(__name__)
@@ -80,7 +99,12 @@ RETRY_MAX_DELAY = 24 * 3600
 DELIVERY_TIME_BUDGET = 60
 # delivered events older than this are deleted by the daily vacuum (0: keep them)
 DEFAULT_RETENTION_DAYS = 90
-ERROR_EXCERPT = 500
+# the reply of an endpoint is read up to this many bytes, and this much of it is kept
+REPLY_MAX_BYTES = 16 * 1024
+REPLY_EXCERPT = 1000
+# system parameters of the outbound guard (see the module docstring)
+ALLOW_HTTP_PARAM = "rbm_recurring.outbound_allow_http"
+ALLOWED_NETWORKS_PARAM = "rbm_recurring.outbound_allowed_networks"
 
 
 def sign_payload(secret, timestamp, body):
@@ -185,20 +209,13 @@ class RbmProvisioningEndpoint(models.Model):
 
     @api.constrains("url")
     def _check_url(self):
+        """Refuse a URL the server may not call (scheme, plain http, a host
+        that is or resolves to a non-public address). A name that does not
+        resolve yet is accepted: it is checked again at every delivery."""
         for endpoint in self:
-            try:
-                parsed = urlparse(endpoint.url or "")
-                valid = parsed.scheme in ("http", "https") and bool(parsed.hostname)
-            except ValueError:
-                valid = False
-            if not valid:
-                raise ValidationError(
-                    _(
-                        "Endpoint %(endpoint)s: the URL must start with http:// or https:// "
-                        "followed by a host name (field URL).",
-                        endpoint=endpoint.display_name,
-                    )
-                )
+            message = endpoint._get_url_refusal(resolve_errors=False)
+            if message:
+                raise ValidationError(message)
 
     @api.constrains("event_types")
     def _check_event_types(self):
@@ -232,6 +249,83 @@ class RbmProvisioningEndpoint(models.Model):
     # ------------------------------------------------------------
     # BUSINESS METHODS
     # ------------------------------------------------------------
+
+    @api.model
+    def _get_outbound_guard(self):
+        """``(allowed networks, whether plain http is allowed)`` from the
+        system parameters of the outbound guard."""
+        icp = self.env["ir.config_parameter"].sudo()
+        networks, invalid = url_guard.parse_networks(icp.get_param(ALLOWED_NETWORKS_PARAM))
+        if invalid:
+            _logger.warning(
+                "System parameter %s: ignored entries that are not networks: %s",
+                ALLOWED_NETWORKS_PARAM,
+                ", ".join(invalid),
+            )
+        allow_http = (icp.get_param(ALLOW_HTTP_PARAM) or "").strip().lower() in (
+            "1",
+            "true",
+            "yes",
+        )
+        return networks, allow_http
+
+    def _get_url_refusal(self, resolve_errors=True):
+        """Why this endpoint's URL may not be called now, as a message for
+        people naming the endpoint and the field; ``False`` when it may.
+
+        :param bool resolve_errors: whether a host name that does not resolve
+            is a refusal (at delivery) or not (when saving)
+        """
+        self.ensure_one()
+        networks, allow_http = self._get_outbound_guard()
+        try:
+            url_guard.check_url(self.url, networks, allow_http)
+        except url_guard.UrlRefused as refused:
+            return self._describe_refusal(refused)
+        except OSError as error:
+            if not resolve_errors:
+                return False
+            return _(
+                "Endpoint %(endpoint)s: the host of the URL could not be resolved (field URL): "
+                "%(error)s",
+                endpoint=self.display_name,
+                error=error,
+            )
+        return False
+
+    def _describe_refusal(self, refused):
+        self.ensure_one()
+        if refused.reason in ("scheme", "host"):
+            return _(
+                "Endpoint %(endpoint)s: the URL must start with http:// or https:// "
+                "followed by a host name (field URL).",
+                endpoint=self.display_name,
+            )
+        if refused.reason == "http":
+            return _(
+                "Endpoint %(endpoint)s: plain http:// is not allowed, use https:// (field URL). "
+                "A test server without TLS can be allowed with the system parameter "
+                "%(param)s = 1.",
+                endpoint=self.display_name,
+                param=ALLOW_HTTP_PARAM,
+            )
+        kinds = {
+            url_guard.LOOPBACK: _("a loopback address"),
+            url_guard.PRIVATE: _("a private address"),
+            url_guard.LINK_LOCAL: _("a link-local address"),
+            url_guard.MULTICAST: _("a multicast address"),
+            url_guard.UNSPECIFIED: _("an unspecified address"),
+            url_guard.RESERVED: _("a reserved address"),
+        }
+        return _(
+            "Endpoint %(endpoint)s: the host of the URL is or resolves to %(address)s, "
+            "%(kind)s, which may not be called (field URL). Use a public address, or add the "
+            "network to the system parameter %(param)s.",
+            endpoint=self.display_name,
+            address=refused.address,
+            kind=kinds.get(refused.reason, _("a non-public address")),
+            param=ALLOWED_NETWORKS_PARAM,
+        )
 
     def _get_event_type_set(self):
         """The event types this endpoint receives; empty: all of them."""
@@ -298,6 +392,13 @@ class RbmProvisioningEvent(models.Model):
         string="Next Try", readonly=True, default=fields.Datetime.now, copy=False
     )
     last_error = fields.Text(readonly=True, copy=False)
+    last_response = fields.Text(
+        string="Last Reply",
+        readonly=True,
+        copy=False,
+        groups="rbm_recurring.rbm_recurring_group_manager",
+        help="The beginning of the endpoint's last answer (truncated).",
+    )
     last_status_code = fields.Integer(string="Last HTTP Status", readonly=True, copy=False)
     delivered_at = fields.Datetime(string="Delivered On", readonly=True, copy=False)
 
@@ -551,64 +652,93 @@ class RbmProvisioningEvent(models.Model):
 
     def _deliver(self):
         """POST this event to its endpoint once and record the outcome. Never
-        raises.
+        raises. The URL is checked again first (its host may resolve elsewhere
+        since it was saved), the connection only goes to the addresses the
+        guard allows, and the reply is read up to ``REPLY_MAX_BYTES`` within
+        twice the endpoint's timeout.
 
         :return: ``"done"``, ``"failed"`` (the endpoint answered, but not with a
-            2xx status) or ``"unreachable"`` (connection error or timeout)
+            2xx status) or ``"unreachable"`` (refused by the guard, connection
+            error or timeout)
         """
         self.ensure_one()
         endpoint_sudo = self.endpoint_id.sudo()
         body = (self.payload or "{}").encode()
         timestamp = int(time.time())
-        status_code, error, outcome = 0, False, "failed"
-        try:
-            response = requests.post(
-                endpoint_sudo.url,
-                data=body,
-                headers=self._prepare_headers(endpoint_sudo.secret, timestamp, body),
-                timeout=endpoint_sudo.timeout,
-                allow_redirects=False,
-            )
-            status_code = response.status_code
-            if 200 <= status_code < 300:
-                outcome = "done"
-            else:
-                error = f"HTTP {status_code}: {response.text[:ERROR_EXCERPT]}"
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            outcome, error = "unreachable", f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001 - a bad endpoint must never stop the batch
-            error = f"{type(exc).__name__}: {exc}"
+        status_code, error, reply, outcome = 0, False, False, "failed"
+        refusal = endpoint_sudo._get_url_refusal()
+        if refusal:
+            outcome, error = "unreachable", refusal
+        else:
+            outcome, status_code, error, reply = self._post(endpoint_sudo, body, timestamp)
         try:
             with self.env.cr.savepoint():
-                self.write(self._prepare_attempt_vals(status_code, error))
+                self.write(self._prepare_attempt_vals(status_code, error, reply))
         except Exception:
             _logger.exception("Provisioning event %s: could not record the delivery", self.id)
             self.invalidate_recordset()
+        host = urlparse(endpoint_sudo.url or "").hostname
         if error and self.state == "dead":
             _logger.warning(
-                "Provisioning event %s to %s is a dead letter after %s tries: %s",
+                "Provisioning event %s to endpoint %s (%s) is a dead letter after %s tries: %s",
                 self.id,
-                endpoint_sudo.url,
+                endpoint_sudo.id,
+                host,
                 self.tries,
                 error,
             )
         elif error:
             _logger.info(
-                "Provisioning event %s to %s failed (try %s): %s",
+                "Provisioning event %s to endpoint %s (%s) failed (try %s): %s",
                 self.id,
-                endpoint_sudo.url,
+                endpoint_sudo.id,
+                host,
                 self.tries,
                 error,
             )
         return outcome
 
-    def _prepare_attempt_vals(self, status_code, error):
+    def _post(self, endpoint_sudo, body, timestamp):
+        """Send the request through the outbound guard; no database access.
+
+        :return: ``(outcome, status code, error or False, reply excerpt or False)``
+        """
+        self.ensure_one()
+        networks, _allow_http = endpoint_sudo._get_outbound_guard()
+        # each wait is bounded by the timeout, the whole exchange by twice it
+        deadline = time.monotonic() + 2 * endpoint_sudo.timeout
+        try:
+            with url_guard.guarded_session(networks, deadline) as session:
+                response = session.post(
+                    endpoint_sudo.url,
+                    data=body,
+                    headers=self._prepare_headers(endpoint_sudo.secret, timestamp, body),
+                    timeout=endpoint_sudo.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                with response:
+                    data, truncated = url_guard.read_limited(response, REPLY_MAX_BYTES, deadline)
+        except url_guard.UrlRefused as refused:
+            return "unreachable", 0, endpoint_sudo._describe_refusal(refused), False
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return "unreachable", 0, f"{type(exc).__name__}: {exc}", False
+        except Exception as exc:  # noqa: BLE001 - a bad endpoint must never stop the batch
+            return "failed", 0, f"{type(exc).__name__}: {exc}", False
+        reply = data.decode(errors="replace")[:REPLY_EXCERPT]
+        if truncated or len(data) > REPLY_EXCERPT:
+            reply += " [...]"
+        if 200 <= response.status_code < 300:
+            return "done", response.status_code, False, reply
+        return "failed", response.status_code, f"HTTP {response.status_code}", reply
+
+    def _prepare_attempt_vals(self, status_code, error, reply=False):
         """Values recording one try: delivered, failed with the next try date,
         or dead after the endpoint's maximum number of tries."""
         self.ensure_one()
         now = fields.Datetime.now()
         tries = self.tries + 1
-        vals = {"tries": tries, "last_status_code": status_code}
+        vals = {"tries": tries, "last_status_code": status_code, "last_response": reply}
         if not error:
             vals.update(state="done", delivered_at=now, last_error=False)
         elif tries >= self.endpoint_id.sudo().max_tries:

@@ -1,11 +1,14 @@
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
 import socket
 import threading
 import time
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
 from urllib.parse import urlparse
 
 from freezegun import freeze_time
@@ -42,12 +45,17 @@ class _Receiver(BaseHTTPRequestHandler):
         )
         if self.server.mode == "hang":
             self.server.release.wait(10)
-        status = 500 if self.server.mode == "error" else 200
+        status = 500 if self.server.mode in ("error", "big") else 200
         answer = b"boom" if status == 500 else b"ok"
+        if self.server.mode == "big":  # 1 MB of error page
+            answer = b"<html>" + b"x" * (1024 * 1024) + b"</html>"
         self.send_response(status)
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
-        self.wfile.write(answer)
+        try:
+            self.wfile.write(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading
 
     def log_message(self, format, *args):  # noqa: A002 - keep the test log quiet
         pass
@@ -68,6 +76,11 @@ class TestProvisioning(RbmBillingCase):
         threading.Thread(target=cls.server.serve_forever, daemon=True).start()
         cls.addClassCleanup(cls._stop_server)
         cls.url = f"http://127.0.0.1:{cls.server.server_address[1]}/rbm/events"
+        # the test server is local and has no TLS: the outbound guard must let it through
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "rbm_recurring.outbound_allowed_networks", "127.0.0.0/8"
+        )
+        cls.env["ir.config_parameter"].sudo().set_param("rbm_recurring.outbound_allow_http", "1")
 
         cls.Event = cls.env["rbm.provisioning.event"]
         cls.Endpoint = cls.env["rbm.provisioning.endpoint"]
@@ -398,3 +411,155 @@ class TestProvisioning(RbmBillingCase):
         dead.active = False
         self.assertEqual(self.Event._cron_deliver(), 0)
         self.assertEqual(sorted(dead_events.mapped("state")), ["failed", "pending", "pending"])
+
+    # ------------------------------------------------------------
+    # OUTBOUND GUARD
+    # ------------------------------------------------------------
+
+    def _close_guard(self):
+        icp = self.env["ir.config_parameter"].sudo()
+        icp.set_param("rbm_recurring.outbound_allowed_networks", False)
+        icp.set_param("rbm_recurring.outbound_allow_http", False)
+
+    def _resolving(self, *addresses):
+        """``socket.getaddrinfo`` answering ``addresses`` for every name."""
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            return [
+                (
+                    socket.AF_INET6 if ":" in a else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (a, port, 0, 0) if ":" in a else (a, port),
+                )
+                for a in addresses
+            ]
+
+        return patch.object(socket, "getaddrinfo", getaddrinfo)
+
+    def test_endpoint_url_guard_when_saved(self):
+        self._close_guard()
+        refused = {
+            "http://panel.example.com/hook": "plain http:// is not allowed",
+            "https://127.0.0.1/hook": "127.0.0.1, a loopback address",
+            "https://2130706433/hook": "127.0.0.1, a loopback address",
+            "https://0x7f.1/hook": "127.0.0.1, a loopback address",
+            "https://[::1]:8069/hook": "::1, a loopback address",
+            "https://[::ffff:10.0.0.5]/hook": "a private address",
+            "https://169.254.169.254/latest/meta-data/": "169.254.169.254, a link-local address",
+            "https://192.168.10.20/hook": "192.168.10.20, a private address",
+            "https://239.1.2.3/hook": "239.1.2.3, a multicast address",
+        }
+        for url, reason in refused.items():
+            with self.subTest(url=url), self.assertRaises(ValidationError) as error:
+                self._endpoint(name="Painel", url=url)
+            message = str(error.exception)
+            self.assertIn("Endpoint Painel:", message)
+            self.assertIn("(field URL)", message)
+            self.assertIn(reason, message)
+        # a name is resolved and every address it resolves to is checked
+        with (
+            self._resolving("93.184.215.14", "10.1.2.3"),
+            self.assertRaisesRegex(
+                ValidationError,
+                "Endpoint Painel: .* 10.1.2.3, a private address.*field URL.*"
+                "rbm_recurring.outbound_allowed_networks",
+            ),
+        ):
+            self._endpoint(name="Painel", url="https://panel.example.com/hook")
+        with self._resolving("93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"):
+            endpoint = self._endpoint(name="Painel", url="https://panel.example.com/hook")
+        # changing the URL later is checked the same way
+        with self.assertRaisesRegex(ValidationError, "Endpoint Painel: .*loopback"):
+            endpoint.url = "https://127.0.0.1/hook"
+        # the system parameters open the guard for one network, and for plain http
+        icp = self.env["ir.config_parameter"].sudo()
+        icp.set_param("rbm_recurring.outbound_allowed_networks", "192.168.10.0/24")
+        icp.set_param("rbm_recurring.outbound_allow_http", "1")
+        self._endpoint(url="http://192.168.10.20/hook")
+        with self.assertRaisesRegex(ValidationError, "192.168.11.1, a private address"):
+            self._endpoint(url="http://192.168.11.1/hook")
+
+    def test_delivery_checks_the_url_again(self):
+        """The host resolved to a public address when the endpoint was saved;
+        at delivery it resolves to the server itself: nothing is sent."""
+        with self._resolving("93.184.215.14"):
+            endpoint = self._endpoint(url="https://hooks.example.net/rbm")
+        self.Event._emit(self.contract, "activated")
+        self._close_guard()
+        with self._resolving("127.0.0.1"):
+            self.Event._cron_deliver()
+        event = self.Event.search([("endpoint_id", "=", endpoint.id)])
+        self.assertEqual(event.state, "failed")
+        self.assertEqual(event.tries, 1)
+        self.assertIn("127.0.0.1, a loopback address", event.last_error)
+        self.assertFalse(self.server.received)
+
+        # the guard closed after the endpoint was saved (here: plain http)
+        icp = self.env["ir.config_parameter"].sudo()
+        icp.set_param("rbm_recurring.outbound_allowed_networks", "127.0.0.0/8")
+        icp.set_param("rbm_recurring.outbound_allow_http", "1")
+        local = self._endpoint(name="Local")  # saved while allowed
+        events = self.Event._emit(self.contract, "renewed").filtered(
+            lambda e: e.endpoint_id == local
+        )
+        self._close_guard()
+        self.Event._cron_deliver()
+        self.assertEqual(events.state, "failed")
+        self.assertIn("plain http:// is not allowed", events.last_error)
+        self.assertFalse(self.server.received)
+
+    def test_connection_to_a_refused_address_sends_nothing(self):
+        """DNS rebinding: the check resolves the name to a public address, the
+        connection to 127.0.0.1; the connected address is checked before the
+        request is written."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "rbm_recurring.outbound_allowed_networks", False
+        )
+        port = self.server.server_address[1]
+        with self._resolving("93.184.215.14"):
+            endpoint = self._endpoint(url=f"http://localhost:{port}/rbm/events")
+        event = self.Event._emit(self.contract, "activated")
+        with patch(
+            "odoo.addons.rbm_recurring.engine.url_guard.resolve",
+            return_value=[ipaddress.ip_address("93.184.215.14")],
+        ):
+            self.Event._cron_deliver()
+        self.assertEqual(event.endpoint_id, endpoint)
+        self.assertEqual(event.state, "failed")
+        self.assertRegex(event.last_error, r"(127\.0\.0\.1|::1), a loopback address")
+        self.assertFalse(self.server.received)
+
+    def test_reply_is_bounded_and_for_managers(self):
+        self._endpoint()
+        self.server.mode = "big"
+        event = self.Event._emit(self.contract, "activated")
+        self.Event._cron_deliver()
+        self.assertEqual(event.state, "failed")
+        self.assertEqual(event.last_status_code, 500)
+        self.assertEqual(event.last_error, "HTTP 500")
+        self.assertEqual(event.last_response, "<html>" + "x" * 994 + " [...]")
+        user = new_test_user(
+            self.env, "rbm_prov_reply_user", groups="rbm_recurring.rbm_recurring_group_user"
+        )
+        manager = new_test_user(
+            self.env, "rbm_prov_reply_manager", groups="rbm_recurring.rbm_recurring_group_manager"
+        )
+        self.assertTrue(event.with_user(manager).last_response)
+        self.assertEqual(event.with_user(user).last_error, "HTTP 500")
+        with self.assertRaises(AccessError):
+            event.with_user(user).read(["last_response"])
+
+    def test_delivery_logs_no_personal_data_at_info(self):
+        self.contract.partner_id.email = "fulano.tal@example.com"
+        self._endpoint()
+        self.server.mode = "error"
+        self.Event._emit(self.contract, "activated")
+        with self.assertLogs("odoo.addons.rbm_recurring", logging.INFO) as logs:
+            self.Event._cron_deliver()
+        output = "\n".join(logs.output)
+        self.assertIn("failed (try 1): HTTP 500", output)
+        self.assertNotIn("fulano.tal@example.com", output)
+        self.assertNotIn("12.345.678/0001-95", output)
+        self.assertNotIn("12345678000195", output)
