@@ -61,9 +61,18 @@ class RbmOverduePortal(RbmCustomerPortal):
                     "days": (today - due_date).days,
                     "url": move_sudo.get_portal_url(),
                     "boleto_url": boletos_sudo and move_sudo.get_portal_url(suffix="/boleto"),
-                    "pix_url": any(boletos_sudo.mapped("pix_payload"))
-                    and move_sudo.get_portal_url(anchor="rbm_boletos"),
+                    # only the ways to pay that work for this invoice: the Pix
+                    # of its boletos or its own Pix code; a card when a
+                    # provider can take this payment
+                    "pix_url": (
+                        any(boletos_sudo.mapped("pix_payload"))
+                        and move_sudo.get_portal_url(anchor="rbm_boletos")
+                    )
+                    or (
+                        move_sudo._rbm_show_pix() and move_sudo.get_portal_url(anchor="rbm_pix")
+                    ),
                     "card_url": move_sudo._has_to_be_paid()
+                    and self._rbm_can_pay_online(move_sudo, amount)
                     and move_sudo.get_portal_url(anchor="portal_pay", query_string="&payment=True"),
                 }
             )
@@ -71,3 +80,18 @@ class RbmOverduePortal(RbmCustomerPortal):
             "invoices": invoices,
             "totals": [(currency, currency.round(total)) for currency, total in totals.items()],
         }
+
+    def _rbm_can_pay_online(self, move_sudo, amount):
+        """Whether an online payment provider (card, intermediary) can take
+        ``amount`` of this invoice: Odoo's compatibility rules (company,
+        country, currency, amount)."""
+        return bool(
+            request.env["payment.provider"]
+            .sudo()
+            ._get_compatible_providers(
+                move_sudo.company_id.id,
+                move_sudo.partner_id.id,
+                amount,
+                currency_id=move_sudo.currency_id.id,
+            )
+        )

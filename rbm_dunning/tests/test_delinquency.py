@@ -605,6 +605,12 @@ class TestOverdueBanner(DelinquencyCase, HttpCase):
             {"partner_id": cls.rui.partner_id.id, "plan_id": cls.plan.id, "date_start": today}
         )
         (cls.contract_lia | cls.contract_rui).action_activate()
+        # a card provider the company can take payments with (the demo one)
+        cls.card_provider = (
+            cls.env.ref("payment.payment_provider_demo")
+            .sudo()
+            .copy({"company_id": cls.env.company.id, "state": "test"})
+        )
         cls.late = cls._invoice(
             cls.lia.partner_id,
             today - timedelta(days=40),
@@ -663,6 +669,24 @@ class TestOverdueBanner(DelinquencyCase, HttpCase):
                 page = self.url_open(url).text
                 self.assertIn(f'<td class="text-end">{days}</td>', page, f"{tz} on {url}")
         self.assertTrue(differs, "one of the two time zones is on another day than UTC")
+
+    def test_banner_offers_only_ways_to_pay_that_work(self):
+        """A card only with a provider that can take the payment; Pix for an
+        invoice with its own Pix code (no boleto)."""
+        self.card_provider.state = "disabled"
+        self.authenticate("lia_portal", "lia_portal")
+        page = self.url_open("/my").text
+        self.assertIn("o_rbm_pay_boleto", page)
+        self.assertNotIn("o_rbm_pay_card", page)
+        self.card_provider.state = "test"
+        self.assertIn("o_rbm_pay_card", self.url_open("/my").text)
+        # a Pix invoice (own Pix code, no boleto): Pix, pointing at its code
+        self.late.rbm_boleto_ids.unlink()
+        self.late.action_rbm_issue_pix()
+        page = self.url_open("/my").text
+        self.assertNotIn("o_rbm_pay_boleto", page)
+        self.assertIn("o_rbm_pay_pix", page)
+        self.assertIn("#rbm_pix", page)
 
     def test_banner_gone_after_payment(self):
         self._pay(self.late, 123.45, fields.Date.today())
