@@ -68,9 +68,7 @@ class RbmOverduePortal(RbmCustomerPortal):
                         any(boletos_sudo.mapped("pix_payload"))
                         and move_sudo.get_portal_url(anchor="rbm_boletos")
                     )
-                    or (
-                        move_sudo._rbm_show_pix() and move_sudo.get_portal_url(anchor="rbm_pix")
-                    ),
+                    or (move_sudo._rbm_show_pix() and move_sudo.get_portal_url(anchor="rbm_pix")),
                     "card_url": move_sudo._has_to_be_paid()
                     and self._rbm_can_pay_online(move_sudo, amount)
                     and move_sudo.get_portal_url(anchor="portal_pay", query_string="&payment=True"),
