@@ -2,10 +2,11 @@ import base64
 import json
 from datetime import timedelta
 
+from dateutil.relativedelta import relativedelta
 from freezegun import freeze_time
 
 from odoo import Command, fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import RbmDunningCase
 
@@ -165,3 +166,78 @@ class TestClickEverywhere(HttpCase):
         """
         )
         self.browser_js("/odoo", code, "odoo.isReady === true", login="admin", timeout=300)
+
+
+@tagged("post_install", "-at_install", "rbm_tours")
+class TestPortalCustomerTour(RbmDunningCase, HttpCase):
+    """The customer's journey on the portal, clicked in the browser."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        family = cls.env["rbm.plan.family"].create({"name": "Mensais"})
+        cls.plan.write({"self_service": True, "family_id": family.id})
+        cls.plus = cls.env["rbm.plan"].create(
+            {
+                "name": "Mensal Plus",
+                "self_service": True,
+                "family_id": family.id,
+                "line_ids": [
+                    Command.create(
+                        {"product_id": cls.product.id, "quantity": 1, "price_unit": 250.0}
+                    )
+                ],
+            }
+        )
+        cls.portal_user = new_test_user(
+            cls.env,
+            login="maria_portal",
+            groups="base.group_portal",
+            partner_id=cls.customer.id,
+            name="Maria José da Conceição",
+        )
+        cls.provider = (
+            cls.env.ref("payment.payment_provider_demo")
+            .sudo()
+            .copy({"company_id": cls.env.company.id, "state": "test"})
+        )
+        cls.token = cls.env["payment.token"].create(
+            {
+                "provider_id": cls.provider.id,
+                "payment_method_id": cls.env.ref("payment.payment_method_card").id,
+                "partner_id": cls.customer.id,
+                "payment_details": "4242",
+                "provider_ref": "cartao-demo",
+                "demo_simulated_state": "done",
+            }
+        )
+        # billed two months ago, due on the 10th: overdue today
+        start = fields.Date.today().replace(day=1) - relativedelta(months=2)
+        cls.overdue = cls._bill_contract_at(start)
+
+    @classmethod
+    def _bill_contract_at(cls, start):
+        contract = cls.env["rbm.contract"].create(
+            {
+                "partner_id": cls.customer.id,
+                "plan_id": cls.plan.id,
+                "date_start": start,
+                "payment_mode": "boleto",
+                "due_day": 10,
+            }
+        )
+        contract.action_activate()
+        cls.contract = contract
+        return contract._bill_due_periods(start)["moves"]
+
+    def test_portal_customer(self):
+        self.assertLess(self.overdue.invoice_date_due, fields.Date.today())
+        self.start_tour("/my", "rbm_portal_customer_tour", login="maria_portal")
+        self.assertEqual(self.contract.plan_id, self.plus)
+        transaction = self.env["payment.transaction"].search(
+            [("invoice_ids", "in", self.overdue.ids)]
+        )
+        self.assertEqual(transaction.token_id, self.token)
+        self.assertEqual(transaction.state, "done")
+        self.assertEqual(transaction.amount, 150.0)
+        self.assertIn(self.overdue.payment_state, ("paid", "in_payment"))
