@@ -50,6 +50,13 @@ class TestIntegratorTour(HttpCase):
             {"partner_id": partner.id, "plan_id": plan.id, "reference": "INTEGRA-01"}
         )
         cls.contract.action_activate()
+        # a contact of the customer with portal access
+        contact = cls.env["res.partner"].create(
+            {"name": "Ana Integra", "parent_id": partner.id, "email": "ana@integra.example.com"}
+        )
+        new_test_user(
+            cls.env, login="integra_portal", groups="base.group_portal", partner_id=contact.id
+        )
 
     def test_integrator(self):
         self.start_tour("/odoo", "rbm_integrator_tour", login="rbm_integrator")
@@ -58,3 +65,25 @@ class TestIntegratorTour(HttpCase):
         # received with the key created in the browser
         self.assertEqual(events.api_key_id.name, "Plataforma Integra - produção")
         self.assertEqual(events.api_key_id.create_uid.login, "rbm_integrator")
+
+    def test_portal_usage_statement(self):
+        """The customer reads the usage on the portal."""
+        results = self.env["rbm.usage"]._ingest(
+            self.contract.company_id,
+            [
+                {
+                    "idempotency_key": "p-1",
+                    "metric": "api_calls",
+                    "contract_id": self.contract.id,
+                    "quantity": 1200,
+                },
+                {
+                    "idempotency_key": "p-2",
+                    "metric": "api_calls",
+                    "contract_id": self.contract.id,
+                    "quantity": 300,
+                },
+            ],
+        )
+        self.assertEqual([r["status"] for r in results], ["accepted", "accepted"])
+        self.start_tour("/my", "rbm_portal_usage_tour", login="integra_portal")

@@ -104,3 +104,25 @@ registry.category("web_tour.tours").add("rbm_integrator_tour", {
         },
     ],
 });
+
+/** The customer reads the usage the integrator sent, on the portal. */
+registry.category("web_tour.tours").add("rbm_portal_usage_tour", {
+    url: "/my/subscriptions",
+    steps: () => [
+        {
+            trigger: "tr:contains(Plano API) a:contains(CTR/)",
+            run: "click",
+        },
+        {
+            trigger: ".o_rbm_usage_link a:contains(Usage statement)",
+            run: "click",
+        },
+        {
+            content: "1,500 calls, 75.00 of usage charges",
+            trigger: ".o_rbm_usage_summary tr:contains(Chamadas de API):contains(1,500)",
+        },
+        {
+            trigger: ".o_rbm_usage_summary tfoot:contains(75.00)",
+        },
+    ],
+});
