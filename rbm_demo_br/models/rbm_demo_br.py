@@ -207,6 +207,7 @@ class RbmDemoBr(models.AbstractModel):
         )
         return True
 
+    @api.model
     def _get_env(self, company):
         """The admin user's environment in the company only."""
         admin = self.env.ref("base.user_admin")
@@ -221,6 +222,7 @@ class RbmDemoBr(models.AbstractModel):
             ),
         )
 
+    @api.model
     def _setup_banks(self, env, company):
         """Itaú (boletos, CNAB 240, Pix) and Banco do Brasil (direct debit)."""
         Account = env["account.account"]
@@ -312,6 +314,7 @@ class RbmDemoBr(models.AbstractModel):
         )
         return itau, bb
 
+    @api.model
     def _setup_card_provider(self, env, company, journal):
         """The demo payment provider of the company (saved cards)."""
         provider = (
@@ -322,6 +325,7 @@ class RbmDemoBr(models.AbstractModel):
         provider.write({"state": "test", "journal_id": journal.id})
         return provider
 
+    @api.model
     def _setup_price_index(self, today):
         """IPCA values of the 26 months before today (months already
         imported from the Banco Central are kept)."""
@@ -375,6 +379,7 @@ class RbmDemoBr(models.AbstractModel):
         _logger.info("Brazilian demo: history from %s to %s built", first_day, today)
         return True
 
+    @api.model
     def _prepare_contract_specs(self, env, today):
         specs = []
         for spec in CONTRACTS:
@@ -396,6 +401,7 @@ class RbmDemoBr(models.AbstractModel):
             specs.append(spec)
         return specs
 
+    @api.model
     def _replay_day(self, env, company, day, specs, state):
         """One day of the company: new contracts, price adjustments, usage,
         the billing run, card charges, remittances to the banks, payments
@@ -434,6 +440,7 @@ class RbmDemoBr(models.AbstractModel):
         if late_payment or self._has_installments_to_collect(env, company, day):
             env["rbm.collection.log"]._run(day)
 
+    @api.model
     def _has_installments_to_collect(self, env, company, day):
         """Whether an open installment is due within three days (the first
         step of the calendar) or overdue."""
@@ -451,6 +458,7 @@ class RbmDemoBr(models.AbstractModel):
             )
         )
 
+    @api.model
     def _start_contract(self, env, spec, state):
         partner = spec["partner"]
         vals = {
@@ -494,6 +502,7 @@ class RbmDemoBr(models.AbstractModel):
         contract.action_activate()
         return contract
 
+    @api.model
     def _ingest_usage(self, env, company, day, specs, state):
         """Notes issued by the metered customer: 12 to 24 a working day, 4 on
         Saturdays."""
@@ -523,6 +532,7 @@ class RbmDemoBr(models.AbstractModel):
     # PAYMENTS
     # ------------------------------------------------------------
 
+    @api.model
     def _schedule_payment(self, move, specs, state):
         """Decide when the customer pays a new invoice by boleto or Pix: a few
         days before its due date, unless the contract's "late" says otherwise
@@ -546,6 +556,7 @@ class RbmDemoBr(models.AbstractModel):
         day = max(move.invoice_date_due + timedelta(days=delay), move.invoice_date + timedelta(1))
         state["payments"].setdefault(day, []).append((spec["mode"], move, max(delay, 0)))
 
+    @api.model
     def _receive_payments(self, env, day, state):
         """Boletos paid on ``day`` come in the bank's next return (imported
         twice a week, at once when paid late), Pix received on the bank
@@ -581,6 +592,7 @@ class RbmDemoBr(models.AbstractModel):
         self._import_debit_return(env, day, state)
         return late
 
+    @api.model
     def _import_cnab_return(self, env, day, boletos, state):
         """The Itaú return (CNAB 240) of the boletos paid on ``day``, imported
         through the return import wizard."""
@@ -616,6 +628,7 @@ class RbmDemoBr(models.AbstractModel):
         wizard.action_preview()
         wizard.action_import()
 
+    @api.model
     def _render_cnab_return(self, account, details, day, nsa):
         """A CNAB 240 return of ``account`` settling ``details`` (occurrence
         06, liquidação), written with the engine's return layout."""
@@ -682,6 +695,7 @@ class RbmDemoBr(models.AbstractModel):
         )
         return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
+    @api.model
     def _import_debit_return(self, env, day, state):
         """The Banco do Brasil direct debit return (CNAB 150) of the debits
         due on ``day``: every one debited (code 00)."""
