@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from werkzeug import urls
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_compare
 
 from odoo.addons.payment import utils as payment_utils
@@ -383,8 +383,17 @@ class PaymentTransaction(models.Model):
         return refund_tx
 
     def action_pagbank_refresh(self):
-        """Ask PagBank for the current state of the order (e.g. a missed notification)."""
+        """Ask PagBank for the current state of the order (e.g. a missed notification).
+        A back-office button: staff only (a customer waits for the notification)."""
         self.ensure_one()
+        if not self.env.su and not self.env.user._is_internal():
+            raise AccessError(
+                _(
+                    "Only staff can ask PagBank for the state of transaction %(reference)s.",
+                    reference=self.reference,
+                )
+            )
+        self.check_access("write")
         if self.provider_code != "pagbank" or not self.pagbank_order_id:
             raise UserError(_("This transaction has no PagBank order."))
         self._pagbank_lock()

@@ -13,16 +13,9 @@ from odoo.tools import SQL
 RBM_ADDON_PREFIX = "rbm_"
 RBM_EXTRA_ADDONS = ("payment_pagbank",)
 
-# buttons not refused to portal users yet, owned by other work: each is still
-# called, and must write nothing
-NOT_GUARDED_YET = {
-    # usage API keys: a window action opening the key wizard (nothing is read
-    # or written; the wizard's create refuses the portal)
-    ("rbm.api.key", "action_open_wizard"),
-    # PagBank: asks PagBank for the state of the order of a transaction the
-    # customer may read (their own)
-    ("payment.transaction", "action_pagbank_refresh"),
-}
+# buttons not refused to portal users yet: each is still called, and must
+# write nothing (none today: every RBM button refuses the portal)
+NOT_GUARDED_YET = set()
 
 # fields of the models portal users read that are staff's only: they must carry
 # groups (a name matching STAFF_FIELD_PATTERN is meant for staff unless listed

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.rbm_recurring.tools import check_staff_access
+
 KEY_PREFIX = "rbm"
 PREFIX_LENGTH = 8
 # set when a key is created or revoked, and by the API's own bookkeeping only
@@ -99,6 +101,7 @@ class RbmApiKey(models.Model):
 
     def action_open_wizard(self):
         """The New API Key wizard; a list header button, called on no records."""
+        check_staff_access(self, "read")
         return {
             "type": "ir.actions.act_window",
             "name": _("New API Key"),
