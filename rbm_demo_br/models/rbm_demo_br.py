@@ -205,6 +205,10 @@ class RbmDemoBr(models.AbstractModel):
                 "tz": "America/Sao_Paulo",
             }
         )
+        # the team works in Portuguese, with Brazilian amounts and dates, when
+        # it is loaded (docker compose loads it)
+        if self.env["res.lang"]._lang_get("pt_BR"):
+            admin.lang = "pt_BR"
         return True
 
     @api.model

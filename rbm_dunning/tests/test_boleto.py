@@ -69,6 +69,26 @@ class TestBoleto(RbmDunningCase):
         payload = pix.parse_payload(boleto.pix_payload)
         self.assertEqual((payload.key, payload.amount), ("16727230000197", Decimal("150.00")))
 
+    def test_invoice_prints_its_boleto_not_a_bank_transfer(self):
+        """A boleto invoice's PDF gives the boleto's typeable line and its
+        collection account, not Odoo's "Payment Communication … on this
+        account" wording; an invoice paid by bank transfer keeps it."""
+        invoice = self._bill_contract()
+        boleto = invoice.rbm_boleto_ids
+        html = self.env["ir.actions.report"]._render_qweb_html(
+            "account.account_invoices", invoice.ids
+        )[0].decode()
+        self.assertIn("rbm_boleto_block", html)
+        self.assertIn(boleto.typeable_line, html)
+        self.assertIn(self.account.name, html)
+        self.assertNotIn("Payment Communication", html)
+        transfer = self._bill_contract(start=date(2026, 4, 1), payment_mode="invoice")
+        html = self.env["ir.actions.report"]._render_qweb_html(
+            "account.account_invoices", transfer.ids
+        )[0].decode()
+        self.assertNotIn("rbm_boleto_block", html)
+        self.assertIn("Payment Communication", html)
+
     def test_only_boleto_invoices_get_boletos(self):
         invoice = self._bill_contract(payment_mode="pix")
         self.assertFalse(invoice.rbm_boleto_ids)
