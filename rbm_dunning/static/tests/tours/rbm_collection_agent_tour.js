@@ -88,7 +88,7 @@ registry.category("web_tour.tours").add("rbm_collection_agent_tour", {
         edit("pix_key", "16727230000197"),
         { trigger: ".o_form_button_save", run: "click" },
         { trigger: ".o_form_saved" },
-        ...openMenu("Subscriptions", "Contracts"),
+        ...openMenu("Billing", "Contracts"),
         {
             content: "Show contracts in every state (the list opens on the active ones)",
             trigger: ".o_searchview .o_facet_remove",
@@ -184,7 +184,7 @@ registry.category("web_tour.tours").add("rbm_collection_return_tour", {
             content: "The return file is recorded",
             trigger: "body:not(:has(.modal)) .o_breadcrumb .active:contains(RETORNO-TOUR.RET)",
         },
-        ...openMenu("Subscriptions", "Contracts"),
+        ...openMenu("Billing", "Contracts"),
         {
             trigger: ".o_data_row:contains(Maria José da Conceição) .o_data_cell",
             run: "click",

@@ -80,7 +80,7 @@ registry.category("web_tour.tours").add("rbm_integrator_tour", {
             trigger: ".o_data_row:contains(Integra Tecnologia):contains(300.0)",
         },
         {
-            trigger: ".o_menu_sections .dropdown-toggle:contains(Subscriptions)",
+            trigger: ".o_menu_sections .dropdown-toggle:contains(Billing)",
             run: "click",
         },
         {

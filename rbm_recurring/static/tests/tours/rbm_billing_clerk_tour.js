@@ -76,7 +76,7 @@ registry.category("web_tour.tours").add("rbm_billing_clerk_tour", {
             run: "click",
         },
         { trigger: ".o_form_saved" },
-        ...openMenu("Subscriptions", "Contracts"),
+        ...openMenu("Billing", "Contracts"),
         {
             content: "Create a contract",
             trigger: ".o_control_panel_main_buttons button.btn-primary:contains(New)",
