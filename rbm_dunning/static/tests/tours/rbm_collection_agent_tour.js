@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { openMenu, pickMany2one } from "@rbm_recurring/../tests/tours/rbm_tour_utils";
 import { rpc } from "@web/core/network/rpc";
 
 /**
@@ -8,48 +9,6 @@ import { rpc } from "@web/core/network/rpc";
  * return imported through the wizard, the invoice paid; and the collection
  * calendar's log on an overdue invoice.
  */
-function pickMany2one(fieldName, text, scope = "") {
-    return [
-        {
-            content: `Type ${text} in ${fieldName}`,
-            trigger: `${scope} .o_field_widget[name=${fieldName}] input`,
-            run: `edit ${text}`,
-        },
-        {
-            content: "Let the search run (the list shown on focus is replaced after 250 ms)",
-            trigger: `${scope} .o_field_widget[name=${fieldName}] input`,
-            run: () => new Promise((resolve) => setTimeout(resolve, 400)),
-        },
-        {
-            content: `Choose ${text}`,
-            trigger: `.o-autocomplete--dropdown-menu:not(:has(.o_loading)) .dropdown-item:contains(${text})`,
-            run: "click",
-        },
-        {
-            content: `${text} is chosen`,
-            trigger: `body:not(:has(.o-autocomplete--dropdown-menu)) ${scope} .o_field_widget[name=${fieldName}] input:value(${text})`,
-        },
-    ];
-}
-
-function openMenu(section, item, dialog = false) {
-    const opened = dialog
-        ? { content: `${item} is open`, trigger: `.modal .modal-title:contains(${item})` }
-        : { content: `${item} is open`, trigger: `.o_breadcrumb .active:contains(${item})` };
-    return [
-        {
-            content: `Open the ${section} menu`,
-            trigger: `.o_menu_sections .dropdown-toggle:contains(${section})`,
-            run: "click",
-        },
-        {
-            content: `Open ${item}`,
-            trigger: `.o-dropdown--menu .dropdown-item:contains(${item})`,
-            run: "click",
-        },
-        opened,
-    ];
-}
 
 function edit(fieldName, value) {
     return {

@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { openMenu } from "@rbm_recurring/../tests/tours/rbm_tour_utils";
 
 /**
  * The integrator's journey: an API key created in the back office, events
@@ -63,15 +64,7 @@ registry.category("web_tour.tours").add("rbm_integrator_tour", {
             content: "The key is listed, valid",
             trigger: ".o_data_row:contains(Plataforma Integra)",
         },
-        {
-            trigger: ".o_menu_sections .dropdown-toggle:contains(Usage)",
-            run: "click",
-        },
-        {
-            trigger: ".o-dropdown--menu .dropdown-item:contains(Usage Events)",
-            run: "click",
-        },
-        { trigger: ".o_breadcrumb .active:contains(Usage Events)" },
+        ...openMenu("Usage", "Usage Events"),
         {
             content: "Both events arrived",
             trigger: ".o_data_row:contains(Integra Tecnologia):contains(1,200.0)",
@@ -79,15 +72,7 @@ registry.category("web_tour.tours").add("rbm_integrator_tour", {
         {
             trigger: ".o_data_row:contains(Integra Tecnologia):contains(300.0)",
         },
-        {
-            trigger: ".o_menu_sections .dropdown-toggle:contains(Billing)",
-            run: "click",
-        },
-        {
-            trigger: ".o-dropdown--menu .dropdown-item:contains(Contracts)",
-            run: "click",
-        },
-        { trigger: ".o_breadcrumb .active:contains(Contracts)" },
+        ...openMenu("Billing", "Contracts"),
         {
             trigger: ".o_data_row:contains(Integra Tecnologia) .o_data_cell",
             run: "click",

@@ -1,52 +1,11 @@
 import { registry } from "@web/core/registry";
+import { openMenu, pickMany2one } from "@rbm_recurring/../tests/tours/rbm_tour_utils";
 
 /**
  * The billing clerk's journey: a plan, a contract on it, activated and
  * invoiced now, a plan change read in its preview and confirmed, then the
  * cancellation. The Python test checks what it left in the database.
  */
-function pickMany2one(fieldName, text, scope = "") {
-    return [
-        {
-            content: `Type ${text} in ${fieldName}`,
-            trigger: `${scope} .o_field_widget[name=${fieldName}] input`,
-            run: `edit ${text}`,
-        },
-        {
-            content: "Let the search run (the list shown on focus is replaced after 250 ms)",
-            trigger: `${scope} .o_field_widget[name=${fieldName}] input`,
-            run: () => new Promise((resolve) => setTimeout(resolve, 400)),
-        },
-        {
-            content: `Choose ${text}`,
-            trigger: `.o-autocomplete--dropdown-menu:not(:has(.o_loading)) .dropdown-item:contains(${text})`,
-            run: "click",
-        },
-        {
-            content: `${text} is chosen`,
-            trigger: `body:not(:has(.o-autocomplete--dropdown-menu)) ${scope} .o_field_widget[name=${fieldName}] input:value(${text})`,
-        },
-    ];
-}
-
-function openMenu(section, item, dialog = false) {
-    const opened = dialog
-        ? { content: `${item} is open`, trigger: `.modal .modal-title:contains(${item})` }
-        : { content: `${item} is open`, trigger: `.o_breadcrumb .active:contains(${item})` };
-    return [
-        {
-            content: `Open the ${section} menu`,
-            trigger: `.o_menu_sections .dropdown-toggle:contains(${section})`,
-            run: "click",
-        },
-        {
-            content: `Open ${item}`,
-            trigger: `.o-dropdown--menu .dropdown-item:contains(${item})`,
-            run: "click",
-        },
-        opened,
-    ];
-}
 
 registry.category("web_tour.tours").add("rbm_billing_clerk_tour", {
     url: "/odoo/action-rbm_recurring.rbm_plan_action",
