@@ -415,7 +415,16 @@ class PaymentTransaction(models.Model):
                 "/orders", payload={"reference_id": self.reference}, method="GET"
             )
         except PagBankNotFound:
-            response = {"orders": []}
+            # not an answer about this payment (the look-up itself was not
+            # found): cancelling could drop a charge that went through, so
+            # the transaction waits, pending, for staff to check it
+            if not self.state_message or "could not be looked up" not in self.state_message:
+                self.state_message = _(
+                    "Payment %(reference)s could not be looked up at PagBank by its reference: "
+                    "check it in the PagBank account before charging again.",
+                    reference=self.reference,
+                )
+            return
         orders = response.get("orders")
         if not isinstance(orders, list):
             raise PagBankBadData(

@@ -362,6 +362,24 @@ class TestPagBankRecurring(PagBankCase):
         self.assertIn(f"PagBank has no order for the payment {tx.reference}", tx.state_message)
         self.assertEqual(len(self.fake.requests_to("POST", "/orders")), posts_before)
 
+    def test_lookup_not_found_leaves_the_charge_pending(self):
+        """A 404 to the look-up by reference says nothing about this payment:
+        it is neither canceled nor sent again, and staff are told to check it."""
+        tx = self._offline_tx(self._saved_card(), self._posted_invoice())
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        icp = self.env["ir.config_parameter"].sudo()
+        icp.set_param(const.SANDBOX_URL_PARAM, closed_url)
+        tx._send_payment_request()
+        icp.set_param(const.SANDBOX_URL_PARAM, self.fake.url + "/missing-route")
+        posts_before = len(self.fake.requests_to("POST", "/orders"))
+        self._age(tx)
+        self.env["payment.transaction"]._cron_pagbank_check_pending()
+        self.assertEqual(tx.state, "pending")
+        self.assertIn("could not be looked up at PagBank", tx.state_message)
+        self.assertEqual(len(self.fake.requests_to("POST", "/orders")), posts_before)
+
     def test_check_cron_commits_each_transaction_on_its_own(self):
         """One transaction failing in the check cron (here an unexpected error after a write)
         is rolled back alone; each transaction is committed once checked."""

@@ -75,17 +75,21 @@ class TestBoleto(RbmDunningCase):
         account" wording; an invoice paid by bank transfer keeps it."""
         invoice = self._bill_contract()
         boleto = invoice.rbm_boleto_ids
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "account.account_invoices", invoice.ids
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("account.account_invoices", invoice.ids)[0]
+            .decode()
+        )
         self.assertIn("rbm_boleto_block", html)
         self.assertIn(boleto.typeable_line, html)
         self.assertIn(self.account.name, html)
         self.assertNotIn("Payment Communication", html)
         transfer = self._bill_contract(start=date(2026, 4, 1), payment_mode="invoice")
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "account.account_invoices", transfer.ids
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("account.account_invoices", transfer.ids)[0]
+            .decode()
+        )
         self.assertNotIn("rbm_boleto_block", html)
         self.assertIn("Payment Communication", html)
 
