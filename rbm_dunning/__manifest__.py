@@ -40,6 +40,7 @@
         "views/rbm_pix_templates.xml",
         "wizards/rbm_cnab_import_wizard_views.xml",
         "wizards/rbm_debit_import_wizard_views.xml",
+        "wizards/rbm_collection_simulation_views.xml",
         "report/rbm_boleto_report.xml",
         "report/rbm_boleto_templates.xml",
         "views/rbm_dunning_menus.xml",

@@ -5,7 +5,7 @@ from freezegun import freeze_time
 
 from odoo import Command
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .common import RbmDunningCase
 from .common_card import RbmCardCase
@@ -123,6 +123,40 @@ class TestCollectionRules(RbmDunningCase):
         # every step is on the invoice's and the customer's chatter
         traces = self.customer.message_ids.filtered(lambda m: invoice.name in (m.body or ""))
         self.assertEqual(len(traces), 5)
+
+    def test_simulate_a_policy_on_an_invoice(self):
+        """The policy's Simulate button: for an overdue invoice, each step with
+        what the run did, would do on the day, or will do; nothing is sent."""
+        invoice = self._bill_contract()
+        due = invoice.invoice_date_due
+        action = self.policy.action_open_simulation()
+        simulation = self.env["rbm.collection.simulation"].browse(action["res_id"])
+        with Form(simulation) as form:
+            form.move_id = invoice
+            form.date = due + timedelta(days=5)
+        messages_before = len(invoice.message_ids)
+        simulation.action_simulate()
+        outcomes = [(line.step_id.day_offset, line.outcome) for line in simulation.line_ids]
+        # nothing ran yet: the -3 reminder is superseded by the +1 email (only
+        # the latest email of the day goes out), +1 and +3 run on D+5, the
+        # suspension (+10) and the cancellation (+30) are to come
+        self.assertEqual(
+            outcomes,
+            [(-3, "skipped"), (1, "today"), (3, "today"), (10, "planned"), (30, "planned")],
+        )
+        self.assertIn("Superseded", simulation.line_ids[0].message)
+        self.assertEqual(simulation.line_ids[3].day, due + timedelta(days=10))
+        self.assertFalse(self.Log.search([("move_id", "=", invoice.id)]))
+        self.assertEqual(len(invoice.message_ids), messages_before)
+        # after the runs of D+1 to D+3, what they did is shown as logged
+        self._walk(due + timedelta(days=1), due + timedelta(days=3))
+        simulation.action_simulate()
+        outcomes = [(line.step_id.day_offset, line.outcome) for line in simulation.line_ids]
+        self.assertEqual(
+            outcomes,
+            [(-3, "skipped"), (1, "done"), (3, "done"), (10, "planned"), (30, "planned")],
+        )
+        self.assertIn("Logged on", simulation.line_ids[1].message)
 
     def test_payment_stops_the_steps_and_reactivates(self):
         # a late fee product the user left with the company's sales tax: the fee
