@@ -1225,6 +1225,7 @@ class RbmContract(models.Model):
                 "mrr_before": prepared["mrr_before"],
                 "mrr_after": prepared["mrr_after"],
                 "recurring_after": prepared["recurring_after"],
+                "notes": prepared.get("notes", []),
                 "amounts": [
                     {"name": item["name"], "amount": float(item["amount"])}
                     for item in prepared["amounts"]

@@ -96,6 +96,7 @@ class RbmContractChange(models.Model):
         lines = contract.line_ids.filtered("is_current")
         close = self.env["rbm.contract.line"]
         create = []
+        notes = []
         plan = contract.plan_id
         if kind in ("quantity", "addon_add") and quantity is not None:
             self._check_quantity_value(contract, quantity)
@@ -112,6 +113,37 @@ class RbmContractChange(models.Model):
                 )
             self._check_plan_compatible(contract, new_plan)
             close = lines.filtered(lambda ln: not ln.is_addon and ln.line_type == "recurring")
+            # add-ons go on when the new plan offers them, else they end with
+            # the old plan; fee installments left go on
+            addons = lines.filtered(lambda ln: ln.is_addon and ln.line_type == "recurring")
+            ended = addons.filtered(lambda ln: ln.product_id not in new_plan.addon_product_ids)
+            close |= ended
+            for addon in addons - ended:
+                notes.append(
+                    _(
+                        "Add-on %(addon)s is kept: plan %(plan)s offers it.",
+                        addon=addon.name,
+                        plan=new_plan.display_name,
+                    )
+                )
+            for addon in ended:
+                notes.append(
+                    _(
+                        "Add-on %(addon)s ends with the change: plan %(plan)s does not offer it.",
+                        addon=addon.name,
+                        plan=new_plan.display_name,
+                    )
+                )
+            for fee in lines.filtered(
+                lambda ln: ln.line_type == "one_time" and ln.installments > ln.installments_invoiced
+            ):
+                notes.append(
+                    _(
+                        "%(fee)s: the %(left)s installments left are still billed.",
+                        fee=fee.name,
+                        left=fee.installments - fee.installments_invoiced,
+                    )
+                )
             create = [
                 pl._prepare_contract_line_vals()
                 for pl in new_plan.line_ids.filtered(lambda pl: pl.line_type == "recurring")
@@ -216,6 +248,7 @@ class RbmContractChange(models.Model):
             "mrr_after": mrr_after,
             "recurring_after": recurring_after,
             "description": description,
+            "notes": notes,
         }
 
     @api.model

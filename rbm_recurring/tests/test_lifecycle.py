@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import date
 
 from freezegun import freeze_time
@@ -33,6 +34,52 @@ class TestContractChanges(RbmBillingCase):
 
     def _signed_total(self, moves):
         return round(sum(m.amount_total_signed for m in moves), 2)
+
+    def test_plan_change_says_what_happens_to_addons_and_fees(self):
+        """The preview names the add-ons kept (the new plan offers them) and
+        ended (it does not), and the fee installments left; what the customer
+        pays now and on the next invoice. Confirming ends only the add-ons the
+        new plan does not offer."""
+        seats = self._make_product("Extra storage", 20.0)
+        small = self._make_plan(
+            [(self.product_plan, 1, 100.0), (self.product_fee, 1, 90.0)], name="Small"
+        )
+        big = self._make_plan([(self.product_big, 1, 200.0)], name="Big")
+        small.addon_product_ids = self.product_addon | seats
+        big.addon_product_ids = self.product_addon
+        contract = self._make_contract(small, d("2026-11-01"))
+        Change = self.env["rbm.contract.change"]
+        with freeze_time("2026-11-01"):
+            Change._request(contract, "addon_add", product=self.product_addon, quantity=1)
+            Change._request(contract, "addon_add", product=seats, quantity=1)
+        self._run("2026-11-01")
+        with freeze_time("2026-11-16"):
+            wizard = Form(
+                self.env["rbm.contract.change.wizard"].with_context(default_contract_id=contract.id)
+            )
+            wizard.kind = "plan"
+            wizard.new_plan_id = big
+            preview = wizard.preview
+            self.assertIn("Add-on Backup add-on is kept: plan Big offers it.", preview)
+            self.assertIn(
+                "Add-on Extra storage ends with the change: plan Big does not offer it.", preview
+            )
+            # a fee of 90.00 in 3 installments, the first billed on 01/11
+            self.assertIn("Setup fee: the 2 installments left are still billed.", preview)
+            # upgrade now (plan defaults), 15 of November's 30 days left: the
+            # new plan's 200.00 for them is invoiced now (100.00); the unused
+            # half of the old plan (-50.00) and of the ended add-on (-10.00)
+            # is deducted from the next invoice, which bills the new price of
+            # the period, 200.00 + 30.00 (kept add-on): 230 - 60 = 170.00
+            totals = re.search(r"pays (.+?) now; the next invoice is (.+?)\.<", preview)
+            self.assertTrue(totals, preview)
+            self.assertIn("100.00", totals.group(1))
+            self.assertIn("170.00", totals.group(2))
+            wizard.save().action_confirm()
+        current = contract.line_ids.filtered("is_current")
+        self.assertIn(self.product_addon, current.product_id)
+        self.assertNotIn(seats, current.product_id)
+        self.assertIn(self.product_fee, current.product_id)
 
     def test_upgrade_now_in_advance(self):
         small, big = self._plans()

@@ -82,6 +82,25 @@ class RbmContractChangeWizard(models.TransientModel):
             wizard.effective_date = prepared["date"]
             wizard.preview = wizard._render_preview(prepared)
 
+    def _split_now_and_next(self, prepared):
+        """(amount invoiced now, amount of the next invoice) of a change:
+        the pro-rata goes to one or the other by the plan's policies; the
+        next invoice also bills the new price of the period."""
+        plan = self.contract_id.plan_id
+        now = next_invoice = 0.0
+        for item in prepared["amounts"]:
+            amount = float(item["amount"])
+            if (amount < 0 and plan.credit_policy == "credit_note") or (
+                amount >= 0 and plan.charge_policy == "invoice_now"
+            ):
+                now += amount
+            else:
+                next_invoice += amount
+        currency = self.contract_id.currency_id
+        return currency.round(now), currency.round(
+            next_invoice + float(prepared["recurring_after"])
+        )
+
     def _render_preview(self, prepared):
         contract = self.contract_id
         currency = contract.currency_id
@@ -110,6 +129,8 @@ class RbmContractChangeWizard(models.TransientModel):
             ) % (item["name"], money(amount), how)
         total = sum(float(item["amount"]) for item in prepared["amounts"])
         html = Markup("<p><strong>%s</strong></p>") % prepared["description"]
+        for note in prepared.get("notes", []):
+            html += Markup("<p class='o_rbm_change_note'>%s</p>") % note
         html += Markup("<p>%s</p>") % _(
             "Effective %(date)s (%(direction)s). MRR %(before)s → %(after)s.",
             date=format_date(self.env, prepared["date"]),
@@ -134,6 +155,12 @@ class RbmContractChangeWizard(models.TransientModel):
                     "</tfoot></table>"
                 )
                 % (_("Net"), money(total))
+            )
+            now, next_invoice = self._split_now_and_next(prepared)
+            html += Markup("<p class='o_rbm_change_totals'>%s</p>") % _(
+                "The customer pays %(now)s now; the next invoice is %(next)s.",
+                now=money(now),
+                next=money(next_invoice),
             )
         elif plan.billing_mode == "arrears":
             html += Markup("<p class='text-muted'>%s</p>") % _(
