@@ -1665,6 +1665,25 @@ class RbmContract(models.Model):
             ).create({"group_payment": False})._create_payments()
         return moves.ids
 
+    def _get_campaign_price(self):
+        """The price per period with the running campaign's discount (what
+        the customer pays while it lasts), or None without a running campaign."""
+        self.ensure_one()
+        if not self.campaign_id or self.campaign_periods_left <= 0:
+            return None
+        total = self.recurring_total
+        return self.currency_id.round(
+            total - self.campaign_id._get_discount(total, self.currency_id)
+        )
+
+    def _get_campaign_label(self):
+        self.ensure_one()
+        return _(
+            "With the campaign %(campaign)s (%(left)s more periods)",
+            campaign=self.campaign_id.name,
+            left=self.campaign_periods_left,
+        )
+
     def _get_next_invoice_preview(self):
         """Untaxed amount of the next invoice (for the portal and the form)."""
         self.ensure_one()

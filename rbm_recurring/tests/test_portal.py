@@ -149,6 +149,32 @@ class TestPortal(HttpCase):
         self.assertIn("report_type=pdf", body)
         self.assertNotIn(self.contract_b.name, body)
 
+    def test_prices_include_the_running_campaign(self):
+        """A contract in a campaign shows the customer what they pay while it
+        lasts: 10 % off 100.00 is 90.00, on the list and the detail page."""
+        campaign = self.env["rbm.campaign"].create(
+            {
+                "name": "Boas-vindas",
+                "code": "BEMVINDO10",
+                "discount_type": "percent",
+                "discount_value": 10.0,
+                "period_count": 3,
+                "plan_ids": [Command.set(self.contract_a.plan_id.ids)],
+            }
+        )
+        self.contract_a.write({"campaign_id": campaign.id, "campaign_periods_left": 2})
+        self.assertEqual(self.contract_a._get_campaign_price(), 90.0)
+        self._login_a()
+        for url in ("/my/subscriptions", f"/my/subscriptions/{self.contract_a.id}"):
+            body = self._get(url).text
+            self.assertIn("o_rbm_campaign_price", body, url)
+            self.assertIn("90.00", body, url)
+        detail = self._get(f"/my/subscriptions/{self.contract_a.id}").text
+        self.assertIn("Boas-vindas", detail)
+        # once the campaign's periods are used, the full price again
+        self.contract_a.campaign_periods_left = 0
+        self.assertNotIn("o_rbm_campaign_price", self._get("/my/subscriptions").text)
+
     def test_detail_breadcrumbs(self):
         """The breadcrumbs end on the contract: the invoice rows must not leak an
         ``invoice`` variable into the breadcrumbs of the account module."""
