@@ -72,6 +72,23 @@ def test_months():
     assert mar["nrr"] == 1.5  # P1 150 -> 250, P3 50 -> 50
 
 
+def test_customers_lost_add_up_the_month_table():
+    """The summary's churned customers are those of the start that are gone
+    at the end (none here: P2 came back); the customers lost in the period
+    add up the month table's churned customers, each customer once."""
+    r = kpi.compute_kpis(ROWS, FROM, TO)
+    assert r["churned_customers"] == 0
+    assert [m["churned_customers"] for m in r["months"]] == [0, 1, 0]
+    assert r["customers_lost"] == 1  # P2 in February
+    # P2 lost again on 20/03 (back on 10/03): the table counts it in February
+    # only (it was no customer on 1 March), the period once, and it is now one
+    # of the customers of the start gone at the end
+    rows = [*ROWS, (2, "P2", D("2026-03-20"), "churn", -200.0, 0.0)]
+    r = kpi.compute_kpis(rows, FROM, TO)
+    assert [m["churned_customers"] for m in r["months"]] == [0, 1, 0]
+    assert (r["customers_lost"], r["churned_customers"]) == (1, 1)
+
+
 def test_cohorts():
     cohorts = kpi.compute_kpis(ROWS, FROM, TO)["cohorts"]
     assert len(cohorts) == 1

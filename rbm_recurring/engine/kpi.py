@@ -195,6 +195,7 @@ def compute_kpis(rows, date_from, date_to, first_new=None):
     first_month = {w[0]: index for index, w in enumerate(windows)}
     cohort_start_mrr = defaultdict(float)  # customer -> MRR signed in its cohort month
     months, snaps = [], []
+    lost_partners = set()  # customers lost in any month of the period
     start_snap = opening
     for start, end in windows:
         movements = _empty_movements()
@@ -216,6 +217,7 @@ def compute_kpis(rows, date_from, date_to, first_new=None):
                 if first and start <= first <= end:
                     cohort_start_mrr[partner] += delta
         end_snap = book.snapshot()
+        lost_partners.update(p for p in start_snap[1] if p not in end_snap[1])
         for key, value in movements.items():
             period_movements[key] = period_movements.get(key, 0.0) + value
         month = _window_kpis(start_snap, end_snap, movements, lost)
@@ -239,6 +241,10 @@ def compute_kpis(rows, date_from, date_to, first_new=None):
         active_contracts=result["contracts_end"],
         arpa=arpa,
         avg_monthly_revenue_churn_rate=avg_churn,
+        # the month table's churned customers, added up over the period (each
+        # customer once): the summary's churned customers are only those
+        # active at its start
+        customers_lost=len(lost_partners),
         ltv=_money(arpa / avg_churn) if arpa is not None and avg_churn else None,
         months=months,
         cohorts=_cohorts(windows, first_new, first_month, cohort_start_mrr, snaps),

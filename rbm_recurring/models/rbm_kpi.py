@@ -483,6 +483,8 @@ class RbmKpi(models.AbstractModel):
             (_("Churned MRR"), "churn", "money"),
             (_("Reactivation MRR"), "reactivation", "money"),
             (_("Net new MRR"), "net_new", "money"),
+            (_("Churned customers (of those at the start)"), "churned_customers", None),
+            (_("Customers lost in the period"), "customers_lost", None),
             (_("Logo churn rate"), "logo_churn_rate", "pct"),
             (_("Revenue churn rate"), "revenue_churn_rate", "pct"),
             (_("Gross revenue retention"), "grr", "pct"),
