@@ -1669,18 +1669,19 @@ class RbmContract(models.Model):
         """The price per period with the running campaign's discount (what
         the customer pays while it lasts), or None without a running campaign."""
         self.ensure_one()
-        if not self.campaign_id or self.campaign_periods_left <= 0:
+        # the portal shows it to the customer, who may not read campaigns
+        contract_sudo = self.sudo()
+        if not contract_sudo.campaign_id or contract_sudo.campaign_periods_left <= 0:
             return None
-        total = self.recurring_total
-        return self.currency_id.round(
-            total - self.campaign_id._get_discount(total, self.currency_id)
-        )
+        total = contract_sudo.recurring_total
+        currency = contract_sudo.currency_id
+        return currency.round(total - contract_sudo.campaign_id._get_discount(total, currency))
 
     def _get_campaign_label(self):
         self.ensure_one()
         return _(
             "With the campaign %(campaign)s (%(left)s more periods)",
-            campaign=self.campaign_id.name,
+            campaign=self.sudo().campaign_id.name,
             left=self.campaign_periods_left,
         )
 
