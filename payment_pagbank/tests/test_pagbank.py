@@ -345,7 +345,10 @@ class TestPagBankRecurring(PagBankCase):
         tx._post_process()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
 
-    def test_charge_pagbank_never_received_is_canceled_not_sent_again(self):
+    def _check_unanswered_charge(self, lookup_url):
+        """A card charge sent while PagBank was unreachable (pending, no order
+        id), then the check cron run with PagBank at ``lookup_url``; returns the
+        transaction and the number of orders sent before the cron."""
         tx = self._offline_tx(self._saved_card(), self._posted_invoice())
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -354,10 +357,14 @@ class TestPagBankRecurring(PagBankCase):
         icp.set_param(const.SANDBOX_URL_PARAM, closed_url)
         tx._send_payment_request()
         self.assertEqual(tx.state, "pending")
-        icp.set_param(const.SANDBOX_URL_PARAM, self.fake.url)
+        icp.set_param(const.SANDBOX_URL_PARAM, lookup_url)
         posts_before = len(self.fake.requests_to("POST", "/orders"))
         self._age(tx)
         self.env["payment.transaction"]._cron_pagbank_check_pending()
+        return tx, posts_before
+
+    def test_charge_pagbank_never_received_is_canceled_not_sent_again(self):
+        tx, posts_before = self._check_unanswered_charge(self.fake.url)
         self.assertEqual(tx.state, "cancel")
         self.assertIn(f"PagBank has no order for the payment {tx.reference}", tx.state_message)
         self.assertEqual(len(self.fake.requests_to("POST", "/orders")), posts_before)
@@ -365,17 +372,7 @@ class TestPagBankRecurring(PagBankCase):
     def test_lookup_not_found_leaves_the_charge_pending(self):
         """A 404 to the look-up by reference says nothing about this payment:
         it is neither canceled nor sent again, and staff are told to check it."""
-        tx = self._offline_tx(self._saved_card(), self._posted_invoice())
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            closed_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        icp = self.env["ir.config_parameter"].sudo()
-        icp.set_param(const.SANDBOX_URL_PARAM, closed_url)
-        tx._send_payment_request()
-        icp.set_param(const.SANDBOX_URL_PARAM, self.fake.url + "/missing-route")
-        posts_before = len(self.fake.requests_to("POST", "/orders"))
-        self._age(tx)
-        self.env["payment.transaction"]._cron_pagbank_check_pending()
+        tx, posts_before = self._check_unanswered_charge(self.fake.url + "/missing-route")
         self.assertEqual(tx.state, "pending")
         self.assertIn("could not be looked up at PagBank", tx.state_message)
         self.assertEqual(len(self.fake.requests_to("POST", "/orders")), posts_before)
