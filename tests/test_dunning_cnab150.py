@@ -1,6 +1,6 @@
 """Tests for ``rbm_dunning/engine/cnab150.py``: FEBRABAN CNAB 150 (layout 04)
 direct debit (plain Python, no Odoo). Record positions and return codes as in
-/work/shared/BRAZIL.md."""
+the project's notes on Brazil."""
 
 from datetime import date
 from decimal import Decimal

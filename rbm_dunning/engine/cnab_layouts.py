@@ -3,7 +3,7 @@
 Positions are 1-based and inclusive, as in the bank manuals. The CNAB 240
 records are FEBRABAN's; each bank in ``CNAB240_BANKS`` lists only the fields it
 moves (``Record.derive`` drops the base fields they overlap). Sources: the
-FEBRABAN layout, ``/work/shared/BRAZIL.md``, and the remittance/return files
+FEBRABAN layout, the project's notes on Brazil, and the remittance/return files
 published with kivanio/brcobranca (spec/fixtures/remessa, spec/arquivos), which
 the tests read and write back byte for byte.
 """
