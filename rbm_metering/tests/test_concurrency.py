@@ -1,6 +1,5 @@
 import json
 import threading
-import time
 from datetime import date, datetime, timedelta
 
 import psycopg2
@@ -11,6 +10,8 @@ from odoo.api import Transaction
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import HOST, TransactionCase, tagged
 from odoo.tools import config, mute_logger
+
+from odoo.addons.rbm_recurring.tests.common import race_through_table_lock
 
 
 @tagged("post_install", "-at_install")
@@ -208,57 +209,32 @@ class TestConcurrentIngestion(TransactionCase):
             "a": self._events(range(1500), "http"),
             "b": self._events([*range(1499, 499, -1), *range(1500, 2500)], "http"),
         }
-        responses = {}
 
-        def client(name):
-            try:
-                responses[name] = requests.post(
-                    url,
-                    data=json.dumps({"events": batches[name]}),
-                    headers={
-                        "Authorization": f"Bearer {key}",
-                        "Content-Type": "application/json",
-                    },
-                    timeout=120,
-                )
-            except Exception as error:  # noqa: BLE001 - reported by the assertions
-                responses[name] = error
+        def client(batch):
+            return requests.post(
+                url,
+                data=json.dumps({"events": batch}),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                timeout=120,
+            )
 
-        threads = [threading.Thread(target=client, args=(name,)) for name in batches]
-        waiting = 0
         registry_lock = Registry._lock
         Registry._lock = DummyRLock()
-        gate = self.registry.cursor()
         try:
-            gate.execute("LOCK TABLE rbm_usage IN SHARE MODE")
-            # the failed INSERT is logged by odoo.sql_db (captured here, not printed)
-            with self.assertLogs("odoo.sql_db", "ERROR") as failures:
-                for thread in threads:
-                    thread.start()
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline and any(t.is_alive() for t in threads):
-                    gate.execute(
-                        """
-                        SELECT count(DISTINCT pid) FROM pg_locks
-                         WHERE relation = 'rbm_usage'::regclass AND NOT granted
-                        """
-                    )
-                    waiting = gate.fetchone()[0]
-                    if waiting == 2:
-                        break
-                    time.sleep(0.05)
-                gate.rollback()  # releases the lock: both INSERTs run
-                for thread in threads:
-                    thread.join(timeout=120)
+            # the failed INSERT is logged by odoo.sql_db (captured, not printed)
+            responses, waiting, hung, errors = race_through_table_lock(
+                self,
+                "rbm_usage",
+                {name: (lambda batch=batch: client(batch)) for name, batch in batches.items()},
+            )
         finally:
-            gate.close()
             Registry._lock = registry_lock
         self.assertEqual(waiting, 2, "both requests must wait in PostgreSQL at the same moment")
-        self.assertFalse(any(thread.is_alive() for thread in threads), "a client hung")
+        self.assertFalse(hung, "a client hung")
         # the request that lost the race failed to serialize once, then was
         # replayed by the HTTP layer (both answered 200 below)
-        conflicts = [line for line in failures.output if "could not serialize" in line]
-        self.assertEqual(len(conflicts), 1, [line[-300:] for line in failures.output])
+        conflicts = [line for line in errors if "could not serialize" in line]
+        self.assertEqual(len(conflicts), 1, [line[-300:] for line in errors])
         status = {}
         for name, response in responses.items():
             self.assertIsInstance(response, requests.Response, f"client {name}: {response!r}")

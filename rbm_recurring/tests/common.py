@@ -1,7 +1,57 @@
+import threading
+import time
 from datetime import date
 
 from odoo import Command
 from odoo.tests import TransactionCase
+from odoo.tools import SQL
+
+
+def race_through_table_lock(case, table, calls):
+    """Send the HTTP requests of ``calls`` (name -> callable returning the
+    response) at the same moment: each runs in its own thread while ``table``
+    is locked in SHARE mode, and the lock is released once every one of them
+    waits on it in PostgreSQL. The losers' failed statements are captured from
+    ``odoo.sql_db`` (at least one is expected).
+
+    Returns (responses or exceptions by name, requests seen waiting together,
+    whether a request hung, the captured error lines)."""
+    responses = {}
+
+    def run(name):
+        try:
+            responses[name] = calls[name]()
+        except Exception as error:  # noqa: BLE001 - reported by the caller's assertions
+            responses[name] = error
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in calls]
+    waiting = 0
+    gate = case.registry.cursor()
+    try:
+        gate.execute(SQL("LOCK TABLE %s IN SHARE MODE", SQL.identifier(table)))
+        with case.assertLogs("odoo.sql_db", "ERROR") as failures:
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and any(t.is_alive() for t in threads):
+                gate.execute(
+                    """
+                    SELECT count(DISTINCT pid) FROM pg_locks
+                     WHERE relation = %s::regclass AND NOT granted
+                    """,
+                    [table],
+                )
+                waiting = gate.fetchone()[0]
+                if waiting == len(threads):
+                    break
+                time.sleep(0.05)
+            gate.rollback()  # releases the lock: every request goes on
+            for thread in threads:
+                thread.join(timeout=120)
+    finally:
+        gate.close()
+    hung = any(thread.is_alive() for thread in threads)
+    return responses, waiting, hung, failures.output
 
 
 class RbmBillingCase(TransactionCase):

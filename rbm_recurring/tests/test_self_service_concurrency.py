@@ -1,6 +1,4 @@
 import re
-import threading
-import time
 from datetime import date
 from urllib.parse import urlparse
 
@@ -10,6 +8,8 @@ from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import HOST, TransactionCase, tagged
 from odoo.tools import config
+
+from .common import race_through_table_lock
 
 
 @tagged("post_install", "-at_install")
@@ -139,49 +139,24 @@ class TestConcurrentPortalSubmit(TransactionCase):
 
     def _race(self, browser, url, forms):
         """POST each form at the same moment, each on its own connection with
-        the browser's session; (responses, sql_db error lines, waiting)."""
-        responses = {}
+        the browser's session; (responses, sql_db error lines)."""
 
-        def click(name):
+        def click(form):
             session = requests.Session()
             session.cookies.update(browser.cookies)
-            try:
-                responses[name] = session.post(url, data=forms[name], timeout=120)
-            except Exception as error:  # noqa: BLE001 - reported by the assertions
-                responses[name] = error
+            return session.post(url, data=form, timeout=120)
 
-        threads = [threading.Thread(target=click, args=(name,)) for name in forms]
-        waiting = 0
-        gate = self.registry.cursor()
-        try:
-            gate.execute("LOCK TABLE rbm_contract_request IN SHARE MODE")
-            # the failed statement of the request that loses is logged by odoo.sql_db
-            with self.assertLogs("odoo.sql_db", "ERROR") as failures:
-                for thread in threads:
-                    thread.start()
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline and any(t.is_alive() for t in threads):
-                    gate.execute(
-                        """
-                        SELECT count(DISTINCT pid) FROM pg_locks
-                         WHERE relation = 'rbm_contract_request'::regclass AND NOT granted
-                        """
-                    )
-                    waiting = gate.fetchone()[0]
-                    if waiting == len(forms):
-                        break
-                    time.sleep(0.05)
-                gate.rollback()  # releases the lock: both INSERTs run
-                for thread in threads:
-                    thread.join(timeout=120)
-        finally:
-            gate.close()
+        responses, waiting, hung, errors = race_through_table_lock(
+            self,
+            "rbm_contract_request",
+            {name: (lambda form=form: click(form)) for name, form in forms.items()},
+        )
         self.assertEqual(waiting, len(forms), "both requests must wait in PostgreSQL together")
-        self.assertFalse(any(thread.is_alive() for thread in threads), "a request hung")
+        self.assertFalse(hung, "a request hung")
         for name, response in responses.items():
             self.assertIsInstance(response, requests.Response, f"request {name}: {response!r}")
             self.assertEqual(response.status_code, 200, response.text[:500])
-        return responses, failures.output
+        return responses, errors
 
     def test_double_click_on_confirm_applies_once(self):
         base = f"http://{HOST}:{config['http_port']}"
