@@ -489,6 +489,10 @@ def _value(field):
     if field.kind == "num":
         full = st.text(alphabet="0123456789", min_size=field.width, max_size=field.width)
         return st.one_of(full, st.just("")).map(lambda v: (v, v))
+    if field.kind == "doc":
+        chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        full = st.text(alphabet=chars, min_size=field.width, max_size=field.width)
+        return st.one_of(full, st.just("")).map(lambda v: (v, v))
     if field.kind == "int":
         return st.integers(0, 10**field.width - 1).map(lambda v: (v, v))
     if field.kind == "amount":

@@ -121,8 +121,10 @@ class PaymentTransaction(models.Model):
 
     def _pagbank_get_tax_id(self):
         partner = self._pagbank_partner()
-        tax_id = re.sub(r"\D", "", partner.vat or "")
-        if len(tax_id) not in (11, 14):
+        # a CPF (11 digits) or a CNPJ (14 characters: since July 2026 the
+        # first 12 may be letters A-Z, the alphanumeric CNPJ), without its mask
+        tax_id = re.sub(r"[\s./-]", "", partner.vat or "").upper()
+        if not re.fullmatch(r"[0-9]{11}|[0-9A-Z]{12}[0-9]{2}", tax_id):
             raise ValidationError(
                 _(
                     "The customer %(partner)s has no valid CPF/CNPJ in the field Tax ID; "

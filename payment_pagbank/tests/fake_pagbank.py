@@ -23,6 +23,7 @@ anything else is approved. Anything not starting with "ENC-" is refused as inval
 
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -206,10 +207,9 @@ class FakePagBank:
                 value = (value or {}).get(part)
             if not value:
                 raise ApiError(400, _error("40001", parameter, "required_parameter"))
-        if (
-            len(body["customer"]["tax_id"]) not in (11, 14)
-            or not body["customer"]["tax_id"].isdigit()
-        ):
+        # a CPF (11 digits) or a CNPJ (14 characters, the first 12 letters A-Z
+        # or digits since the alphanumeric CNPJ of July 2026), unmasked
+        if not re.fullmatch(r"[0-9]{11}|[0-9A-Z]{12}[0-9]{2}", body["customer"]["tax_id"]):
             raise ApiError(400, _error("40002", "customer.tax_id", "invalid_parameter"))
         items_total = sum(i["unit_amount"] * i["quantity"] for i in body.get("items") or [])
         order = {

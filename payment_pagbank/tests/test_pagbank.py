@@ -782,3 +782,25 @@ class TestPagBankPortal(PagBankCase):
         self.assertIn('data-provider-code="pagbank"', response.text)
         self.assertIn('data-payment-method-code="pix"', response.text)
         self.assertIn('data-payment-method-code="boleto"', response.text)
+
+
+@tagged("post_install", "-at_install")
+class TestPagBankAlphanumericCnpj(PagBankCase):
+    def test_customer_with_an_alphanumeric_cnpj_is_sent_unmasked_with_its_letters(self):
+        # typed masked and in lower case; stored masked in capitals
+        self.customer.write({"vat": "12.abc.345/01de-35", "country_id": self.env.ref("base.br").id})
+        tx = self._tx(tokenize=True)
+        tx._pagbank_create_order(encrypted_card="ENC-4111111111111111", holder_name="PADARIA")
+        self.assertEqual(tx.state, "done")
+        request = self.fake.requests_to("POST", "/orders")[-1]
+        self.assertEqual(request["body"]["customer"]["tax_id"], "12ABC34501DE35")
+        charge = request["body"]["charges"][0]
+        self.assertEqual(charge["payment_method"]["holder"]["tax_id"], "12ABC34501DE35")
+
+    def test_a_document_that_is_no_cpf_or_cnpj_is_refused_before_calling(self):
+        self.customer.with_context(no_vat_validation=True).vat = "12.ABC.345/01DE-3X"
+        tx = self._tx(tokenize=True)
+        with self.assertRaises(ValidationError) as caught:
+            tx._pagbank_create_order(encrypted_card="ENC-4111111111111111", holder_name="X")
+        self.assertIn("Tax ID", str(caught.exception))
+        self.assertFalse(self.fake.requests_to("POST", "/orders"))

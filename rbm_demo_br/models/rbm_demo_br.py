@@ -10,6 +10,7 @@ from freezegun import freeze_time
 from odoo import Command, api, fields, models
 
 from odoo.addons.rbm_dunning.engine import cnab, cnab150
+from odoo.addons.rbm_dunning.engine.checkdigits import compact_document
 
 _logger = logging.getLogger(__name__)
 
@@ -291,7 +292,7 @@ class RbmDemoBr(models.AbstractModel):
                 "portfolio": "109",
                 "partner_bank_id": itau_account.id,
                 "journal_id": itau_journal.id,
-                "pix_key": "".join(c for c in company.vat if c.isdigit()),
+                "pix_key": compact_document(company.vat),
                 "protest_days": 30,
                 "instructions": "Após o vencimento, cobrar multa de 2% e juros de 1% ao mês.",
             }
@@ -640,7 +641,7 @@ class RbmDemoBr(models.AbstractModel):
         common = {
             "batch": 1,
             "company_document_type": "2",
-            "company_document": "".join(c for c in account.company_id.vat if c.isdigit()),
+            "company_document": compact_document(account.company_id.vat),
             "branch": account.branch,
             "account": account.account_number,
         }

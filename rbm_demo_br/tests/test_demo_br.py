@@ -1,3 +1,4 @@
+import base64
 from datetime import timedelta
 from decimal import Decimal
 
@@ -211,6 +212,29 @@ class TestDemoBrHistory(DemoBrCase):
         self.assertEqual(late.payment_id.amount, 256.07)
         fee = self.env["rbm.late.fee"].search([("move_id", "=", late.move_id.id)])
         self.assertEqual((fee.state, fee.amount), ("collected", 6.17))
+
+    def test_customer_with_an_alphanumeric_cnpj_billed_by_boleto(self):
+        # the Oficina opened after July 2026: its CNPJ has letters (IN RFB
+        # 2.229/2024); check digits worked out by hand from 5RK92T170001:
+        # 25+136+81+18+18+288+7+42+0+0+0+2 = 617 = 11*56 + 1 -> 0;
+        # 30+170+108+27+4+324+8+49+0+0+0+3+0 = 723 = 11*65 + 8 -> 3
+        oficina = self._contract("OFICINA-01")
+        self.assertEqual(oficina.partner_id.vat, "5R.K92.T17/0001-03")
+        boletos = self._invoices(oficina).rbm_boleto_ids
+        self.assertEqual(len(boletos), 2)
+        for boleto in boletos:
+            remittance = boleto.occurrence_ids.filtered(
+                lambda o: o.direction == "remittance"
+            ).file_id
+            self.assertEqual(len(remittance), 1)
+            lines = base64.b64decode(remittance.datas).decode("latin-1").split("\r\n")
+            # segment Q: 18 type 2 (CNPJ), 19-33 inscription right-aligned with a zero
+            documents = {line[17:33] for line in lines if line[7:8] == "3" and line[13:14] == "Q"}
+            self.assertIn("2" + "05RK92T17000103", documents)
+        # the older one came back paid in the bank's return, the latest is open
+        paid = boletos.filtered(lambda b: b.state == "paid")
+        self.assertEqual(len(paid), 1)
+        self.assertEqual(paid.move_id.payment_state, "paid")
 
     def test_suspended_and_reactivated_contracts(self):
         oficina = self._contract("OFICINA-01")

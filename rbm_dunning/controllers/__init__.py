@@ -1,5 +1,6 @@
 from . import (
     portal,
     portal_card,
+    portal_document,
     portal_overdue,
 )

@@ -85,11 +85,30 @@ def mod11(number, weights=WEIGHTS_2_9, from_right=True, mapping=None, complement
 # ---------------------------------------------------------------------------
 
 
+class DocumentError(ValueError):
+    """An invalid CPF/CNPJ; ``reason`` says what is wrong, for messages:
+    ``length`` (not 11 / 14 characters), ``characters`` (a CPF with a
+    non-digit, a CNPJ with a character outside 0-9 A-Z or a letter in its
+    check digits), ``repeated`` (one character repeated) or ``check_digits``."""
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
+
+
 def compact_document(value):
-    """``value`` without spaces and the usual ``. / -`` separators, upper-cased."""
+    """``value`` without spaces and the usual ``. / -`` separators, upper-cased
+    (the Receita's letters are A-Z: ``12.abc.345/01de-35`` is read as
+    ``12ABC34501DE35``). Characters outside ASCII are refused before
+    upper-casing, so that no other alphabet's letter turns into one of A-Z."""
     if not isinstance(value, str):
-        raise ValueError(f"a CPF/CNPJ must be a string, got {value!r}")
-    return _SEPARATORS.sub("", value).upper()
+        raise DocumentError(f"a CPF/CNPJ must be a string, got {value!r}", "characters")
+    compact = _SEPARATORS.sub("", value)
+    if not compact.isascii():
+        raise DocumentError(
+            f"a CPF/CNPJ has only digits and letters A-Z, got {value!r}", "characters"
+        )
+    return compact.upper()
 
 
 def _receita_digit(values, weights):
@@ -115,13 +134,13 @@ def validate_cpf(value):
     arithmetic but are not issued, so they are rejected."""
     number = compact_document(value)
     if not (number.isascii() and number.isdigit()):
-        raise ValueError(f"a CPF has only digits, got {value!r}")
+        raise DocumentError(f"a CPF has only digits, got {value!r}", "characters")
     if len(number) != 11:
-        raise ValueError(f"a CPF has 11 digits, got {len(number)} in {value!r}")
+        raise DocumentError(f"a CPF has 11 digits, got {len(number)} in {value!r}", "length")
     if len(set(number)) == 1:
-        raise ValueError(f"{value!r} is not a valid CPF (repeated digit)")
+        raise DocumentError(f"{value!r} is not a valid CPF (repeated digit)", "repeated")
     if cpf_check_digits(number[:9]) != number[9:]:
-        raise ValueError(f"{value!r} is not a valid CPF (wrong check digits)")
+        raise DocumentError(f"{value!r} is not a valid CPF (wrong check digits)", "check_digits")
     return number
 
 
@@ -139,15 +158,16 @@ def validate_cnpj(value):
     """Compact form of a valid CNPJ (numeric or alphanumeric), else ValueError."""
     number = compact_document(value)
     if len(number) != 14:
-        raise ValueError(f"a CNPJ has 14 characters, got {len(number)} in {value!r}")
+        raise DocumentError(f"a CNPJ has 14 characters, got {len(number)} in {value!r}", "length")
     if not _CNPJ_RE.fullmatch(number):
-        raise ValueError(
-            f"a CNPJ has 12 digits or letters followed by 2 check digits, got {value!r}"
+        raise DocumentError(
+            f"a CNPJ has 12 digits or letters followed by 2 check digits, got {value!r}",
+            "characters",
         )
     if len(set(number)) == 1:
-        raise ValueError(f"{value!r} is not a valid CNPJ (repeated digit)")
+        raise DocumentError(f"{value!r} is not a valid CNPJ (repeated digit)", "repeated")
     if cnpj_check_digits(number[:12]) != number[12:]:
-        raise ValueError(f"{value!r} is not a valid CNPJ (wrong check digits)")
+        raise DocumentError(f"{value!r} is not a valid CNPJ (wrong check digits)", "check_digits")
     return number
 
 
@@ -182,13 +202,16 @@ def format_cnpj(value):
 def validate_document(value):
     """``("cpf" | "cnpj", compact)`` for a valid CPF or CNPJ, told apart by length."""
     number = compact_document(value)
+    if not number:
+        raise DocumentError("no CPF/CNPJ", "missing")
     if len(number) == 11:
         return "cpf", validate_cpf(number)
     if len(number) == 14:
         return "cnpj", validate_cnpj(number)
-    raise ValueError(
+    raise DocumentError(
         f"{value!r} is neither a CPF (11 digits) nor a CNPJ (14 characters): "
-        f"it has {len(number)} characters"
+        f"it has {len(number)} characters",
+        "length",
     )
 
 

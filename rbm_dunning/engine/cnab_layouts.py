@@ -16,6 +16,7 @@ from .fixedwidth import (
     amount,
     const,
     date_,
+    doc,
     filler,
     int_,
     num,
@@ -97,7 +98,7 @@ CNAB240 = {
                 const("batch", 4, 7, "0000"),
                 const("record_type", 8, 8, "0"),
                 num("company_document_type", 18, 18),
-                num("company_document", 19, 32),
+                doc("company_document", 19, 32),
                 alpha("agreement", 33, 52),
                 num("branch", 53, 57),
                 alpha("branch_digit", 58, 58),
@@ -126,7 +127,7 @@ CNAB240 = {
                 num("service_type", 10, 11, "01"),
                 num("batch_version", 14, 16),
                 num("company_document_type", 18, 18),
-                num("company_document", 19, 33),
+                doc("company_document", 19, 33),
                 alpha("agreement", 34, 53),
                 num("branch", 54, 58),
                 alpha("branch_digit", 59, 59),
@@ -186,7 +187,7 @@ CNAB240 = {
                 *_detail("Q"),
                 num("movement", 16, 17),
                 num("payer_document_type", 18, 18),  # 1 CPF, 2 CNPJ
-                num("payer_document", 19, 33),
+                doc("payer_document", 19, 33),
                 text("payer_name", 34, 73),
                 text("payer_address", 74, 113),
                 text("payer_district", 114, 128),
@@ -194,7 +195,7 @@ CNAB240 = {
                 text("payer_city", 137, 151),
                 alpha("payer_state", 152, 153),
                 num("guarantor_document_type", 154, 154),
-                num("guarantor_document", 155, 169),
+                doc("guarantor_document", 155, 169),
                 text("guarantor_name", 170, 209),
                 num("correspondent_bank", 210, 212),
                 alpha("correspondent_our_number", 213, 232),
@@ -246,7 +247,7 @@ CNAB240 = {
                 alpha("company_use", 106, 130),
                 num("currency", 131, 132),
                 num("payer_document_type", 133, 133),
-                num("payer_document", 134, 148),
+                doc("payer_document", 134, 148),
                 text("payer_name", 149, 188),
                 alpha("contract", 189, 198),
                 amount("fee", 199, 213),
@@ -354,7 +355,7 @@ CNAB240_BANKS = {
         overrides={
             "file_header": (
                 num("company_document_type", 17, 17),
-                num("company_document", 18, 32),
+                doc("company_document", 18, 32),
                 alpha("agreement", 33, 52),  # código de transmissão
                 filler(53, 72),
                 filler(152, 157),
@@ -382,7 +383,7 @@ CNAB240_BANKS = {
                 alpha("company_use", 101, 125),
                 num("currency", 126, 127),
                 num("payer_document_type", 128, 128),
-                num("payer_document", 129, 143),
+                doc("payer_document", 129, 143),
                 text("payer_name", 144, 183),
                 alpha("contract", 184, 193),
                 amount("fee", 194, 208),
@@ -392,7 +393,7 @@ CNAB240_BANKS = {
         return_overrides={
             "file_header": (
                 num("company_document_type", 17, 17),
-                num("company_document", 18, 32),
+                doc("company_document", 18, 32),
                 num("branch", 33, 36),
                 alpha("branch_digit", 37, 37),
                 num("account", 38, 46),
@@ -531,7 +532,7 @@ _REMITTANCE_TRAILER = Record(
 # Payer block of the Itaú and BB details (219-351)
 _PAYER_400 = (
     num("payer_document_type", 219, 220),  # 01 CPF, 02 CNPJ
-    num("payer_document", 221, 234),
+    doc("payer_document", 221, 234),
     text("payer_address", 275, 314),
     text("payer_district", 315, 326),
     num("payer_postal_code", 327, 334),
@@ -576,7 +577,7 @@ CNAB400 = {
             (
                 const("record_type", 1, 1, "1"),
                 num("company_document_type", 2, 3),
-                num("company_document", 4, 17),
+                doc("company_document", 4, 17),
                 num("branch", 18, 21),
                 filler(22, 23, "0"),
                 num("account", 24, 28),
@@ -629,7 +630,7 @@ CNAB400 = {
             (
                 const("record_type", 1, 1, "7"),
                 num("company_document_type", 2, 3),
-                num("company_document", 4, 17),
+                doc("company_document", 4, 17),
                 num("branch", 18, 21),
                 alpha("branch_digit", 22, 22),
                 num("account", 23, 30),
@@ -683,7 +684,7 @@ CNAB400 = {
             (
                 const("record_type", 1, 1, "1"),
                 num("company_document_type", 2, 3),
-                num("company_document", 4, 17),
+                doc("company_document", 4, 17),
                 num("agreement", 18, 37),
                 text("company_use", 38, 62),
                 num("our_number", 63, 70),  # nosso número (7) + its digit
@@ -744,7 +745,7 @@ CNAB400 = {
             (
                 const("record_type", 1, 1, "1"),
                 num("company_document_type", 2, 3),
-                num("company_document", 4, 17),
+                doc("company_document", 4, 17),
                 num("branch", 18, 21),
                 alpha("branch_digit", 22, 22),
                 num("account", 23, 30),
@@ -782,7 +783,7 @@ CNAB400 = {
                 amount("iof", 193, 205),
                 amount("rebate", 206, 218),
                 num("payer_document_type", 219, 220),
-                num("payer_document", 221, 234),
+                doc("payer_document", 221, 234),
                 text("payer_name", 235, 274),
                 text("payer_address", 275, 311),
                 text("payer_district", 312, 326),
@@ -865,7 +866,7 @@ CNAB400 = {
                 amount("iof", 193, 205),
                 amount("rebate", 206, 218),
                 num("payer_document_type", 219, 220),  # 01 CPF, 02 CNPJ
-                num("payer_document", 221, 234),
+                doc("payer_document", 221, 234),
                 text("payer_name", 235, 274),
                 text("payer_address", 275, 314),
                 text("message1", 315, 326),
@@ -896,7 +897,7 @@ CNAB400 = {
             (
                 const("record_type", 1, 1, "1"),
                 num("company_document_type", 2, 3),
-                num("company_document", 4, 17),
+                doc("company_document", 4, 17),
                 num("portfolio", 22, 24),
                 num("branch", 25, 29),
                 num("account", 30, 36),
@@ -941,7 +942,7 @@ CNAB400 = {
             (
                 const("record_type", 1, 1, "1"),
                 num("company_document_type", 2, 3),
-                num("company_document", 4, 17),
+                doc("company_document", 4, 17),
                 num("branch", 18, 21),
                 num("account", 24, 28),
                 alpha("account_digit", 29, 29),
@@ -984,7 +985,7 @@ CNAB400 = {
             (
                 const("record_type", 1, 1, "7"),  # convênio de 7 dígitos (CBR643)
                 num("company_document_type", 2, 3),
-                num("company_document", 4, 17),
+                doc("company_document", 4, 17),
                 num("branch", 18, 21),
                 alpha("branch_digit", 22, 22),
                 num("account", 23, 30),

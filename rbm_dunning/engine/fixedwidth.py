@@ -10,13 +10,17 @@ built for overlaps and positions beyond the record length. Kinds:
 - ``num``: digits kept as a string (identifiers: our number, agência), written
   right-aligned and zero-filled;
 - ``int``: an integer (counts, sequence numbers), zero-filled;
+- ``doc``: an inscription number (CPF, CNPJ) — digits or upper-case letters,
+  since the alphanumeric CNPJ (``12ABC34501DE35``) travels in the same
+  positions as the numeric one: right-aligned and zero-filled, as the banks'
+  guidance for the alphanumeric CNPJ says;
 - ``alpha``: text, left-aligned and space-filled; written folded to ASCII
   (``João`` → ``Joao``); read with trailing spaces removed;
 - ``date`` / ``time``: ``date`` / ``time`` objects in the field's format; a
   date of zeros, or blanks, reads as None;
 - ``amount``: Decimal with ``decimals`` implied decimal places.
 
-A blank ``num`` field reads as ``""`` (and writes back as blanks); blank
+A blank ``num`` or ``doc`` field reads as ``""`` (and writes back as blanks); blank
 ``int``, ``amount``, ``date`` and ``time`` fields read as None. Fields named
 ``_...`` are fillers (written, never read back). ``const`` fields are checked
 on reading (record type, segment code...). ``Record.derive`` replaces the
@@ -30,7 +34,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
-KINDS = ("num", "int", "alpha", "date", "time", "amount")
+KINDS = ("num", "int", "doc", "alpha", "date", "time", "amount")
+_DOC_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class CnabError(ValueError):
@@ -93,7 +98,7 @@ class Field:
             value = self.default
         if value is None:
             return (" " if self.kind == "alpha" else "0") * self.width
-        if value == "" and self.kind == "num":
+        if value == "" and self.kind in ("num", "doc"):
             return " " * self.width  # a blank numeric field, as read
         return getattr(self, f"_encode_{self.kind}")(value)
 
@@ -107,6 +112,11 @@ class Field:
         if not isinstance(text, str) or not (text.isascii() and text.isdigit()):
             raise ValueError(f"expected digits, got {value!r}")
         return self._fit(text).zfill(self.width)
+
+    def _encode_doc(self, value):
+        if not isinstance(value, str) or not value or not set(value) <= _DOC_CHARS:
+            raise ValueError(f"expected digits or upper-case letters, got {value!r}")
+        return self._fit(value).zfill(self.width)
 
     def _encode_int(self, value):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -153,7 +163,11 @@ class Field:
         if self.kind == "alpha":
             return text.rstrip()
         if not text.strip():
-            return "" if self.kind == "num" else None
+            return "" if self.kind in ("num", "doc") else None
+        if self.kind == "doc":
+            if not set(text) <= _DOC_CHARS:
+                raise ValueError(f"expected digits or upper-case letters, got {text!r}")
+            return text
         if self.kind == "num":
             if not (text.isascii() and text.isdigit()):
                 raise ValueError(f"expected digits, got {text!r}")
@@ -177,6 +191,11 @@ def num(name, start, end, default=None, **kw):
 
 def int_(name, start, end, default=None, **kw):
     return Field(name, start, end, "int", default, **kw)
+
+
+def doc(name, start, end, default=None, **kw):
+    """A CPF/CNPJ inscription number (numeric or alphanumeric CNPJ)."""
+    return Field(name, start, end, "doc", default, **kw)
 
 
 def alpha(name, start, end, default=None, **kw):

@@ -34,4 +34,5 @@ from . import (
     res_config_settings,
     res_partner,
     res_partner_collection,
+    res_partner_document,
 )

@@ -121,6 +121,13 @@ class RbmBoleto(models.Model):
         help="Instruction the next remittance file sends to the bank.",
     )
     rejection_reasons = fields.Char(readonly=True, copy=False)
+    remittance_problem = fields.Char(
+        string="Left Out of the Remittance",
+        readonly=True,
+        copy=False,
+        help="Why the last remittance could not carry this boleto's instruction (the other "
+        "titles were sent): correct it and generate the next remittance.",
+    )
     payment_id = fields.Many2one("account.payment", readonly=True, copy=False)
     paid_date = fields.Date(readonly=True, copy=False)
     amount_paid = fields.Monetary(readonly=True, copy=False)
@@ -332,7 +339,13 @@ class RbmBoleto(models.Model):
         """After ``cnab_file`` carried the pending instructions."""
         entries = self.filtered(lambda b: b.pending_instruction == "entry")
         entries.write({"state": "in_remessa"})
-        self.write({"pending_instruction": False, "last_remittance_id": cnab_file.id})
+        self.write(
+            {
+                "pending_instruction": False,
+                "last_remittance_id": cnab_file.id,
+                "remittance_problem": False,
+            }
+        )
 
     def _prepare_cnab_title(self):
         """``cnab.Title`` of this boleto's pending instruction. ValueError (or
@@ -387,7 +400,7 @@ class RbmBoleto(models.Model):
                 _(
                     "Tax ID (CPF/CNPJ) of the payer %(partner)s: %(error)s",
                     partner=partner.display_name,
-                    error=str(error),
+                    error=self.env["res.partner"]._rbm_document_reason(error),
                 )
             ) from None
         return cnab.Payer(

@@ -23,6 +23,13 @@ class RbmCnabFile(models.Model):
     )
     payment_count = fields.Integer(compute="_compute_payment_ids")
     fee_move_id = fields.Many2one("account.move", string="Fee Entry", readonly=True, copy=False)
+    left_out_note = fields.Text(
+        string="Left Out",
+        readonly=True,
+        copy=False,
+        help="Boletos whose instruction this remittance could not carry, with the reason; they "
+        "stay pending for the next remittance.",
+    )
     total_paid = fields.Monetary(compute="_compute_totals")
     total_fee = fields.Monetary(compute="_compute_totals")
 

@@ -334,7 +334,7 @@ class RbmCollectionAccount(models.Model):
                     "Tax ID of company %(company)s (CNPJ or CPF, printed on the boletos and the "
                     "CNAB files): %(error)s",
                     company=company.display_name,
-                    error=str(error),
+                    error=self.env["res.partner"]._rbm_document_reason(error),
                 )
             ) from None
         try:
@@ -584,38 +584,63 @@ class RbmCollectionAccount(models.Model):
         """Write the remittance of every boleto with a pending instruction
         (entry, write-off, due-date change) as a new ``rbm.cnab.file`` with the
         next NSA; boletos sent for entry move to ``in_remessa``. Returns the
-        file (empty recordset when there is nothing to send). All or nothing:
-        any invalid boleto stops the whole file, naming it."""
+        file (empty recordset when there is nothing to send).
+
+        One boleto never blocks the others: a title that cannot be written
+        (the payer's Tax ID missing or invalid, a value the layout cannot
+        hold) is left out, with its reason on the boleto
+        (``remittance_problem``) and on the file, and stays pending for the
+        next remittance. When no title can be written, nothing is produced
+        and the error names every boleto."""
         self.ensure_one()
         self._lock()
         boletos = self._get_remittance_boletos()
         if not boletos:
             return self.env["rbm.cnab.file"]
-        titles, problems = [], []
+        now = fields.Datetime.now()
+        titles, problems = [], {}
         for boleto in boletos:
             try:
                 titles.append(boleto._prepare_cnab_title())
             except (ValueError, UserError) as error:
-                message = getattr(error, "message", None) or (
-                    error.args[0] if error.args else str(error)
-                )
-                problems.append(f"{boleto.display_name} ({boleto.move_id.name or ''}): {message}")
-        if problems:
+                problems[boleto] = _error_text(error)
+        writable = boletos.filtered(lambda b: b not in problems)
+        # reserved first, so that the file is written once with its number
+        # (an error below rolls the counter back with the rest)
+        nsa = self._reserve_counter("next_nsa", 1) if titles else None
+        content = None
+        try:
+            content = self._render_remittance(titles, nsa, now) if titles else None
+        except cnab.CnabError:
+            # find the titles the layout cannot hold, one by one (only when
+            # the file as a whole does not write)
+            kept = []
+            for boleto, title in zip(writable, titles, strict=True):
+                try:
+                    self._render_remittance([title], nsa, now)
+                except cnab.CnabError as error:
+                    problems[boleto] = _(
+                        "CNAB field %(field)s: %(message)s",
+                        field=error.field,
+                        message=error.message,
+                    )
+                else:
+                    kept.append(title)
+            titles = kept
+            writable = writable.filtered(lambda b: b not in problems)
+            if titles:
+                content = self._render_remittance(titles, nsa, now)
+        if not titles:
             raise UserError(
                 _(
                     "The remittance cannot be generated:\n%(problems)s",
-                    problems="\n".join(problems[:30]),
+                    problems="\n".join(
+                        f"{boleto.display_name} ({boleto.move_id.name or ''}): {message}"
+                        for boleto, message in list(problems.items())[:30]
+                    ),
                 )
             )
-        nsa = self._reserve_counter("next_nsa", 1)
-        now = fields.Datetime.now()
-        try:
-            content = self._render_remittance(titles, nsa, now)
-        except cnab.CnabError as error:
-            # one title per P segment (or CNAB 400 detail): name the boleto
-            raise UserError(
-                _("The remittance cannot be generated: %(error)s", error=str(error))
-            ) from None
+        boletos = writable
         data = content.encode("latin-1")
         line_numbers = self._remittance_line_numbers(content)
         cnab_file = self.env["rbm.cnab.file"].create(
@@ -646,6 +671,23 @@ class RbmCollectionAccount(models.Model):
             }
         )
         boletos._mark_sent(cnab_file)
+        if problems:
+            left_out = self.env["rbm.boleto"].union(*problems)
+            for boleto, message in problems.items():
+                boleto.remittance_problem = message
+            cnab_file.left_out_note = "\n".join(
+                f"{boleto.display_name} ({boleto.move_id.name or ''}, "
+                f"{boleto.partner_id.display_name}): {message}"
+                for boleto, message in problems.items()
+            )
+            cnab_file.message_post(
+                body=_(
+                    "%(count)s boleto(s) left out of this remittance, still pending for the "
+                    "next one: %(boletos)s",
+                    count=len(left_out),
+                    boletos=", ".join(left_out.mapped("display_name")),
+                )
+            )
         return cnab_file
 
     def _remittance_line_numbers(self, content):
@@ -766,6 +808,11 @@ class RbmCollectionAccount(models.Model):
                 ._get_outstanding_account(payment_type)
             )
         return account
+
+
+def _error_text(error):
+    """The message of a ValueError / UserError."""
+    return getattr(error, "message", None) or (error.args[0] if error.args else str(error))
 
 
 def _fit_words(text, size):

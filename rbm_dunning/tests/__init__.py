@@ -1,4 +1,5 @@
 from . import (
+    test_alphanumeric_cnpj,
     test_boleto,
     test_boleto_follow,
     test_card,

@@ -91,14 +91,17 @@ class TestCnab(RbmDunningCase):
         with self.assertRaises(UserError):
             self.account.action_generate_remittance()
 
-    def test_remittance_refuses_payer_without_tax_id(self):
+    def test_remittance_leaves_out_payer_without_tax_id(self):
         self.customer_b.vat = False
-        with self.assertRaises(UserError) as caught:
-            self.account._generate_remittance()
-        self.assertIn(self.boleto_b.our_number, str(caught.exception))
-        self.assertIn("Oficina Beta", str(caught.exception))
-        self.assertEqual(self.account.next_nsa, 1)
-        self.assertEqual(self.boleto_a.state, "draft")
+        remittance = self.account._generate_remittance()
+        # the other titles are sent; B stays pending with its reason
+        self.assertEqual(remittance.occurrence_ids.boleto_id, self.boleto_a | self.boleto_c)
+        self.assertEqual(self.account.next_nsa, 2)
+        self.assertEqual(
+            (self.boleto_b.state, self.boleto_b.pending_instruction), ("draft", "entry")
+        )
+        self.assertIn("Oficina Beta", self.boleto_b.remittance_problem)
+        self.assertIn(self.boleto_b.our_number, remittance.left_out_note)
 
     # ------------------------------------------------------------------
     # Return
