@@ -234,7 +234,7 @@ def _put(line, start, text):
         (lambda ls: ls.__setitem__(1, _put(ls[1], 53, "0000000001999O")), 2, "amount", "digits"),
         (lambda ls: ls.__setitem__(1, _put(ls[1], 45, "20260231")), 2, "due_date", "not a date"),
         (lambda ls: ls.__setitem__(1, "X" + ls[1][1:]), 2, "record_type", "unknown or unsup"),
-        (lambda ls: ls.__setitem__(0, _put(ls[0], 80, "05")), 1, "layout_version", "only 04"),
+        (lambda ls: ls.__setitem__(0, _put(ls[0], 80, "03")), 1, "layout_version", "only 04"),
         (lambda ls: ls.__setitem__(2, ls[2][:149]), 3, "line", "has 149 characters"),
         (lambda ls: ls.pop(), 4, "record_type", "last record must be the Z"),
         (lambda ls: ls.pop(0), 1, "record_type", "first record must be the A"),

@@ -1,3 +1,5 @@
+import re
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -21,6 +23,33 @@ class RbmCollectionAccount(models.Model):
         tracking=True,
         help="Convênio de débito automático given by the bank (up to 20 characters), written "
         "in the CNAB 150 headers. Leave empty when the account does no direct debit.",
+    )
+    debit_layout_version = fields.Selection(
+        [
+            ("04", "04 (FEBRABAN 2003)"),
+            ("05", "05 (FEBRABAN 2008)"),
+            ("08", "08 (FEBRABAN 2020)"),
+        ],
+        string="CNAB 150 Layout Version",
+        default=cnab150.LAYOUT_VERSION,
+        required=True,
+        tracking=True,
+        help="Version of the FEBRABAN direct debit layout the bank's manual for this agreement "
+        "names. Remittances are written in it; a return whose header declares another version "
+        "is refused. From 05 on the customer's CPF/CNPJ goes with each debit.",
+    )
+    debit_account_fill = fields.Selection(
+        [
+            ("spaces", "Left-aligned, blanks after (FEBRABAN)"),
+            ("zeros", "Right-aligned, zeros before"),
+        ],
+        string="Account Field Filling",
+        default="spaces",
+        required=True,
+        tracking=True,
+        help="How the customer's account (identificação do cliente no banco) fills its field in "
+        "the remittance: as the FEBRABAN manual says, or zero-filled when the bank's manual "
+        "asks for it.",
     )
     next_debit_nsa = fields.Integer(
         string="Next Direct Debit File Sequence",
@@ -81,11 +110,11 @@ class RbmCollectionAccount(models.Model):
         ),
     ]
 
-    @api.constrains("debit_retry_codes")
+    @api.constrains("debit_retry_codes", "debit_layout_version")
     def _check_debit_retry_codes(self):
         for account in self:
             for code in account._get_debit_retry_codes():
-                answer = cnab150.return_code(code)
+                answer = cnab150.return_code(code, account.debit_layout_version)
                 if answer.debited or code in CANCELLATION_ANSWERS:
                     raise ValidationError(
                         _(
@@ -97,13 +126,33 @@ class RbmCollectionAccount(models.Model):
                         )
                     )
 
+    @api.constrains("debit_layout_version")
+    def _check_debit_mandate_accounts(self):
+        """Going back from 08 to an older version: every live mandate's
+        account must fit the older version's 14 positions."""
+        mandates = self.env["rbm.debit.mandate"].search(
+            [("collection_account_id", "in", self.ids), ("state", "!=", "cancelled")]
+        )
+        mandates._check_bank_details()
+
     def _get_debit_retry_codes(self):
         """The return codes after which an installment is sent again; a
         ValidationError naming the account for a code that is not two digits."""
         self.ensure_one()
         codes = [code.strip() for code in (self.debit_retry_codes or "").split(",") if code.strip()]
+        # layout 08 has two-letter codes too (PB, FP...)
+        letters = self.debit_layout_version == "08"
         for code in codes:
-            if not (len(code) == 2 and code.isdigit()):
+            if letters and not re.fullmatch(r"[0-9A-Z]{2}", code):
+                raise ValidationError(
+                    _(
+                        "Collection account %(account)s, Codes Re-presented: %(code)s is not a "
+                        "two-character CNAB 150 return code (e.g. 01,05,PB).",
+                        account=self.display_name,
+                        code=code,
+                    )
+                )
+            if not letters and not (len(code) == 2 and code.isdigit()):
                 raise ValidationError(
                     _(
                         "Collection account %(account)s, Codes Re-presented: %(code)s is not a "
@@ -129,7 +178,9 @@ class RbmCollectionAccount(models.Model):
             account.debit_mandate_count = mandates.get(account, 0)
             account.debit_file_count = files.get(account, 0)
 
-    @api.constrains("debit_agreement", "bank_code", "company_id")
+    @api.constrains(
+        "debit_agreement", "bank_code", "company_id", "debit_layout_version", "debit_account_fill"
+    )
     def _check_debit_agreement_format(self):
         for account in self.filtered("debit_agreement"):
             try:
@@ -223,6 +274,8 @@ class RbmCollectionAccount(models.Model):
             file_sequence=nsa,
             generated_on=generated_on,
             debits=debits,
+            version=self.debit_layout_version or cnab150.LAYOUT_VERSION,
+            account_fill=self.debit_account_fill or "spaces",
         )
 
     def _reserve_debit_nsa(self):

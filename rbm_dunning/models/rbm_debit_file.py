@@ -158,10 +158,35 @@ class RbmDebitFile(models.Model):
                 skipped[move] = self.env._(
                     "direct debits are in %(currency)s.", currency=account.currency_id.name
                 )
+            elif (problem := self._payer_document_problem(account, move)) is not None:
+                # from layout 05 on, records E carry the payer's CPF/CNPJ: a
+                # customer without a valid one is left out, the others go
+                skipped[move] = problem
             else:
                 lines |= line
                 mandates[line] = mandate
         return lines, mandates, skipped, retries
+
+    @api.model
+    def _payer_document_problem(self, account, move):
+        """Why ``move``'s customer cannot be written in a record E of
+        ``account``'s layout (from 05 on it carries the payer's CPF/CNPJ), or
+        None."""
+        if (
+            "payer_document"
+            not in cnab150.layout(account.debit_layout_version or cnab150.LAYOUT_VERSION)["E"].names
+        ):
+            return None
+        partner = move.commercial_partner_id
+        try:
+            cnab150.payer_document(partner.vat or "")
+        except ValueError as error:
+            return self.env._(
+                "the Tax ID (CPF/CNPJ) of %(customer)s, required from layout 05 on: %(reason)s.",
+                customer=partner.display_name,
+                reason=self.env["res.partner"]._rbm_document_reason(error),
+            )
+        return None
 
     @api.model
     def _generate_remittance(self, account, horizon_date=None):
@@ -215,6 +240,7 @@ class RbmDebitFile(models.Model):
                 due_date=debit.due_date,
                 amount=_decimal(debit.amount, debit.currency_id),
                 company_use=debit._company_use(),
+                payer_document=debit.move_id.commercial_partner_id.vat or "",
             )
             for debit in debits
         ]
@@ -306,11 +332,27 @@ class RbmDebitFile(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _parse_return(self, account, content):
-        """The parsed return (engine ``CnabFile``) of ``account``; UserError
+    def _parse_return(self, account, content, filename=False):
+        """The parsed return (engine ``CnabFile``) of ``account``, read in the
+        layout version its header declares; UserError for a version the
+        agreement does not use (naming the file and both versions), or
         listing every malformed line with its number and field."""
         text = content.decode("latin-1") if isinstance(content, bytes) else content
-        parsed = cnab150.parse_cnab150(text, strict=False)
+        expected = account.debit_layout_version or cnab150.LAYOUT_VERSION
+        found = cnab150.declared_version(text)
+        if found is not None and found != expected:
+            raise UserError(
+                self.env._(
+                    "The file %(file)s was not imported, nothing was changed: its header "
+                    "(line 1, positions 80-81) declares CNAB 150 layout version %(found)s, "
+                    "agreement %(account)s uses version %(expected)s.",
+                    file=filename or self.env._("(no name)"),
+                    found=found.strip() or self.env._("(blank)"),
+                    account=account.display_name,
+                    expected=expected,
+                )
+            )
+        parsed = cnab150.parse_cnab150(text, strict=False, expected_version=expected)
         if parsed.errors:
             raise UserError(_format_cnab_errors(self.env, parsed.errors))
         header = parsed.header
@@ -359,14 +401,14 @@ class RbmDebitFile(models.Model):
         return parsed
 
     @api.model
-    def _plan_return(self, account, content):
+    def _plan_return(self, account, content, filename=False):
         """Read a return and decide what each B and F line does, without
         writing. Returns ``(header values, plan)``; each entry of ``plan`` has
         the occurrence ``vals``, ``status`` (``new``, ``duplicate`` or
         ``problem``), ``message``, and the ``mandate`` / ``debit`` /
         ``partner`` it applies to."""
         account.ensure_one()
-        parsed = self._parse_return(account, content)
+        parsed = self._parse_return(account, content, filename)
         changes = cnab150.cnab150_mandates(parsed)
         results = cnab150.cnab150_results(parsed)
         currency = account.currency_id
@@ -592,7 +634,7 @@ class RbmDebitFile(models.Model):
         account.ensure_one()
         data = content if isinstance(content, bytes) else content.encode("latin-1")
         account._lock_for_debit_return()
-        header, plan = self._plan_return(account, data)
+        header, plan = self._plan_return(account, data, filename)
         self._check_not_imported(account, data)
         debit_file = self.create(
             {

@@ -6,9 +6,12 @@ from odoo.tools import sql
 
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
+from ..engine import cnab150
+
 _BRANCH_RE = re.compile(r"[0-9]{1,4}")
-# CNAB 150 "identificação do cliente no banco": the account with its digit
-_ACCOUNT_RE = re.compile(r"[0-9]{1,13}[0-9X]")
+# CNAB 150 "identificação do cliente no banco": the account with its digit,
+# 14 characters up to layout 04/05, 20 in layout 08
+_ACCOUNT_RE = re.compile(r"[0-9]{1,19}[0-9X]")
 _CUSTOMER_ID_RE = re.compile(r"[0-9A-Za-z./-]{1,25}")
 
 
@@ -135,9 +138,11 @@ class RbmDebitMandate(models.Model):
     # CONSTRAINTS AND ONCHANGE
     # ------------------------------------------------------------
 
-    @api.constrains("branch", "account_number", "identifier")
+    @api.constrains("branch", "account_number", "identifier", "collection_account_id")
     def _check_bank_details(self):
         for mandate in self:
+            version = mandate.collection_account_id.debit_layout_version or "04"
+            width = cnab150.LAYOUTS.get(version, cnab150.RECORDS)["E"]["account_id"].width
             if not _BRANCH_RE.fullmatch(mandate.branch or ""):
                 raise ValidationError(
                     _(
@@ -146,12 +151,14 @@ class RbmDebitMandate(models.Model):
                         value=mandate.branch,
                     )
                 )
-            if not _ACCOUNT_RE.fullmatch(mandate.account_number or ""):
+            account = mandate.account_number or ""
+            if not _ACCOUNT_RE.fullmatch(account) or len(account) > width:
                 raise ValidationError(
                     _(
-                        "Account of mandate %(mandate)s: 2 to 14 digits with the check digit "
-                        "last (which may be X), got %(value)s.",
+                        "Account of mandate %(mandate)s: 2 to %(width)s digits with the check "
+                        "digit last (which may be X), got %(value)s.",
                         mandate=mandate.identifier,
+                        width=width,
                         value=mandate.account_number,
                     )
                 )

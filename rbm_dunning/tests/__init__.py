@@ -9,6 +9,7 @@ from . import (
     test_cnab400,
     test_collection,
     test_debit,
+    test_debit_versions,
     test_delinquency,
     test_l10n_br,
     test_pix,

@@ -6,7 +6,7 @@ from decimal import Decimal
 from freezegun import freeze_time
 
 from odoo import Command
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from ..engine import boleto as boleto_engine
 from ..engine import cnab, pix
@@ -67,6 +67,30 @@ class TestBrazilianLocalization(RbmDunningCase):
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual(invoice.amount_residual, 0.0)
         self.assertEqual(cnab_file.fee_move_id.state, "posted")
+
+    def test_customer_with_an_alphanumeric_cnpj_billed_by_boleto(self):
+        # entered on the partner form with l10n_br's CNPJ identification type:
+        # Odoo's own VAT check (base_vat) applies the rule (rbm_base_vat)
+        form = Form(self.env["res.partner"])
+        form.name = "Padaria Pão Quente Ltda"
+        form.company_type = "company"
+        form.country_id = self.env.ref("base.br")
+        form.l10n_latam_identification_type_id = self.env.ref("l10n_br.cnpj")
+        form.vat = "12abc34501de35"
+        customer = form.save()
+        self.assertEqual(customer.vat, "12.ABC.345/01DE-35")
+        invoice = self._bill_contract(partner=customer)
+        boleto = invoice.rbm_boleto_ids
+        remittance = self.account._generate_remittance()
+        lines = base64.b64decode(remittance.datas).decode("latin-1").split("\r\n")
+        q = next(line for line in lines if line[7:8] == "3" and line[13:14] == "Q")
+        # segment Q: 18 type 2 (CNPJ), 19-33 the inscription with its letters
+        self.assertEqual((q[17], q[18:33]), ("2", "012ABC34501DE35"))
+        self._import(
+            self._return_240([{"occurrence": "06", "boleto": boleto, "amount_paid": "150.00"}])
+        )
+        self.assertEqual(boleto.state, "paid")
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
 
     def test_pix_invoice_and_direct_debit(self):
         invoice = self._bill_contract(payment_mode="pix")

@@ -23,7 +23,7 @@ class RbmDebitImportWizard(models.TransientModel):
             wizard.total_debited = sum(new.filtered("debited").mapped("amount"))
 
     def _plan_preview(self, account, content):
-        _header, plan = self.env["rbm.debit.file"]._plan_return(account, content)
+        _header, plan = self.env["rbm.debit.file"]._plan_return(account, content, self.filename)
         lines_vals = [
             {
                 "line_number": entry["vals"]["line_number"],
