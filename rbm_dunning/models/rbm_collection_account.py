@@ -647,6 +647,7 @@ class RbmCollectionAccount(models.Model):
             {
                 "collection_account_id": self.id,
                 "direction": "remittance",
+                "layout": self.layout,
                 "nsa": nsa,
                 "file_date": now,
                 "file_hash": self.env["rbm.cnab.file"]._hash(data),

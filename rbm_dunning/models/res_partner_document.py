@@ -94,6 +94,14 @@ class ResPartner(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        # masked in the values when the country is given (no second write)
+        brazil = self.env.ref("base.br", raise_if_not_found=False)
+        for vals in vals_list:
+            if brazil and vals.get("vat") and vals.get("country_id") == brazil.id:
+                try:
+                    vals["vat"] = format_document(vals["vat"])
+                except DocumentError:
+                    pass  # left to the constraints
         partners = super().create(vals_list)
         if not self.env.context.get("rbm_masking_document"):
             partners.filtered("vat")._rbm_mask_br_document()

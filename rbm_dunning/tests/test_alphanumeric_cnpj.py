@@ -104,6 +104,7 @@ class TestAlphanumericCnpj(RbmDunningCase):
         self.assertIn(COMPANY_ALNUM, html)  # the beneficiary
 
         remittance = self.account._generate_remittance()
+        self.assertEqual(remittance.layout, "cnab240")  # shown on the file's form
         content = base64.b64decode(remittance.datas).decode("latin-1")
         lines = content.split("\r\n")
         # FEBRABAN 240 file header: 18 type 2 (CNPJ), 19-32 the 14 characters
@@ -138,7 +139,9 @@ class TestAlphanumericCnpj(RbmDunningCase):
         invoice = self._bill_contract(partner=self._new_customer(RECEITA))
         boleto = invoice.rbm_boleto_ids
         self.assertEqual(boleto.collection_account_id, account)
-        content = base64.b64decode(account._generate_remittance().datas).decode("latin-1")
+        remittance = account._generate_remittance()
+        self.assertEqual(remittance.layout, "cnab400")
+        content = base64.b64decode(remittance.datas).decode("latin-1")
         detail = content.split("\r\n")[1]
         # Bradesco 400 detail: 219-220 payer inscription type (02 CNPJ), 221-234 number
         self.assertEqual((detail[218:220], detail[220:234]), ("02", "12ABC34501DE35"))
