@@ -179,24 +179,38 @@ registry.category("web_tour.tours").add("rbm_collection_log_tour", {
     ],
 });
 
-/** The days of the timeline's markers, left to right, and their labels. */
+/** The timeline's markers left to right on screen: their centre and label. */
 function timelineMarkers() {
     return [...document.querySelectorAll(".o_rbm_timeline .o_rbm_timeline_step")]
-        .map((marker) => ({
-            left: parseFloat(marker.style.left),
-            text: [".o_rbm_timeline_step_day", ".o_rbm_timeline_step_action"]
-                .map((part) => marker.querySelector(part).textContent.trim())
-                .join(" "),
-        }))
-        .sort((a, b) => a.left - b.left)
-        .map((marker) => marker.text);
+        .map((marker) => {
+            const rect = marker.getBoundingClientRect();
+            return {
+                x: rect.left + rect.width / 2,
+                text: [".o_rbm_timeline_step_day", ".o_rbm_timeline_step_action"]
+                    .map((part) => marker.querySelector(part).textContent.trim())
+                    .join(" "),
+            };
+        })
+        .sort((a, b) => a.x - b.x);
 }
 
+/** The markers read ``expected`` left to right, spread along the form's width. */
 function checkMarkers(expected) {
     return () => {
-        const found = JSON.stringify(timelineMarkers());
+        const markers = timelineMarkers();
+        const found = JSON.stringify(markers.map((marker) => marker.text));
         if (found !== JSON.stringify(expected)) {
             throw new Error(`timeline markers ${found}, expected ${JSON.stringify(expected)}`);
+        }
+        const width = document.querySelector(".o_rbm_timeline").getBoundingClientRect().width;
+        const sheet = document.querySelector(".o_form_sheet").getBoundingClientRect().width;
+        if (width < sheet * 0.8) {
+            throw new Error(`the timeline is ${width}px wide in a form ${sheet}px wide`);
+        }
+        for (let i = 1; i < markers.length; i++) {
+            if (markers[i].x - markers[i - 1].x < 10) {
+                throw new Error(`markers ${found} are not spread along the axis`);
+            }
         }
     };
 }
