@@ -52,6 +52,7 @@
         ],
         "web.assets_backend": [
             "rbm_dunning/static/src/kpi_dashboard/*",
+            "rbm_dunning/static/src/collection_timeline/*",
         ],
         "web.assets_tests": [
             "rbm_dunning/static/tests/tours/*.js",

@@ -336,22 +336,74 @@ def test_400_remittance_round_trip(bank):
     assert parsed.records[-1]["sequence"] == 5
 
 
-@pytest.mark.parametrize(
-    ("bank", "layout", "species", "code"),
-    [
-        # FEBRABAN CNAB 240: 02 duplicata mercantil, 04 duplicata de serviço
-        ("341", "cnab240", "DM", "02"),
-        ("001", "cnab240", "DS", "04"),
-        # Itaú CNAB 400 manual: 01 duplicata mercantil, 08 duplicata de serviço
-        ("341", "cnab400", "DM", "01"),
-        ("341", "cnab400", "DS", "08"),
-        ("237", "cnab400", "DS", "12"),
-    ],
-)
+# the species codes as each bank's manual prints them (the table the engine
+# must follow, read from the manuals, not from the engine)
+SPECIES_FROM_MANUALS = [
+    # FEBRABAN "Layout Padrão Febraban 240 posições" V10.6, code C015:
+    # 02 DM duplicata mercantil, 04 DS duplicata de serviço
+    ("341", "cnab240", "DM", "02"),
+    ("001", "cnab240", "DS", "04"),
+    # Banco do Brasil "Layout de Arquivo Remessa CNAB400", April 2012, note 07:
+    # 01 duplicata mercantil, 12 duplicata de serviço
+    ("001", "cnab400", "DM", "01"),
+    ("001", "cnab400", "DS", "12"),
+    # Santander "CNAB 400 (padrão Santander) com registro" H7800 v2.15, March
+    # 2017, 148-149: 01 duplicata, 06 duplicata de serviço
+    ("033", "cnab400", "DM", "01"),
+    ("033", "cnab400", "DS", "06"),
+    # Bradesco "Manual de Procedimentos" nº 4008.524.0121 version 11, 148-149:
+    # 01 duplicata, 12 duplicata de serviço
+    ("237", "cnab400", "DM", "01"),
+    ("237", "cnab400", "DS", "12"),
+    # Itaú "Cobrança Bancária - Intercâmbio Eletrônico de Arquivos", July 2021,
+    # note 10: 01 duplicata mercantil, 08 duplicata de serviço
+    ("341", "cnab400", "DM", "01"),
+    ("341", "cnab400", "DS", "08"),
+    # Sicoob "Instruções para montagem e validação de boletos de cobrança",
+    # 24 February 2017, Remessa CNAB400 field 31: 01 duplicata mercantil,
+    # 12 duplicata de serviço
+    ("756", "cnab400", "DM", "01"),
+    ("756", "cnab400", "DS", "12"),
+]
+
+
+@pytest.mark.parametrize(("bank", "layout", "species", "code"), SPECIES_FROM_MANUALS)
 def test_document_species_codes(bank, layout, species, code):
     from rbm_dunning_engine import collection
 
     assert collection.document_kind_code(bank, layout, species) == code
+
+
+@pytest.mark.parametrize(
+    ("bank", "species", "code"),
+    [(b, s, c) for b, layout, s, c in SPECIES_FROM_MANUALS if layout == "cnab400"],
+)
+def test_400_remittance_carries_the_species_code(bank, species, code):
+    """The code lands in positions 148-149 of the detail record, where every
+    one of these manuals puts the espécie (read from the raw line)."""
+    from rbm_dunning_engine import collection
+
+    beneficiary = cnab.Beneficiary(
+        bank=bank,
+        name="Empresa Exemplo",
+        document="16.727.230/0001-97",
+        account_digit="1",
+        **BENEFICIARIES[bank],
+    )
+    number, digit = OUR_NUMBERS[bank]
+    title = cnab.Title(
+        our_number=number,
+        our_number_digit=digit,
+        due_date=date(2026, 3, 10),
+        amount=D("150.00"),
+        document_number="NF-1",
+        payer=PAYER,
+        issue_date=date(2026, 2, 5),
+        document_kind=collection.document_kind_code(bank, "cnab400", species),
+    )
+    lines = cnab.cnab400_remittance(beneficiary, [title], 1, date(2026, 2, 5)).split("\r\n")
+    detail = lines[1]
+    assert detail[147:149] == code
 
 
 def test_document_species_refused():

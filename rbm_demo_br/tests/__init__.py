@@ -1,1 +1,1 @@
-from . import test_demo_br
+from . import test_buttons, test_demo_br

@@ -91,15 +91,36 @@ BANK_DIGITS = {
 
 # espécie do título: the kind of credit the boleto collects. CNAB 240 takes
 # FEBRABAN's table (02 duplicata mercantil, 04 duplicata de serviço); each
-# bank's CNAB 400 has its own codes.
+# bank's CNAB 400 has its own table, in positions 148-149 of the detail record,
+# cited below from the bank's own manual.
 DOCUMENT_SPECIES = ("DM", "DS")
 DOCUMENT_KIND_CODES = {
+    # FEBRABAN "Layout Padrão Febraban 240 posições" V10.6, segment P field
+    # 24.3P (107-108), code C015 (espécie do título): 02 DM, 04 DS
     "cnab240": {"DM": "02", "DS": "04"},
     "cnab400": {
+        # Banco do Brasil, "Cobrança BB - Layout de Arquivo Remessa CNAB400 -
+        # Manual Técnico, convênios com numeração acima de 1.000.000", version
+        # April 2012, note 07 (espécie de título): 01 duplicata mercantil,
+        # 12 duplicata de serviço
         "001": {"DM": "01", "DS": "12"},
+        # Santander, "CNAB 400 (padrão Santander) com registro", H7800,
+        # version 2.15 of March 2017, detail record 148-149 (espécie de
+        # documento): 01 duplicata, 06 duplicata de serviço
         "033": {"DM": "01", "DS": "06"},
+        # Bradesco, "Manual de Procedimentos Operacionais para Troca de
+        # Arquivos - Cobrança Bradesco", nº 4008.524.0121, version 11, detail
+        # record type 1, 148-149 (espécie de título): 01 duplicata,
+        # 12 duplicata de serviço
         "237": {"DM": "01", "DS": "12"},
+        # Itaú, "Cobrança Bancária - Intercâmbio Eletrônico de Arquivos"
+        # (CNAB 400), July 2021, detail 148-149, note 10 (espécie): 01 duplicata
+        # mercantil, 08 duplicata de serviço
         "341": {"DM": "01", "DS": "08"},
+        # Sicoob, "Instruções para montagem e validação de boletos de
+        # cobrança", updated 24 February 2017, sheet "Remessa - CNAB400",
+        # field 31, 148-149 (espécie do título): 01 duplicata mercantil,
+        # 12 duplicata de serviço
         "756": {"DM": "01", "DS": "12"},
     },
 }

@@ -123,3 +123,38 @@ class TestCnab400Banks(RbmDunningCase):
         remittance = account._generate_remittance()
         (detail,) = cnab.parse_cnab400(base64.b64decode(remittance.datas)).of_kind("detail")
         self.assertEqual((detail["movement"], detail["our_number"]), ("02", "12345670000000001"))
+
+    def test_document_species_code_of_each_bank_in_the_remittance(self):
+        """The remittance carries the espécie code of the account's bank for
+        the species chosen on the account, as each bank's CNAB 400 manual
+        prints it (positions 148-149 of the detail record)."""
+        # (bank, account settings, code for DS, code for DM), from the manuals:
+        # BB "Layout de Arquivo Remessa CNAB400" April 2012, note 07; Bradesco
+        # "Manual de Procedimentos" nº 4008.524.0121 version 11; Itaú
+        # "Intercâmbio Eletrônico de Arquivos" July 2021, note 10. (Santander
+        # and Sicoob collection accounts use CNAB 240: their CNAB 400 codes
+        # are covered by the engine tests.)
+        banks = [
+            ("001", {"branch": "1234", "branch_digit": "3", "account_number": "12343",
+                     "account_digit": "3", "portfolio": "17", "agreement": "1234567"}, "12", "01"),
+            ("237", {"branch": "1172", "account_number": "0403005", "account_digit": "1",
+                     "portfolio": "09", "cnab_agreement": "4540691"}, "12", "01"),
+            ("341", {}, "08", "01"),
+        ]  # fmt: skip
+        for bank, settings, ds_code, dm_code in banks:
+            for species, code in (("DS", ds_code), ("DM", dm_code)):
+                with self.subTest(bank=bank, species=species):
+                    self.env["rbm.collection.account"].search([]).sequence = 50
+                    account = self._account_400(
+                        name=f"{bank} {species} (400)",
+                        bank_code=bank,
+                        document_species=species,
+                        **settings,
+                    )
+                    boleto = self._bill_contract().rbm_boleto_ids
+                    self.assertEqual(boleto.collection_account_id, account)
+                    remittance = account._generate_remittance()
+                    (detail,) = cnab.parse_cnab400(base64.b64decode(remittance.datas)).of_kind(
+                        "detail"
+                    )
+                    self.assertEqual(detail["document_kind"], code)

@@ -249,3 +249,27 @@ class TestPortalCustomerTour(RbmDunningCase, HttpCase):
         self.assertEqual(transaction.state, "done")
         self.assertEqual(transaction.amount, 150.0)
         self.assertIn(self.overdue.payment_state, ("paid", "in_payment"))
+
+
+@tagged("post_install", "-at_install", "rbm_tours")
+class TestCollectionPolicyTimelineTour(RbmDunningCase, HttpCase):
+    """The collection policy's timeline in the browser: its markers follow the
+    steps list as steps are added and removed, before and after saving."""
+
+    def test_timeline_follows_the_steps(self):
+        policy = self.env["rbm.collection.policy"].create(
+            {
+                "name": "Régua Timeline",
+                "step_ids": [
+                    Command.create({"day_offset": -3, "action": "email"}),
+                    Command.create({"day_offset": 3, "action": "email"}),
+                    Command.create({"day_offset": 15, "action": "suspend"}),
+                ],
+            }
+        )
+        self.start_tour("/odoo", "rbm_collection_policy_timeline_tour", login=self.env.user.login)
+        # the step added in the browser is saved, the removed one is gone
+        self.assertEqual(
+            [(step.day_offset, step.action) for step in policy.step_ids],
+            [(-3, "email"), (7, "activity"), (15, "suspend")],
+        )

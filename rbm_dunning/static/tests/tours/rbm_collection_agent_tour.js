@@ -178,3 +178,99 @@ registry.category("web_tour.tours").add("rbm_collection_log_tour", {
         },
     ],
 });
+
+/** The timeline's markers left to right on screen: their centre and label. */
+function timelineMarkers() {
+    return [...document.querySelectorAll(".o_rbm_timeline .o_rbm_timeline_step")]
+        .map((marker) => {
+            const rect = marker.getBoundingClientRect();
+            return {
+                x: rect.left + rect.width / 2,
+                text: [".o_rbm_timeline_step_day", ".o_rbm_timeline_step_action"]
+                    .map((part) => marker.querySelector(part).textContent.trim())
+                    .join(" "),
+            };
+        })
+        .sort((a, b) => a.x - b.x);
+}
+
+/** The markers read ``expected`` left to right, spread along the form's width. */
+function checkMarkers(expected) {
+    return () => {
+        const markers = timelineMarkers();
+        const found = JSON.stringify(markers.map((marker) => marker.text));
+        if (found !== JSON.stringify(expected)) {
+            throw new Error(`timeline markers ${found}, expected ${JSON.stringify(expected)}`);
+        }
+        const width = document.querySelector(".o_rbm_timeline").getBoundingClientRect().width;
+        const sheet = document.querySelector(".o_form_sheet").getBoundingClientRect().width;
+        if (width < sheet * 0.8) {
+            throw new Error(`the timeline is ${width}px wide in a form ${sheet}px wide`);
+        }
+        for (let i = 1; i < markers.length; i++) {
+            if (markers[i].x - markers[i - 1].x < 10) {
+                throw new Error(`markers ${found} are not spread along the axis`);
+            }
+        }
+    };
+}
+
+registry.category("web_tour.tours").add("rbm_collection_policy_timeline_tour", {
+    url: "/odoo/action-rbm_dunning.rbm_collection_policy_action",
+    steps: () => [
+        {
+            content: "Open the policy",
+            trigger: ".o_data_row:contains(Régua Timeline) .o_data_cell",
+            run: "click",
+        },
+        {
+            content: "The timeline shows the due date on its axis",
+            trigger: ".o_rbm_timeline .o_rbm_timeline_due:contains(Due date)",
+        },
+        {
+            content: "Each step is a marker at its day, left to right",
+            trigger: ".o_rbm_timeline .o_rbm_timeline_step[data-day='15']",
+            run: checkMarkers(["D-3 Send email", "D+3 Send email", "D+15 Suspend contract"]),
+        },
+        {
+            content: "Add a step",
+            trigger: ".o_field_x2many_list .o_field_x2many_list_row_add a",
+            run: "click",
+        },
+        {
+            trigger: ".o_data_row.o_selected_row .o_field_widget[name=day_offset] input",
+            run: "edit 7",
+        },
+        {
+            trigger: ".o_data_row.o_selected_row .o_field_widget[name=action] select",
+            run: 'select "activity"',
+        },
+        {
+            content: "The new step is on the timeline before the policy is saved",
+            trigger: ".o_rbm_timeline .o_rbm_timeline_step[data-day='7'][data-action='activity']:contains(D+7):contains(Schedule activity)",
+            run: checkMarkers([
+                "D-3 Send email",
+                "D+3 Send email",
+                "D+7 Schedule activity",
+                "D+15 Suspend contract",
+            ]),
+        },
+        {
+            content: "Remove the D+3 reminder",
+            trigger: ".o_data_row:contains(D+3 Send email) .o_list_record_remove",
+            run: "click",
+        },
+        {
+            content: "Its marker is gone",
+            trigger: ".o_rbm_timeline:not(:has(.o_rbm_timeline_step[data-day='3']))",
+            run: checkMarkers(["D-3 Send email", "D+7 Schedule activity", "D+15 Suspend contract"]),
+        },
+        { trigger: ".o_form_button_save", run: "click" },
+        { trigger: ".o_form_saved" },
+        {
+            content: "The saved policy draws the same timeline",
+            trigger: ".o_rbm_timeline .o_rbm_timeline_step[data-day='7']",
+            run: checkMarkers(["D-3 Send email", "D+7 Schedule activity", "D+15 Suspend contract"]),
+        },
+    ],
+});
