@@ -437,9 +437,16 @@ class RbmContract(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        customers = self.commercial_partner_id if "partner_id" in vals else None
         result = super().write(vals)
         if "commitment_end_action" in vals:
             self._sync_commitment_date_end()
+        if customers is not None and self.mrr_event_ids:
+            # the movements follow the contract to its new customer: both
+            # customers' movements are typed again
+            self.env["rbm.mrr.event"]._reclassify_customer_events(
+                (customers | self.commercial_partner_id).ids
+            )
         return result
 
     def _sync_commitment_date_end(self):

@@ -1,7 +1,8 @@
-from collections import defaultdict
 from itertools import groupby
+from operator import itemgetter
 
 from odoo import api, fields, models
+from odoo.tools import SQL, float_compare, float_round
 
 EVENT_TYPES = [
     ("new", "New"),
@@ -89,7 +90,7 @@ class RbmMrrEvent(models.Model):
     def _reclassify_customer_events(self, partner_ids=None):
         """Set the type of the movements of the customers ``partner_ids``
         (all customers when None) from the customer's MRR, all contracts
-        together, day by day (the movements of a day are ordered by id):
+        together, day by day (the movements of a day in id order):
 
         * MRR at the end of the previous day > 0 and at the end of the day
           > 0: expansion when it rose or stayed, else contraction;
@@ -99,66 +100,89 @@ class RbmMrrEvent(models.Model):
         * from 0 to 0 (a contract started and stopped the same day): by the
           sign of each movement.
 
-        Deterministic: running it again writes nothing. Returns the number of
-        movements whose type changed."""
-        domain = [] if partner_ids is None else [("partner_id", "in", list(partner_ids))]
+        Also stores the customer's MRR before and after each movement. One
+        read and batched updates of the rows that change; deterministic, so
+        running it again writes nothing. Returns the number of rows changed."""
+        self.env["rbm.contract"].flush_model(["commercial_partner_id"])
         self.flush_model()
-        events = self.sudo().with_context(active_test=False).search(domain, order="id")
-        if not events:
-            return 0
-        by_partner = defaultdict(list)
-        for event in events:
-            by_partner[event.partner_id.id].append(event)
-        updates = defaultdict(lambda: self.browse())
-        values = {}
-        for partner_events in by_partner.values():
-            partner_events.sort(key=lambda e: (e.date, e.id))
+        condition = SQL("TRUE")
+        if partner_ids is not None:
+            condition = SQL("e.partner_id IN %s", tuple(partner_ids) or (0,))
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT e.id, e.partner_id, e.contract_id, e.date, e.currency_id, e.delta,
+                       e.mrr_after, e.event_type, e.customer_mrr_before, e.customer_mrr_after
+                  FROM rbm_mrr_event e
+                 WHERE %s
+              ORDER BY e.partner_id, e.date, e.id
+                """,
+                condition,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        # the currencies' rounding, read once (not a record access per row)
+        rounding = {
+            currency.id: currency.rounding
+            for currency in self.env["res.currency"].browse({row[4] for row in rows})
+        }
+        changes = []
+        for _partner, partner_rows in groupby(rows, key=itemgetter(1)):
             running = {}
             had_mrr = False
-            for _day, day_events in groupby(partner_events, key=lambda e: e.date):
-                day_events = list(day_events)
-                currency = day_events[0].currency_id
-                opening = sum(running.values())
-                peak = False
-                for event in day_events:
-                    before = sum(running.values())
-                    running[event.contract_id.id] = event.mrr_after
-                    after = sum(running.values())
-                    values[event.id] = (currency.round(before), currency.round(after))
-                    peak = peak or not currency.is_zero(after) and after > 0
-                closing = sum(running.values())
-                opened, closed = not currency.is_zero(opening), not currency.is_zero(closing)
-                for event in day_events:
+            for _day, day_rows in groupby(partner_rows, key=itemgetter(3)):
+                day_rows = list(day_rows)
+                step = rounding[day_rows[0][4]]
+
+                def money(value, step=step):
+                    return float_round(value, precision_rounding=step)
+
+                def differ(a, b, step=step):
+                    return float_compare(a, b, precision_rounding=step) != 0
+
+                opening = money(sum(running.values()))
+                customer = []
+                for row in day_rows:
+                    before = money(sum(running.values()))
+                    running[row[2]] = row[6] or 0.0
+                    customer.append((before, money(sum(running.values()))))
+                closing = customer[-1][1]
+                # rounded to the cent: above 0 is at least a cent
+                opened, closed = opening > 0, closing > 0
+                for row, (before, after) in zip(day_rows, customer, strict=True):
                     if opened and closed:
-                        event_type = (
-                            "expansion"
-                            if currency.compare_amounts(closing, opening) >= 0
-                            else "contraction"
-                        )
-                    elif closed:
-                        event_type = "reactivation" if had_mrr else "new"
-                    elif opened:
-                        event_type = "churn"
-                    elif event.delta > 0:
+                        event_type = "expansion" if closing >= opening else "contraction"
+                    elif closed or (not opened and (row[5] or 0.0) > 0):
                         event_type = "reactivation" if had_mrr else "new"
                     else:
                         event_type = "churn"
-                    customer_before, customer_after = values[event.id]
                     if (
-                        event.event_type != event_type
-                        or currency.compare_amounts(event.customer_mrr_before, customer_before)
-                        or currency.compare_amounts(event.customer_mrr_after, customer_after)
+                        row[7] != event_type
+                        or row[8] is None
+                        or row[9] is None
+                        or differ(row[8], before)
+                        or differ(row[9], after)
                     ):
-                        updates[(event_type, customer_before, customer_after)] |= event
-                had_mrr = had_mrr or peak
-        changed = 0
-        for (event_type, customer_before, customer_after), records in updates.items():
-            changed += len(records)
-            records.write(
-                {
-                    "event_type": event_type,
-                    "customer_mrr_before": customer_before,
-                    "customer_mrr_after": customer_after,
-                }
+                        changes.append((row[0], event_type, before, after))
+                had_mrr = had_mrr or any(after > 0 for _before, after in customer)
+        for start in range(0, len(changes), 1000):
+            values = SQL(", ").join(
+                SQL("(%s, %s, %s::numeric, %s::numeric)", *change)
+                for change in changes[start : start + 1000]
             )
-        return changed
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE rbm_mrr_event e
+                       SET event_type = v.event_type,
+                           customer_mrr_before = v.customer_before,
+                           customer_mrr_after = v.customer_after
+                      FROM (VALUES %s) AS v(id, event_type, customer_before, customer_after)
+                     WHERE e.id = v.id
+                    """,
+                    values,
+                )
+            )
+        if changes:
+            self.invalidate_model(["event_type", "customer_mrr_before", "customer_mrr_after"])
+        return len(changes)

@@ -270,6 +270,21 @@ class TestCustomerMovements(RbmBillingCase):
             [(300.0, 200.0), (200.0, 0.0), (0.0, 400.0)],
         )
 
+    def test_contract_moved_to_another_customer(self):
+        """U's contract given to T (who has 100 since January): its start is
+        an expansion of T, its end a contraction."""
+        self.u.partner_id = self.cust["T"]
+        self.assertEqual(
+            [
+                (e.event_type, e.customer_mrr_before, e.customer_mrr_after)
+                for e in self._events(self.u)
+            ],
+            [("expansion", 100.0, 300.0), ("contraction", 300.0, 100.0)],
+        )
+
+    def _events(self, contract):
+        return contract.mrr_event_ids.sorted(lambda e: (e.date, e.id))
+
     def test_kpis_over_the_book(self):
         kpis = self.Kpi._get_kpis(d("2026-02-01"), d("2026-07-31"))
         # opening 31/01: R 300 + S 300 + T 100 = 700, three customers
