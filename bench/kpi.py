@@ -17,6 +17,8 @@ cache each time, the median of ``--repeat`` runs of:
 * RBM: ``env["rbm.kpi"]._get_kpis(date_from, date_to)`` for the 12 months up
   to ``--date-to`` (every KPI: MRR, movements, churn rates, GRR/NRR, ARPA,
   LTV, the cohort matrix, realised revenue), split into SQL and engine time;
+* ``rbm.mrr.event._reclassify_customer_events()`` over every row (what the
+  upgrade to 18.0.1.1.0 runs once), then again (nothing to change);
 * plain Odoo, the part of it that ``read_group`` can do: movements by month
   and type over the whole history (MRR at each month end as their running
   sum) with one ``_read_group``, plus one ``_read_group`` by customer per
@@ -155,8 +157,8 @@ def setup(env, args, rng):
         cr._obj,
         """
         INSERT INTO rbm_mrr_event (contract_id, partner_id, plan_id, user_id, company_id,
-                                   currency_id, date, event_type, reason, mrr_before, delta,
-                                   mrr_after, create_date)
+                                   currency_id, date, event_type, contract_event_type, reason,
+                                   mrr_before, delta, mrr_after, create_date)
         VALUES %s
         """,
         [
@@ -168,6 +170,7 @@ def setup(env, args, rng):
                 company.id,
                 company.currency_id.id,
                 day,
+                kind,
                 kind,
                 reason,
                 before,
@@ -281,6 +284,14 @@ def run(args):
             print(
                 f"bench: read_group side median {plain_s:.3f} s, {plain[-1][1]} queries "
                 "(MRR, movements and active customers only)"
+            )
+            # the upgrade's recompute: rows generated per contract, typed by customer
+            Event = env["rbm.mrr.event"]
+            first_s, first_q, changed = timed(env, Event._reclassify_customer_events)
+            again_s, _again_q, again = timed(env, Event._reclassify_customer_events)
+            print(
+                f"bench: movements typed by customer: {changed} rows changed in {first_s:.2f} s "
+                f"({first_q} queries); run again: {again} changed in {again_s:.2f} s"
             )
             print(
                 f"kpi: {n_events} events, {rbm_s:.2f} s, ratio {rbm_s / plain_s:.2f} vs "

@@ -4,6 +4,14 @@ import sys
 
 from odoo.exceptions import AccessError
 
+# what happens on the day after a commitment (fidelidade) ends; the plan sets
+# it, each contract may override it
+COMMITMENT_END_ACTIONS = [
+    ("continue", "Continue without commitment"),
+    ("renew", "Renew the commitment"),
+    ("end", "End the contract"),
+]
+
 
 def check_staff_access(records, operation="write"):
     """Refuse a back-office action to anyone but staff allowed ``operation``

@@ -91,6 +91,9 @@ class RbmCustomerPortal(CustomerPortal):
                 "contract": contract_sudo,
                 "invoices": invoices_sudo,
                 "next_amount": contract_sudo._get_next_invoice_preview(),
+                "commitment_text": contract_sudo._get_commitment_info(
+                    contract_sudo.partner_id._rbm_get_today(contract_sudo.company_id)
+                )["text"],
                 "page_name": "rbm_subscription",
             },
             "my_rbm_contracts_history",

@@ -18,9 +18,13 @@ Definitions (``d`` a date, a *month* the calendar month clipped to the period):
 * **Movements** of a month or of the period: Σ ``delta`` by ``event_type``
   (new, expansion, contraction, churn, reactivation) of the rows dated inside
   it; **net new MRR** = Σ of all deltas, so closing MRR = opening MRR + net new.
+  The type is the customer's movement, all their contracts together, day by
+  day (``rbm.mrr.event._reclassify_customer_events``): 0 → more is new, or
+  reactivation after having had MRR; more → 0 churn; else expansion or
+  contraction by the day's net change.
 * **Logo churn rate**: customers with MRR > 0 at the start and 0 at the end ÷
   customers active at the start.
-* **Revenue churn** (amount, positive) = −Σ delta of the churn and contraction
+* **Revenue churn** (gross MRR churn; amount, positive) = −Σ delta of the churn and contraction
   rows of the customers active at the start; **revenue churn rate** = revenue
   churn ÷ opening MRR.
 * **GRR** = (opening MRR − revenue churn) ÷ opening MRR.

@@ -10,11 +10,11 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_repr
-from odoo.tools.misc import format_date
+from odoo.tools.misc import format_date, formatLang
 
 from ..engine import periods
 from ..engine.privacy import mask_personal_data
-from ..tools import check_staff_access
+from ..tools import COMMITMENT_END_ACTIONS, check_staff_access
 
 _logger = logging.getLogger(__name__)
 
@@ -163,6 +163,26 @@ class RbmContract(models.Model):
     commitment_end = fields.Date(
         copy=False, tracking=True, help="Last day of the commitment (vigência/fidelidade)."
     )
+    commitment_end_action = fields.Selection(
+        COMMITMENT_END_ACTIONS,
+        string="At the End of the Commitment",
+        compute="_compute_commitment_end_action",
+        store=True,
+        readonly=False,
+        precompute=True,
+        tracking=True,
+        help="Continue without commitment: billing goes on at the current price and "
+        "cancelling costs no fee from the day after the commitment ends. Renew the "
+        "commitment: a new commitment of the plan's renewal term starts and the "
+        "early-termination fee applies again. End the contract: it expires on the last day "
+        "of the commitment. Taken from the plan; may be changed per contract.",
+    )
+    commitment_info = fields.Char(
+        string="Early-Termination Fee",
+        compute="_compute_commitment_info",
+        help="The commitment end date and the early-termination fee a cancellation today "
+        "would cost.",
+    )
     renewal_notice_sent = fields.Date(
         copy=False, readonly=True, help="Commitment end the renewal notice was sent for."
     )
@@ -310,6 +330,21 @@ class RbmContract(models.Model):
                 total, with_campaign=contract.campaign_periods_left > 0
             )
 
+    @api.depends("plan_id")
+    def _compute_commitment_end_action(self):
+        for contract in self:
+            if contract.state in (False, "draft") or not contract.commitment_end_action:
+                contract.commitment_end_action = (
+                    contract.plan_id.commitment_end_action or "continue"
+                )
+
+    @api.depends("commitment_end", "commitment_end_action", "mrr", "state")
+    @api.depends_context("lang")
+    def _compute_commitment_info(self):
+        today = fields.Date.context_today(self)
+        for contract in self:
+            contract.commitment_info = contract._get_commitment_info(today)["text"]
+
     def _get_mrr_of(self, recurring_total, plan=None, with_campaign=False):
         """MRR of a recurring price per period of ``plan`` (the contract's by
         default): less the campaign discount when ``with_campaign``, brought to
@@ -401,6 +436,48 @@ class RbmContract(models.Model):
                 ]
         return super().create(vals_list)
 
+    def write(self, vals):
+        customers = self.commercial_partner_id if "partner_id" in vals else None
+        result = super().write(vals)
+        if "commitment_end_action" in vals:
+            self._sync_commitment_date_end()
+        if customers is not None and self.mrr_event_ids:
+            # the movements follow the contract to its new customer: both
+            # customers' movements are typed again
+            self.env["rbm.mrr.event"]._reclassify_customer_events(
+                (customers | self.commercial_partner_id).ids
+            )
+        return result
+
+    def _sync_commitment_date_end(self):
+        """A running contract that ends with its commitment stops on its last
+        day; one that continues or renews no longer does."""
+        today = fields.Date.context_today(self)
+        for contract in self.filtered(
+            lambda c: (
+                c.state in ("trial", "active", "suspended")
+                and c.commitment_end
+                and not c.cancel_date
+            )
+        ):
+            if contract.commitment_end_action == "end" and not contract.date_end:
+                if contract.commitment_end < today:
+                    raise UserError(
+                        _(
+                            "Contract %(contract)s: its commitment already ended on %(date)s, "
+                            "it cannot end with it (field At the End of the Commitment); "
+                            "cancel the contract instead.",
+                            contract=contract.display_name,
+                            date=format_date(self.env, contract.commitment_end),
+                        )
+                    )
+                contract.date_end = contract.commitment_end
+            elif (
+                contract.commitment_end_action != "end"
+                and contract.date_end == contract.commitment_end
+            ):
+                contract.date_end = False
+
     def unlink(self):
         if any(contract.state != "draft" for contract in self):
             raise UserError(_("Only draft contracts can be deleted; close the others instead."))
@@ -455,7 +532,7 @@ class RbmContract(models.Model):
             vals["commitment_end"] = (
                 first_day + relativedelta(months=plan.commitment_months) - timedelta(days=1)
             )
-            if not plan.auto_renew and not self.date_end:
+            if self.commitment_end_action == "end" and not self.date_end:
                 vals["date_end"] = vals["commitment_end"]
         if self.campaign_id:
             vals["campaign_periods_left"] = self.campaign_id.period_count
@@ -1326,6 +1403,7 @@ class RbmContract(models.Model):
             ],
             "fee": prepared["fee"],
             "fee_text": prepared["fee_text"],
+            "commitment_text": prepared["commitment_text"],
             "state": self.state,
         }
 
@@ -1390,30 +1468,93 @@ class RbmContract(models.Model):
                             "amount": part,
                         }
                     )
-        fee = 0.0
-        if (
-            self.commitment_end
-            and last_day < self.commitment_end
-            and plan.early_termination_fee_type != "none"
-        ):
-            if plan.early_termination_fee_type == "fixed":
-                fee = plan.early_termination_fee
-            else:
-                delta = relativedelta(self.commitment_end + timedelta(days=1), refund_from)
-                months = delta.years * 12 + delta.months + (1 if delta.days else 0)
-                fee = self.currency_id.round(months * self.mrr * plan.early_termination_fee / 100.0)
+        fee = self._get_early_termination_fee(last_day)
+        commitment_end = self._get_commitment_end_on(last_day)
+        if fee:
+            commitment_text = env._(
+                "Early-termination fee — commitment until %(date)s",
+                date=format_date(env, commitment_end, lang_code=lang),
+            )
+        elif commitment_end and last_day >= commitment_end:
+            commitment_text = env._(
+                "Commitment ended on %(date)s: no early-termination fee",
+                date=format_date(env, commitment_end, lang_code=lang),
+            )
+        else:
+            commitment_text = ""
         return {
             "timing": timing,
             "last_day": last_day,
             "refunds": refunds,
             "fee": fee,
-            "fee_text": env._(
-                "Early-termination fee — commitment until %(date)s",
-                date=format_date(env, self.commitment_end, lang_code=lang)
-                if self.commitment_end
-                else "",
-            ),
+            "fee_text": commitment_text if fee else "",
+            "commitment_text": commitment_text,
         }
+
+    def _get_commitment_end_on(self, day):
+        """Last day of the commitment in force on ``day``: the contract's, or,
+        when it renews and ``day`` is past it, that of the renewed commitment
+        (terms of the plan's renewal term, each starting the day after the
+        previous one ends). False without a commitment."""
+        self.ensure_one()
+        end = self.commitment_end
+        if not end or self.commitment_end_action != "renew":
+            return end
+        months = self.plan_id.renewal_months or 12
+        while end < day:
+            end = end + timedelta(days=1) + relativedelta(months=months) - timedelta(days=1)
+        return end
+
+    def _get_early_termination_fee(self, last_day):
+        """Early-termination fee of a cancellation whose last day of service
+        is ``last_day``: due when that day is before the last day of the
+        commitment in force (so none from the day after the commitment ends,
+        unless it renewed), fixed or a percentage of the MRR of each remaining
+        month, a month begun counting whole."""
+        self.ensure_one()
+        plan = self.plan_id
+        commitment_end = self._get_commitment_end_on(last_day)
+        if not commitment_end or last_day >= commitment_end:
+            return 0.0
+        if plan.early_termination_fee_type == "fixed":
+            return self.currency_id.round(plan.early_termination_fee)
+        if plan.early_termination_fee_type == "percent":
+            delta = relativedelta(commitment_end + timedelta(days=1), last_day + timedelta(days=1))
+            months = delta.years * 12 + delta.months + (1 if delta.days else 0)
+            return self.currency_id.round(months * self.mrr * plan.early_termination_fee / 100.0)
+        return 0.0
+
+    def _get_commitment_info(self, today):
+        """The commitment as the contract form and the portal state it:
+        ``end`` (last day of the commitment in force), ``fee`` (what a
+        cancellation today would cost) and ``text``, in the customer's
+        language."""
+        self.ensure_one()
+        lang = self.env.context.get("lang") or self.partner_id.lang or self.env.lang
+        env = self.with_context(lang=lang).env
+        end = self._get_commitment_end_on(today)
+        info = {"end": end, "fee": 0.0, "text": ""}
+        if not end:
+            info["text"] = env._("No commitment")
+            return info
+        date = format_date(env, end, lang_code=lang)
+        if today > end:
+            info["text"] = env._(
+                "Commitment ended on %(date)s: cancellation without fee", date=date
+            )
+            return info
+        fee = self._get_early_termination_fee(today)
+        info["fee"] = fee
+        if fee:
+            amount = formatLang(env, fee, currency_obj=self.currency_id)
+            info["text"] = env._(
+                "Commitment until %(date)s: early-termination fee today %(amount)s",
+                date=date,
+                amount=amount,
+            )
+        else:
+            info["text"] = env._("Commitment until %(date)s: no early-termination fee", date=date)
+        return info
 
     def _cancel(self, reason=None, timing="now", today=None, note=None):
         """Cancel now or at the end of the period, with a reason; refund and fee
@@ -1514,7 +1655,7 @@ class RbmContract(models.Model):
         ):
             plan = contract.plan_id
             if (
-                plan.auto_renew
+                contract.commitment_end_action == "renew"
                 and contract.renewal_notice_sent != contract.commitment_end
                 and contract.commitment_end - timedelta(days=plan.renewal_notice_days) <= today
             ):
@@ -1524,11 +1665,9 @@ class RbmContract(models.Model):
         for contract in Contract.search(
             running + [("commitment_end", "<", today), ("date_end", "=", False)]
         ):
-            if not contract.plan_id.auto_renew:
+            if contract.commitment_end_action != "renew":
                 continue
-            new_end = contract.commitment_end
-            while new_end < today:
-                new_end += relativedelta(months=contract.plan_id.renewal_months or 12)
+            new_end = contract._get_commitment_end_on(today)
             contract.commitment_end = new_end
             contract.message_post(
                 body=_("Renewed until %(date)s.", date=format_date(self.env, new_end)),
@@ -1637,13 +1776,18 @@ class RbmContract(models.Model):
                     "currency_id": currency.id,
                     "date": date,
                     "event_type": event_type,
+                    "contract_event_type": event_type,
                     "reason": reason,
                     "mrr_before": old,
                     "delta": currency.round(new - old),
                     "mrr_after": new,
                 }
             )
-        return self.env["rbm.mrr.event"].sudo().create(vals_list)
+        events = self.env["rbm.mrr.event"].sudo().create(vals_list)
+        if events:
+            # the type is the customer's movement, all their contracts together
+            events._reclassify_customer_events(events.partner_id.ids)
+        return events
 
     def _demo_bill_until_today(self):
         """Demo data: bill what the demo contracts owe today, and let most

@@ -181,7 +181,10 @@ class RbmKpi(models.AbstractModel):
             ),
         }
 
-    def _get_kpi_realised_revenue_by_partner(self, date_to, filters, partner_ids=None):
+    def _get_kpi_realised_revenue_by_partner(self, date_to, filters, partner_ids=None, paid=True):
+        """Untaxed revenue of the posted customer invoices less credit notes
+        of the contracts, invoiced up to ``date_to``, per customer: the paid
+        (or being paid) ones only, or all of them (``paid=False``: invoiced)."""
         self.env["account.move"].flush_model(
             ["rbm_contract_id", "commercial_partner_id", "state", "payment_state", "move_type"]
         )
@@ -198,12 +201,13 @@ class RbmKpi(models.AbstractModel):
                   JOIN rbm_contract c ON c.id = m.rbm_contract_id
                  WHERE m.state = 'posted'
                    AND m.move_type IN ('out_invoice', 'out_refund')
-                   AND m.payment_state IN ('paid', 'in_payment')
+                   AND (NOT %(paid)s OR m.payment_state IN ('paid', 'in_payment'))
                    AND m.invoice_date <= %(date_to)s
                    AND %(condition)s
               GROUP BY m.commercial_partner_id
                 """,
                 date_to=date_to,
+                paid=paid,
                 condition=condition,
                 # one currency chosen: amounts in it, not in the company's
                 amount=SQL("m.amount_untaxed_in_currency_signed")
@@ -245,6 +249,46 @@ class RbmKpi(models.AbstractModel):
         rows, first_new = self._get_kpi_rows(date_from, end, filters)
         result = kpi_engine.compute_kpis(rows, date_from, end, first_new=first_new)
         return result["avg_monthly_revenue_churn_rate"]
+
+    @api.model
+    def _get_kpi_customer_history(self, partner_ids, today):
+        """Per customer: ``mrr`` today and ``months``, ``(month, MRR at its
+        end)`` from the month of their first movement to the current one (up
+        to today), computed by the KPI engine from their movements."""
+        if not partner_ids:
+            return {}
+        Event = self.env["rbm.mrr.event"]
+        Event.flush_model()
+        rows_by_partner = {}
+        events = Event.sudo().search_fetch(
+            [
+                ("partner_id", "in", list(partner_ids)),
+                ("date", "<=", today),
+                ("company_id", "in", self.env.companies.ids),
+            ],
+            ["contract_id", "partner_id", "date", "event_type", "delta", "mrr_after"],
+            order="date, id",
+        )
+        for event in events:
+            rows_by_partner.setdefault(event.partner_id.id, []).append(
+                (
+                    event.contract_id.id,
+                    event.partner_id.id,
+                    event.date,
+                    event.event_type,
+                    event.delta,
+                    event.mrr_after,
+                )
+            )
+        result = {}
+        for partner_id, rows in rows_by_partner.items():
+            date_from = kpi_engine.month_start(rows[0][2])
+            kpis = kpi_engine.compute_kpis(rows, date_from, today)
+            result[partner_id] = {
+                "mrr": kpis["mrr"],
+                "months": [(month["month"], month["mrr_end"]) for month in kpis["months"]],
+            }
+        return result
 
     # ------------------------------------------------------------
     # DASHBOARD (RPC)

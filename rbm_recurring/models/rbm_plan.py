@@ -1,7 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..tools import check_staff_access
+from ..tools import COMMITMENT_END_ACTIONS, check_staff_access
 
 PERIOD_UNITS = [
     ("day", "Days"),
@@ -98,7 +98,9 @@ class RbmPlan(models.Model):
         "instead of becoming active.",
     )
     trial_reminder_days = fields.Integer(
-        default=3, help="Days before the end of the trial to remind the customer."
+        default=3,
+        help="The trial reminder is sent this many days before the last day of the trial "
+        "(counted back from that day).",
     )
     commitment_months = fields.Integer(
         string="Commitment (months)",
@@ -117,17 +119,26 @@ class RbmPlan(models.Model):
         string="Early-Termination Fee",
         help="Fixed amount, or percentage of the MRR of each remaining month of commitment.",
     )
-    auto_renew = fields.Boolean(
-        default=True,
-        help="At the end of the commitment, renew for the renewal term; otherwise "
-        "the contract expires.",
+    commitment_end_action = fields.Selection(
+        COMMITMENT_END_ACTIONS,
+        string="At the End of the Commitment",
+        default="continue",
+        required=True,
+        help="Continue without commitment: billing goes on at the current price and the "
+        "contract can be cancelled without a fee from the day after the commitment ends. "
+        "Renew the commitment: a new commitment of the renewal term starts and the "
+        "early-termination fee applies again. End the contract: it expires on the last day "
+        "of the commitment. Each contract may override it.",
     )
     renewal_months = fields.Integer(
         string="Renewal Term (months)",
         default=12,
+        help="Length of each renewed commitment (with 'Renew the commitment').",
     )
     renewal_notice_days = fields.Integer(
-        default=30, help="Days before the end of the commitment to notify the customer."
+        default=30,
+        help="The renewal notice is sent this many days before the last day of the commitment "
+        "(counted back from that day), when the commitment renews.",
     )
     # changes and cancellation
     upgrade_timing = fields.Selection(

@@ -10,5 +10,6 @@ from . import (
     test_provisioning,
     test_self_service,
     test_self_service_concurrency,
+    test_terms,
     test_tours,
 )

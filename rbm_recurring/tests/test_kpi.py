@@ -19,7 +19,7 @@ class TestKpi(RbmBillingCase):
     customer contract (salesperson)    movements                             MRR 12/26
     ======== ========================= ===================================== =========
     A        Small 100 (user 1)        new 07/2025, upgrade to Big 16/03/26  200
-    A        Small 100 (user 1)        new 01/06/26 (existing customer)      100
+    A        Small 100 (user 1)        01/06/26: expansion (A has MRR)       100
     B        Big 200 (user 2)          new 09/2025, downgrade 01/05/26       100
     C        Small 100 (user 1)        new 10/2025, cancelled, churn 15/02   0
     D        Yearly 1200/yr (user 2)   new 01/01/26 (MRR 100), paid invoice  100
@@ -158,7 +158,8 @@ class TestKpi(RbmBillingCase):
         self.assertEqual((k["mrr_start"], k["mrr"], k["arr"]), (500.0, 800.0, 9600.0))
         self.assertEqual(
             [k[key] for key in ("new", "expansion", "contraction", "churn", "reactivation")],
-            [500.0, 100.0, -100.0, -300.0, 100.0],  # new: D, F, A's 2nd contract, G
+            # new: D, F, G; expansion: A's upgrade and A's 2nd contract (A had MRR)
+            [400.0, 200.0, -100.0, -300.0, 100.0],
         )
         self.assertEqual(k["net_new"], 300.0)
         # A (2 contracts), B, D, E, G
@@ -200,9 +201,14 @@ class TestKpi(RbmBillingCase):
         self.assertEqual(
             [m["net_new"] for m in months], [100, -100, 100, 100, -100, 0, 200, 100, 0, -100, 0, 0]
         )
+        # June: A's second contract is an expansion of customer A, E's suspension a churn
         self.assertEqual(
-            [(m["new"], m["churn"]) for m in months if m["month"] == d("2026-06-01")],
-            [(100.0, -100.0)],
+            [
+                (m["new"], m["expansion"], m["churn"])
+                for m in months
+                if m["month"] == d("2026-06-01")
+            ],
+            [(0.0, 100.0, -100.0)],
         )
         self.assertEqual([m["customers_end"] for m in months], [5, 4, 4, 5, 5, 4, 5, 6, 6, 5, 5, 5])
         self.assertEqual(
@@ -242,8 +248,11 @@ class TestKpi(RbmBillingCase):
     def test_mrr_at_other_dates(self):
         self.assertEqual(self.Kpi._get_kpis(d("2025-07-01"), d("2025-07-31"))["mrr"], 100.0)
         k = self.Kpi._get_kpis(d("2026-06-01"), d("2026-06-01"))
-        # E suspended, A's second contract started, the same day
-        self.assertEqual((k["mrr_start"], k["mrr"], k["new"], k["churn"]), (600, 600, 100, -100))
+        # E suspended, A's second contract started (an expansion of A), the same day
+        self.assertEqual(
+            (k["mrr_start"], k["mrr"], k["new"], k["expansion"], k["churn"]),
+            (600, 600, 0, 100, -100),
+        )
 
     def test_multi_company_isolation(self):
         company1 = self.company
@@ -263,11 +272,19 @@ class TestKpi(RbmBillingCase):
         )
 
     def test_filters_by_plan_salesperson_product(self):
-        # plans are the contracts' current plans: B (downgraded), C, F, A's 2nd
+        # plans are the contracts' current plans: B (downgraded), C, F, A's 2nd; the
+        # movements keep the customer's type (A's 2nd contract: an expansion of A)
         small = self._kpis(plan_ids=[self.small.id])
         self.assertEqual(
-            (small["mrr_start"], small["new"], small["contraction"], small["churn"], small["mrr"]),
-            (300.0, 200.0, -100.0, -200.0, 200.0),
+            (
+                small["mrr_start"],
+                small["new"],
+                small["expansion"],
+                small["contraction"],
+                small["churn"],
+                small["mrr"],
+            ),
+            (300.0, 100.0, 100.0, -100.0, -200.0, 200.0),
         )
         big = self._kpis(plan_ids=[self.big.id])  # A's first contract and G
         self.assertEqual((big["mrr_start"], big["expansion"], big["mrr"]), (100.0, 100.0, 400.0))
@@ -291,8 +308,10 @@ class TestKpi(RbmBillingCase):
         churn = self._drill("churn")
         self.assertEqual(churn.contract_id, self.c | self.e | self.f)
         self.assertEqual(sum(churn.mapped("delta")), self._kpis()["churn"])
-        june_new = self._drill("new", d("2026-06-01"), d("2026-06-30"))
-        self.assertEqual(june_new.contract_id, self.a2)
+        self.assertFalse(self._drill("new", d("2026-06-01"), d("2026-06-30")))
+        june_expansion = self._drill("expansion", d("2026-06-01"), d("2026-06-30"))
+        self.assertEqual(june_expansion.contract_id, self.a2)
+        self.assertEqual(june_expansion.contract_event_type, "new")  # the contract's own
         self.assertEqual(len(self._drill("net_new")), 10)
         self.assertEqual(self._drill("mrr"), self.a1 | self.a2 | self.b | self.d | self.e | self.g)
         lost = self._drill("revenue_churn")

@@ -370,7 +370,10 @@ class TestContractLifecycle(RbmBillingCase):
 
     def test_renewal_notice_and_renewal(self):
         plan = self._make_plan(
-            commitment_months=12, auto_renew=True, renewal_months=12, renewal_notice_days=30
+            commitment_months=12,
+            commitment_end_action="renew",
+            renewal_months=12,
+            renewal_notice_days=30,
         )
         contract = self._make_contract(plan, d("2026-01-01"))
         self.assertEqual(contract.commitment_end, d("2026-12-31"))
@@ -383,7 +386,7 @@ class TestContractLifecycle(RbmBillingCase):
         self.assertIn(d("2027-01-01"), self._invoices(contract).mapped("rbm_period_start"))
 
     def test_expiry_without_renewal(self):
-        plan = self._make_plan(commitment_months=3, auto_renew=False)
+        plan = self._make_plan(commitment_months=3, commitment_end_action="end")
         contract = self._make_contract(plan, d("2026-09-01"))
         self.assertEqual(contract.date_end, d("2026-11-30"))
         self._run("2026-12-01")

@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 
@@ -60,6 +62,46 @@ class TestBillingClerkTour(HttpCase):
         self.assertEqual(first.state, "posted")
         self.assertEqual(first.amount_total, 99.90)
         self.assertEqual(len(contract.change_ids), 1)
+
+
+@tagged("post_install", "-at_install", "rbm_tours")
+class TestCustomerValueTour(HttpCase):
+    """The customer form's Subscription Value tab and the dashboard's
+    tooltips, in the browser (today is the real day: dates relative to it)."""
+
+    def test_customer_value_and_kpi_tooltips(self):
+        new_test_user(
+            self.env,
+            login="rbm_analyst",
+            groups="base.group_user,account.group_account_invoice,"
+            "rbm_recurring.rbm_recurring_group_manager",
+            name="Ana Receita",
+        )
+        product = self.env["product.product"].create(
+            {"name": "Tour Valor", "type": "service", "taxes_id": [Command.clear()]}
+        )
+        plan = self.env["rbm.plan"].create(
+            {
+                "name": "Plano Tour Valor",
+                "line_ids": [Command.create({"product_id": product.id, "price_unit": 250.0})],
+            }
+        )
+        customer = self.env["res.partner"].create(
+            {"name": "Cliente Valor Ltda", "is_company": True}
+        )
+        today = date.today()
+        # two months before the current one: three months of history
+        start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        start = (start - timedelta(days=1)).replace(day=1)
+        contract = self.env["rbm.contract"].create(
+            {"partner_id": customer.id, "plan_id": plan.id, "date_start": start}
+        )
+        contract.action_activate()
+        # the first period billed: 250 invoiced
+        contract._bill_due_periods(start)
+        self.start_tour(
+            f"/odoo/res.partner/{customer.id}", "rbm_customer_value_tour", login="rbm_analyst"
+        )
 
 
 @tagged("post_install", "-at_install")

@@ -50,6 +50,8 @@ class RbmContractCancelWizard(models.TransientModel):
                 )
             if prepared["fee"]:
                 html += Markup("<p>%s: %s</p>") % (prepared["fee_text"], money(prepared["fee"]))
+            elif prepared["commitment_text"]:
+                html += Markup("<p>%s.</p>") % prepared["commitment_text"]
             wizard.preview = html
 
     def action_confirm(self):
