@@ -177,6 +177,16 @@ class RbmContract(models.Model):
         "early-termination fee applies again. End the contract: it expires on the last day "
         "of the commitment. Taken from the plan; may be changed per contract.",
     )
+    renewal_months = fields.Integer(
+        string="Renewal Term (months)",
+        compute="_compute_renewal_months",
+        store=True,
+        readonly=False,
+        precompute=True,
+        tracking=True,
+        help="Length of each renewed commitment when the contract renews it. Taken from the "
+        "plan; may be changed per contract.",
+    )
     commitment_info = fields.Char(
         string="Early-Termination Fee",
         compute="_compute_commitment_info",
@@ -336,6 +346,23 @@ class RbmContract(models.Model):
             if contract.state in (False, "draft") or not contract.commitment_end_action:
                 contract.commitment_end_action = (
                     contract.plan_id.commitment_end_action or "continue"
+                )
+
+    @api.depends("plan_id")
+    def _compute_renewal_months(self):
+        for contract in self:
+            if contract.state in (False, "draft") or not contract.renewal_months:
+                contract.renewal_months = contract.plan_id.renewal_months or 12
+
+    @api.constrains("renewal_months")
+    def _check_renewal_months(self):
+        for contract in self:
+            if contract.renewal_months < 1:
+                raise ValidationError(
+                    _(
+                        "Contract %(contract)s, Renewal Term (months): at least 1 month.",
+                        contract=contract.display_name,
+                    )
                 )
 
     @api.depends("commitment_end", "commitment_end_action", "mrr", "state")
@@ -1494,13 +1521,13 @@ class RbmContract(models.Model):
     def _get_commitment_end_on(self, day):
         """Last day of the commitment in force on ``day``: the contract's, or,
         when it renews and ``day`` is past it, that of the renewed commitment
-        (terms of the plan's renewal term, each starting the day after the
+        (terms of the contract's renewal term, each starting the day after the
         previous one ends). False without a commitment."""
         self.ensure_one()
         end = self.commitment_end
         if not end or self.commitment_end_action != "renew":
             return end
-        months = self.plan_id.renewal_months or 12
+        months = self.renewal_months or self.plan_id.renewal_months or 12
         while end < day:
             end = end + timedelta(days=1) + relativedelta(months=months) - timedelta(days=1)
         return end

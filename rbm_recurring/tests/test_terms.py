@@ -6,7 +6,7 @@ from freezegun import freeze_time
 from lxml import html
 
 from odoo import Command
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, HttpCase, tagged
 
 from .common import RbmBillingCase, d
@@ -153,6 +153,29 @@ class TestCommitmentEnd(RbmBillingCase):
         self.assertEqual(contract.commitment_end, d("2026-12-31"))  # not renewed
         _preview, fee = self._cancel(contract, "2027-01-15")
         self.assertFalse(fee)
+
+    def test_contract_overrides_the_renewal_term(self):
+        """A renewing plan of 12-month renewals; this contract renews for 6,
+        set on its form: 31/12/2026 then 30/06/2027, 31/12/2027..."""
+        contract = self._contract("renew")
+        self.assertEqual(contract.renewal_months, 12)  # the plan's
+        with freeze_time("2026-03-01"):
+            form = Form(contract)
+            form.renewal_months = 6
+            form.save()
+        self.assertEqual(contract._get_commitment_end_on(d("2027-01-15")), d("2027-06-30"))
+        self.assertEqual(contract._get_commitment_end_on(d("2027-07-01")), d("2027-12-31"))
+        self._run("2026-12-01")
+        notice = contract.message_ids.filtered(lambda m: "renewal" in (m.subject or ""))
+        self.assertIn("for 6 months", " ".join(notice.body.split()))
+        self._run("2027-01-01")
+        self.assertEqual(contract.commitment_end, d("2027-06-30"))
+        self._run("2027-01-15")
+        _preview, fee = self._cancel(contract, "2027-01-15")
+        # 16/01/2027 to 01/07/2027 = 5 months 15 days -> 6 months x 100 x 50% = 300
+        self.assertEqual(fee.amount_total, 300.0)
+        with self.assertRaisesRegex(ValidationError, "Renewal Term"):
+            self._contract("renew", self.customer_b).renewal_months = 0
 
     def test_cannot_end_with_a_commitment_already_over(self):
         contract = self._contract("continue")
