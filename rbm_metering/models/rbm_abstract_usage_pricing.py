@@ -31,6 +31,7 @@ def check_price_digits(records, vals_list):
             except (InvalidOperation, TypeError, ValueError):
                 continue
             if exact.is_finite() and -exact.as_tuple().exponent > digits[1]:
+                text = format(exact.normalize(), "f")
                 raise ValidationError(
                     _(
                         '%(model)s %(record)s: the value %(value)s of the field "%(field)s" '
@@ -38,7 +39,7 @@ def check_price_digits(records, vals_list):
                         "Enter it with at most %(digits)s decimals.",
                         model=records._description,
                         record=", ".join(records.mapped("display_name")) if records else "",
-                        value=f"{exact.normalize():f}",
+                        value=text,
                         field=field._description_string(records.env),
                         digits=digits[1],
                     )
