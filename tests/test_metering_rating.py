@@ -268,6 +268,13 @@ def test_format_brazilian_quantities():
     assert rating.format_usage(12, "h") == "12 h"
 
 
+def test_format_unit_prices_keeps_every_decimal():
+    assert rating.format_unit_price(D("0.000125")) == "0,000125"
+    assert rating.format_unit_price(D("0.5")) == "0,50"
+    assert rating.format_unit_price(D("1234")) == "1.234,00"
+    assert rating.format_unit_price(0.005, "en_US") == "0.005"
+
+
 def test_parse_timestamp_and_quantity():
     assert rating.parse_timestamp("2027-01-01T12:00:00Z") == datetime(2027, 1, 1, 12)
     assert rating.parse_timestamp("2027-01-01T09:00:00-03:00") == datetime(2027, 1, 1, 12)

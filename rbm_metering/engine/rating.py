@@ -365,9 +365,12 @@ def separators(lang):
     return SEPARATORS.get((lang or "en_US")[:2], (".", ","))
 
 
-def format_quantity(value, lang="pt_BR", max_digits=3, decimal_point=None, thousands_sep=None):
+def format_quantity(
+    value, lang="pt_BR", max_digits=3, decimal_point=None, thousands_sep=None, min_digits=0
+):
     """``1234.5`` as ``1.234,5`` (pt_BR) or ``1,234.5`` (en_US): grouped
-    thousands, at most ``max_digits`` decimals, trailing zeros dropped."""
+    thousands, at most ``max_digits`` decimals, trailing zeros dropped (down
+    to ``min_digits`` decimals)."""
     point, sep = separators(lang)
     point = decimal_point if decimal_point is not None else point
     sep = thousands_sep if thousands_sep is not None else sep
@@ -375,13 +378,19 @@ def format_quantity(value, lang="pt_BR", max_digits=3, decimal_point=None, thous
     sign = "-" if value < 0 else ""
     text = f"{abs(value):.{max_digits}f}"
     whole, _dot, frac = text.partition(".")
-    frac = frac.rstrip("0")
+    frac = frac.rstrip("0").ljust(min(min_digits, max_digits), "0")
     groups = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
     groups.insert(0, whole)
     return sign + sep.join(groups) + (point + frac if frac else "")
+
+
+def format_unit_price(value, lang="pt_BR", max_digits=6, decimal_point=None, thousands_sep=None):
+    """A price per unit with all its decimals and at least two:
+    ``0.000125`` as ``0,000125``, ``0.5`` as ``0,50`` (pt_BR)."""
+    return format_quantity(value, lang, max_digits, decimal_point, thousands_sep, min_digits=2)
 
 
 def format_usage(

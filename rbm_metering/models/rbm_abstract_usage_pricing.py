@@ -33,7 +33,7 @@ def check_price_digits(records, vals_list):
             if exact.is_finite() and -exact.as_tuple().exponent > digits[1]:
                 text = format(exact.normalize(), "f")
                 raise ValidationError(
-                    _(
+                    records.env._(
                         '%(model)s %(record)s: the value %(value)s of the field "%(field)s" '
                         "has more than %(digits)s decimals and would be rounded when saved. "
                         "Enter it with at most %(digits)s decimals.",

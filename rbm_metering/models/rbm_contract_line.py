@@ -152,6 +152,31 @@ class RbmContractLine(models.Model):
         )
         return vals
 
+    def _get_usage_price_text(self):
+        """The usage price as the portal shows it: the pricing model, and the
+        price per unit with every decimal it has for the per-unit, package
+        and allowance models (``Per unit: R$ 0,000125``)."""
+        self.ensure_one()
+        labels = dict(self._fields["price_model"]._description_selection(self.env))
+        label = labels.get(self.price_model, "")
+        field = {"per_unit": "price_unit", "package": "price_unit", "allowance": "overage_price"}
+        if self.price_model not in field:
+            return label
+        lang = self.env.lang or "en_US"
+        lang_data = self.env["res.lang"]._get_data(code=lang)
+        number = rating.format_unit_price(
+            rating.to_decimal(self[field[self.price_model]]),
+            lang,
+            decimal_point=lang_data.decimal_point if lang_data else None,
+            thousands_sep=lang_data.thousands_sep if lang_data else None,
+        )
+        currency = self.currency_id or self.contract_id.currency_id
+        if currency.position == "after":
+            price = f"{number}\N{NO-BREAK SPACE}{currency.symbol}"
+        else:
+            price = f"{currency.symbol}\N{NO-BREAK SPACE}{number}"
+        return self.env._("%(model)s: %(price)s", model=label, price=price)
+
     def _get_usage_item_label(self, item):
         """Name of the line, with the property value it prices for a line
         priced by an event property (see ``rbm.contract._expand_price_filters``)."""

@@ -1,8 +1,10 @@
+import importlib.util
 import re
 from datetime import date, datetime, time, timedelta
 
 from odoo import Command
 from odoo.exceptions import ValidationError
+from odoo.modules.module import get_module_path
 from odoo.tests import Form, HttpCase, tagged
 
 from .common import RbmMeteringCase
@@ -117,9 +119,14 @@ class TestExactUsagePrices(RbmMeteringCase, HttpCase):
 
     def test_per_unit_price_of_an_eighth_of_a_tenth_of_a_cent(self):
         # 3.000.000 x 0,000125 = 375,00
-        self._run_case(
+        move = self._run_case(
             self.calls, [1000000, 2000000], "375.00", price_model="per_unit", price_unit=0.000125
         )
+        # the subscription page on the portal shows the price with all its decimals
+        contract = move.rbm_contract_id
+        token = contract._portal_ensure_token()
+        body = self.url_open(f"/my/subscriptions/{contract.id}?access_token={token}").text
+        self.assertIn("Per unit: $\N{NO-BREAK SPACE}0.000125", body)
 
     # ------------------------------------------------------------ percentage
 
@@ -249,3 +256,53 @@ class TestUsagePriceDigits(RbmMeteringCase):
         with self.assertRaisesRegex(ValidationError, 'field "Flat Fee" has more than 2 decimals'):
             tier.write({"flat_fee": 1.005})
         self.assertEqual(tier.price, 0.005)
+
+    def test_percentage_terms_through_the_form(self):
+        plan = self._make_plan()
+        payments = self._make_metric("payment_volume", "Payments", "BRL")
+        with self._usage_line_form(plan) as form:
+            form.product_id = self.product_usage
+            form.metric_id = payments
+            form.price_model = "percentage"
+            form.percent_rate = 1.99
+            form.event_fixed_fee = 0.39
+            form.event_min_amount = 0.5
+            form.event_max_amount = 5.0
+        line = plan.line_ids.filtered("metric_id")
+        self.assertEqual(
+            (line.percent_rate, line.event_fixed_fee, line.event_min_amount, line.event_max_amount),
+            (1.99, 0.39, 0.5, 5.0),
+        )
+        form = self._usage_line_form(plan)
+        form.product_id = self.product_usage
+        form.metric_id = payments
+        form.price_model = "percentage"
+        form.event_min_amount = 5.0
+        form.event_max_amount = 0.5
+        with self.assertRaisesRegex(ValidationError, "maximum per event is below the minimum"):
+            form.save()
+
+    def test_percentage_needs_a_summed_metric(self):
+        seats = self._make_metric("seats", "Seats", "users", aggregation="max")
+        with self.assertRaisesRegex(ValidationError, "must sum the events"):
+            self._make_usage_plan(seats, price_model="percentage", percent_rate=2.0)
+
+    def test_upgrade_keeps_the_usage_precision_at_least_product_price(self):
+        path = get_module_path("rbm_metering") + "/migrations/18.0.0.5.0/post-migrate.py"
+        spec = importlib.util.spec_from_file_location("rbm_metering_post_migrate_0_5", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        Precision = self.env["decimal.precision"]
+        Precision.search([("name", "=", "Product Price")]).digits = 8
+        self.env.flush_all()
+        migration.migrate(self.env.cr, "18.0.0.4.0")
+        self.env.invalidate_all()
+        Precision.env.registry.clear_cache()
+        self.assertEqual(Precision.precision_get("RBM Usage Price"), 8)
+        # the precision is only ever raised, never lowered
+        Precision.search([("name", "=", "Product Price")]).digits = 2
+        self.env.flush_all()
+        migration.migrate(self.env.cr, "18.0.0.4.0")
+        self.env.invalidate_all()
+        Precision.env.registry.clear_cache()
+        self.assertEqual(Precision.precision_get("RBM Usage Price"), 8)
