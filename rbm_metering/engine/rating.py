@@ -244,6 +244,23 @@ def percentage_parts(percentage, amounts=None, total=0, count=0, free_amount=0):
     low = None if percentage.event_min is None else to_decimal(percentage.event_min)
     high = None if percentage.event_max is None else to_decimal(percentage.event_max)
     free_events = int(percentage.free_events or 0)
+    if not free_events:
+        # the usual case, kept lean: one pass, no free events
+        parts = []
+        append = parts.append
+        for amount in map(to_decimal, amounts):
+            if free_left:
+                free_part = min(amount, free_left)
+                free_left -= free_part
+                charge = (amount - free_part) * rate + fixed
+            else:
+                charge = amount * rate + fixed
+            if low is not None and charge < low:
+                charge = low
+            if high is not None and charge > high:
+                charge = high
+            append(charge)
+        return parts
     parts = []
     for index, amount in enumerate(amounts):
         amount = to_decimal(amount)

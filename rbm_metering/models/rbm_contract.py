@@ -3,7 +3,7 @@ import io
 import random
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_FLOOR
+from decimal import ROUND_FLOOR, Decimal
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
@@ -436,7 +436,7 @@ class RbmContract(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT v.idx, u.quantity
+                SELECT v.idx, ARRAY_AGG(u.quantity::text ORDER BY u.timestamp, u.id)
                   FROM (VALUES %s)
                     AS v(idx, contract_id, metric_id, low, high, pkey, pval, pothers)
                   JOIN rbm_usage u
@@ -446,18 +446,17 @@ class RbmContract(models.Model):
                    AND (v.low IS NULL OR u.effective_timestamp >= v.low)
                    AND u.effective_timestamp < v.high
                    AND %s
-                 ORDER BY v.idx, u.timestamp, u.id
+                 GROUP BY v.idx
                 """,
                 values,
                 counted,
                 self._get_price_filter_condition(),
             )
         )
-        amounts = defaultdict(list)
-        for index, quantity in self.env.cr.fetchall():
-            amounts[index].append(rating.to_decimal(quantity))
+        # the quantities as text: exact, and read without a float on the way
+        amounts = {index: list(map(Decimal, texts)) for index, texts in self.env.cr.fetchall()}
         for index, item in enumerate(items):
-            item["amounts"] = amounts[index]
+            item["amounts"] = amounts.get(index, [])
 
     def _prepare_extra_invoice_line_vals(self, period, state, quantum, lang):
         result = super()._prepare_extra_invoice_line_vals(period, state, quantum, lang)
