@@ -277,9 +277,13 @@ class RbmContract(models.Model):
         )
 
     @api.model
-    def _get_price_filter_condition(self):
+    def _get_price_filter_condition(self, items):
         """The events of a rating item, on the columns ``pkey``, ``pval`` and
-        ``pothers`` of its ``VALUES`` row (see ``_get_price_filter_sql``)."""
+        ``pothers`` of its ``VALUES`` row (see ``_get_price_filter_sql``);
+        ``TRUE`` when none of ``items`` is priced by property (no test per
+        event then)."""
+        if not any(item.get("prop") for item in items):
+            return SQL("TRUE")
         return SQL(
             """
             (v.pkey IS NULL
@@ -338,7 +342,7 @@ class RbmContract(models.Model):
                     """,
                     values,
                     counted,
-                    self._get_price_filter_condition(),
+                    self._get_price_filter_condition(simple),
                 )
             )
             column = {"sum": 2, "max": 3, "count": 1, "count_unique": 4, "last": 5}
@@ -450,7 +454,7 @@ class RbmContract(models.Model):
                 """,
                 values,
                 counted,
-                self._get_price_filter_condition(),
+                self._get_price_filter_condition(items),
             )
         )
         # the quantities as text: exact, and read without a float on the way
@@ -524,7 +528,7 @@ class RbmContract(models.Model):
                 """,
                 self.env.uid,
                 SQL(", ").join(values),
-                self._get_price_filter_condition(),
+                self._get_price_filter_condition(rated),
             )
         )
         self.env["rbm.usage"].invalidate_model()  # invoice_id is related to the line
@@ -730,7 +734,7 @@ class RbmContract(models.Model):
                 values,
                 self.id,
                 STATEMENT_STATES,
-                self._get_price_filter_condition(),
+                self._get_price_filter_condition(items),
             )
         )
         column = {
