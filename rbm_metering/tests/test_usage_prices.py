@@ -202,6 +202,16 @@ class TestExactUsagePrices(RbmMeteringCase, HttpCase):
             },
         )
         self.assertIn("10,000 calls", lines["API calls (region: sa-east)"].name)
+        # the statement shows the same lines, with the same amounts
+        statement = move.rbm_contract_id._get_usage_statement(self.period_start)
+        self.assertEqual(
+            {item["name"]: f"{item['amount']:.2f}" for item in statement["metrics"]},
+            {
+                "API calls (region: sa-east)": "50.00",
+                "API calls (region: us-east)": "4.00",
+                "API calls (region: other values)": "10.00",
+            },
+        )
         # each event is on the invoice line of its region
         events = self.env["rbm.usage"].search(
             [("invoice_line_id", "in", move.invoice_line_ids.ids)]
