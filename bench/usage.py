@@ -58,6 +58,38 @@ METRIC = "bench_storage_gb"
 PARTNER_PREFIX = "Bench usage customer"
 
 
+# the other price models the rating is timed with (--price-models): the values
+# written on every contract's usage line
+PRICE_MODELS = {
+    # the payment-facilitator model: each event's charge computed on its own
+    "percentage": lambda Command: {
+        "price_model": "percentage",
+        "percent_rate": 1.99,
+        "event_fixed_fee": 0.39,
+        "event_min_amount": 0.50,
+        "event_max_amount": 5.00,
+        "free_events": 3,
+    },
+    # prices by the events' region: two values listed (sub-cent prices), the rest default
+    "region": lambda Command: {
+        "price_property": "region",
+        "price_filter_ids": [
+            Command.create({"value": "sp", "price_model": "per_unit", "price_unit": 0.000125}),
+            Command.create(
+                {
+                    "value": "rj",
+                    "price_model": "graduated",
+                    "tier_ids": [
+                        Command.create({"from_qty": 0, "to_qty": 10, "price": 0.005}),
+                        Command.create({"from_qty": 10, "to_qty": 0, "price": 0.0001}),
+                    ],
+                }
+            ),
+        ],
+    },
+}
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="rbm_bench_usage", help="throwaway database")
@@ -68,6 +100,13 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=0, help="odoo-bin --workers (0)")
     parser.add_argument("--orm-sample", type=int, default=100000, help="ORM create rows (100,000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    parser.add_argument(
+        "--price-models",
+        nargs="*",
+        default=sorted(PRICE_MODELS),
+        choices=sorted(PRICE_MODELS),
+        help="also time the rating with these price models (default: all)",
+    )
     billing.add_odoo_arguments(parser)
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)  # client mode: spec file
     return parser.parse_args()
@@ -289,7 +328,7 @@ def run(args):
     from dateutil.relativedelta import relativedelta
 
     import odoo
-    from odoo import SUPERUSER_ID, api, fields
+    from odoo import SUPERUSER_ID, Command, api, fields
 
     registry = odoo.modules.registry.Registry(args.db)
     t_setup = time.perf_counter()
@@ -362,28 +401,43 @@ def run(args):
         contracts = env["rbm.contract"].browse(contract_ids)
 
         # --- rating ----------------------------------------------------------
-        cr.execute("ANALYZE rbm_usage")
-        env.invalidate_all()
-        t0, q0 = time.perf_counter(), cr.sql_log_count
-        todo = contracts.with_context(rbm_billing_today=today, rbm_billing_until=None)
-        state = todo._prepare_billing_state()
-        lines = []
-        for contract in todo:
-            quantum = contract._get_quantum()
-            lang = contract.partner_id.lang or env.lang
-            for period in contract._get_due_periods(today):
-                lines += contract._prepare_extra_invoice_line_vals(period, state, quantum, lang)
-        rating_seconds = time.perf_counter() - t0
-        rating_queries = cr.sql_log_count - q0
-        rated = sum(item["count"] for item in state["usage_rated"])
-        usage_lines = len(state["usage_rated"])
-        if rated != expected:
-            raise SystemExit(f"bench: rated {rated} events, expected {expected}")
-        print(
-            f"rating: {rated} events of {len(contracts)} contracts into {usage_lines} usage "
-            f"invoice lines in {rating_seconds:.2f}s, {rating_queries} queries",
-            flush=True,
-        )
+        def rate(label):
+            cr.execute("ANALYZE rbm_usage")
+            env.invalidate_all()
+            t0, q0 = time.perf_counter(), cr.sql_log_count
+            todo = contracts.with_context(rbm_billing_today=today, rbm_billing_until=None)
+            state = todo._prepare_billing_state()
+            lines = []
+            for contract in todo:
+                quantum = contract._get_quantum()
+                lang = contract.partner_id.lang or env.lang
+                for period in contract._get_due_periods(today):
+                    lines += contract._prepare_extra_invoice_line_vals(period, state, quantum, lang)
+            seconds = time.perf_counter() - t0
+            queries = cr.sql_log_count - q0
+            rated = sum(item["count"] for item in state["usage_rated"])
+            if rated != expected:
+                raise SystemExit(f"bench: {label}: rated {rated} events, expected {expected}")
+            print(
+                f"rating ({label}): {rated} events of {len(contracts)} contracts into "
+                f"{len(lines)} usage invoice lines in {seconds:.2f}s, {queries} queries",
+                flush=True,
+            )
+            return seconds
+
+        rating_seconds = rate("allowance")
+        others = {}
+        for model in args.price_models:
+            # the same events under another price model (set untimed, then undone)
+            savepoint = cr.savepoint(flush=False)
+            try:
+                usage_lines = contracts.line_ids.filtered("metric_id")
+                usage_lines.write(PRICE_MODELS[model](Command))
+                env.flush_all()
+                others[model] = rate(model)
+            finally:
+                env.invalidate_all()
+                savepoint.close(rollback=True)
 
         # --- queries of the route's work, in-process -------------------------
         rng = random.Random(args.seed + 1)
@@ -444,7 +498,8 @@ def run(args):
     )
     print(
         f"usage: {args.events} events, {http_rate:.0f} events/s ingest, ratio "
-        f"{http_rate / orm_rate:.1f} vs ORM create, rating {rating_seconds:.1f} s",
+        f"{http_rate / orm_rate:.1f} vs ORM create, rating {rating_seconds:.1f} s"
+        + "".join(f", {model} {seconds:.1f} s" for model, seconds in others.items()),
         flush=True,
     )
 

@@ -1,7 +1,7 @@
 {
     "name": "RBM Metering",
     "summary": "Metered usage in any unit: metrics, usage events, rating and usage statements",
-    "version": "18.0.0.4.0",
+    "version": "18.0.0.5.0",
     "category": "Sales/Subscriptions",
     "author": "RBM",
     "website": "https://github.com/rbm-odoo/rbm",
@@ -11,6 +11,7 @@
         "security/rbm_metering_groups.xml",
         "security/ir.model.access.csv",
         "security/rbm_metering_security.xml",
+        "data/decimal_precision_data.xml",
         "data/ir_cron_data.xml",
         "data/rbm_usage_api_user_data.xml",
         "data/mail_template_data.xml",

@@ -131,6 +131,127 @@ def test_allowance_charges_exactly_the_overage(q, allowance):
     assert r.amount == max(q - allowance, D(0))
 
 
+# ------------------------------------------------------------ sub-cent prices
+
+
+API_TIERS = [(0, 1000, "0"), (1000, 10000, "0.01"), (10000, None, "0.005")]
+
+
+def test_sub_cent_tiers_are_exact():
+    # 12.500 calls: 1.000 free + 9.000 x 0,01 + 2.500 x 0,005 = 0 + 90,00 + 12,50 = 102,50
+    assert rating.price_usage(12500, "graduated", tiers=API_TIERS).amount == D("102.50")
+    # volume: all 12.500 in the last tier: 12.500 x 0,005 = 62,50
+    assert rating.price_usage(12500, "volume", tiers=API_TIERS).amount == D("62.50")
+    # 0,0002 up to 1.000.000, then 0,0001: 3.500.000 -> 200,00 + 250,00 = 450,00
+    tiers = [(0, 1000000, "0.0002"), (1000000, None, "0.0001")]
+    assert rating.price_usage(3500000, "graduated", tiers=tiers).amount == D("450.00")
+    # per unit 0,000125 x 3.000.000 = 375,00
+    assert rating.price_usage(3000000, "per_unit", unit_price="0.000125").amount == D("375.00")
+
+
+def test_rounding_happens_once_on_the_total():
+    # 5 tiers of 15 units at 0,0001 = 0,0015 each: rounded per tier 5 x 0,00 = 0,00;
+    # rounded once on the total 5 x 0,0015 = 0,0075 -> 0,01
+    tiers = [(0, 15, "0.0001"), (15, 30, "0.0001"), (30, 45, "0.0001"), (45, 60, "0.0001")]
+    tiers.append((60, None, "0.0001"))
+    assert rating.price_usage(75, "graduated", tiers=tiers).amount == D("0.01")
+
+
+# ------------------------------------------------------------ percentage (Lago)
+
+FACILITATOR = rating.Percentage(rate="1.99", fixed_fee="0.39", event_min="0.50", event_max="5.00")
+
+
+def test_percentage_with_fixed_fee_min_and_max():
+    amounts = [D("5.00"), D("1000.00"), D("100.00"), D("10.00"), D("10.00"), D("10.00")]
+    r = rating.price_usage(
+        sum(amounts), "percentage", percentage=FACILITATOR, amounts=amounts, count=6
+    )
+    # 5,00: 0,0995 + 0,39 = 0,4895 -> at least 0,50
+    # 1.000,00: 19,90 + 0,39 = 20,29 -> at most 5,00
+    # 100,00: 1,99 + 0,39 = 2,38
+    # 10,00 x 3: (0,199 + 0,39) x 3 = 1,767
+    # total 0,50 + 5,00 + 2,38 + 1,767 = 9,647 -> 9,65
+    assert r.parts == [D("0.50"), D("5.00"), D("2.3800"), D("0.5890"), D("0.5890"), D("0.5890")]
+    assert r.amount == D("9.65")
+
+
+def test_percentage_rounds_once_not_per_event():
+    # 7 x (10,00 x 1,99% + 0,39) = 7 x 0,589 = 4,123 -> 4,12 (per event: 7 x 0,59 = 4,13)
+    terms = rating.Percentage(rate="1.99", fixed_fee="0.39")
+    r = rating.price_usage(70, "percentage", percentage=terms, count=7)
+    assert r.amount == D("4.12")
+
+
+def test_percentage_free_events_and_free_amount():
+    terms = rating.Percentage(rate="2", fixed_fee="0.10", free_events=3)
+    amounts = [D(100), D(200), D(300), D(400)]
+    # the first 3 events are free; the 4th: 400 x 2% + 0,10 = 8,10
+    r = rating.price_usage(1000, "percentage", percentage=terms, amounts=amounts, count=4)
+    assert r.amount == D("8.10")
+    # with a free amount of 250 too, whichever comes first: 100 free, 200 -> 150 free and
+    # 50 x 2% + 0,10 = 1,10; then nothing is free: 300 -> 6,10; 400 -> 8,10; total 15,30
+    r = rating.price_usage(
+        1000, "percentage", percentage=terms, amounts=amounts, count=4, allowance=250
+    )
+    assert r.amount == D("15.30")
+    # only the free amount (no free events): the rate on 1.000 - 250 = 750 -> 15,00,
+    # the fixed fee on every event: 4 x 0,10 = 0,40; total 15,40
+    plain = rating.Percentage(rate="2", fixed_fee="0.10")
+    assert rating.price_usage(
+        1000, "percentage", percentage=plain, count=4, allowance=250
+    ).amount == D("15.40")
+
+
+def test_percentage_per_event_rules_need_the_events():
+    with pytest.raises(ValueError):
+        rating.price_usage(10, "percentage", percentage=FACILITATOR, count=1)
+
+
+def test_graduated_percentage_follows_lagos_example():
+    # Lago's documented tiers: 0-1.000 at 1% + 200, 1.000-10.000 at 2% + 300, above 3% + 400
+    tiers = [(0, 1000, "1", "200"), (1000, 10000, "2", "300"), (10000, None, "3", "400")]
+    # 500: 500 x 1% + 200 = 205,00
+    assert rating.price_usage(500, "graduated_percentage", tiers=tiers).amount == D("205.00")
+    # 1.050: 1.000 x 1% + 200 + 50 x 2% + 300 = 10 + 200 + 1 + 300 = 511,00
+    assert rating.price_usage(1050, "graduated_percentage", tiers=tiers).amount == D("511.00")
+
+
+amounts_st = st.lists(st.decimals(min_value=0, max_value=10**5, places=2), max_size=40)
+money_st = st.decimals(min_value=0, max_value=50, places=6)
+
+
+@given(amounts_st, money_st, money_st, st.decimals(min_value=0, max_value=100, places=4))
+def test_percentage_per_event_bounds_are_respected(amounts, low, span, rate):
+    terms = rating.Percentage(rate=rate, fixed_fee="0.39", event_min=low, event_max=low + span)
+    parts = rating.percentage_parts(terms, amounts=amounts)
+    assert len(parts) == len(amounts)
+    assert all(low <= part <= low + span for part in parts)
+    r = rating.price_usage(sum(amounts, D(0)), "percentage", percentage=terms, amounts=amounts)
+    assert r.amount == rating.round_money(sum(parts, D(0)))
+
+
+@given(amounts_st, st.decimals(min_value=0, max_value=100, places=4), money_st, money_st)
+def test_percentage_without_per_event_rules_needs_only_totals(amounts, rate, fee, free):
+    terms = rating.Percentage(rate=rate, fixed_fee=fee)
+    total = sum(amounts, D(0))
+    by_event = rating.percentage_parts(terms, amounts=amounts, free_amount=free)
+    by_total = rating.percentage_parts(terms, total=total, count=len(amounts), free_amount=free)
+    assert sum(by_event, D(0)) == sum(by_total, D(0))
+
+
+@given(quantities)
+def test_graduated_percentage_is_the_sum_of_its_tiers(q):
+    tiers = [(0, 1000, "1", "200"), (1000, 10000, "2", "300"), (10000, None, "3", "400")]
+    r = rating.price_usage(q, "graduated_percentage", tiers=tiers)
+    expected = D(0)
+    for low, high, pct, fee in tiers:
+        if q > low:
+            top = q if high is None else min(q, D(high))
+            expected += (top - low) * D(pct) / 100 + D(fee)
+    assert r.amount == rating.round_money(expected)
+
+
 # ------------------------------------------------------------ formatting and parsing
 
 
@@ -145,6 +266,13 @@ def test_format_brazilian_quantities():
         "1,234.5 GB — allowance 1,000 GB"
     )
     assert rating.format_usage(12, "h") == "12 h"
+
+
+def test_format_unit_prices_keeps_every_decimal():
+    assert rating.format_unit_price(D("0.000125")) == "0,000125"
+    assert rating.format_unit_price(D("0.5")) == "0,50"
+    assert rating.format_unit_price(D("1234")) == "1.234,00"
+    assert rating.format_unit_price(0.005, "en_US") == "0.005"
 
 
 def test_parse_timestamp_and_quantity():

@@ -10,10 +10,24 @@ Pricing models (``price_usage``):
   fee of every tier reached);
 - ``volume``: every unit at the price of the tier the *total* falls in (plus
   that tier's flat fee);
-- ``package``: ``unit_price`` per started block of ``package_size`` units.
+- ``package``: ``unit_price`` per started block of ``package_size`` units;
+- ``percentage``: a ``rate`` (percent) of the amount carried by each event
+  (the metric's quantity, a sum of e.g. the ``amount`` property), plus a
+  ``fixed_fee`` per event, each event's charge kept between ``event_min``
+  and ``event_max``, the first ``free_events`` events free and the
+  ``allowance`` as the free amount of the period (see :func:`percentage_parts`);
+- ``graduated_percentage``: the period's amount split into tiers, each tier's
+  share at the tier's ``rate`` (percent) plus its flat fee once the tier is
+  reached (see :func:`graduated_percentage_parts`).
 
-For every model an ``allowance`` is deducted first (free units), and a
-``minimum`` charge applies last. Tiers are ``(from_qty, to_qty, price, flat_fee)``
+The percentage models follow Lago's "Percentage" and "Graduated percentage"
+charge models (getlago.com/docs/guide/plans/charges/charge-models/percentage
+and .../graduated-percentage).
+
+For every model an ``allowance`` is deducted first (free units; for
+``percentage`` the free amount, deducted event by event), and a ``minimum``
+charge applies last. Nothing is rounded before the total: the exact parts are
+added and the sum is rounded once to the currency. Tiers are ``(from_qty, to_qty, price, flat_fee)``
 with ``to_qty`` ``None`` for the last, open-ended tier; a tier covers the
 quantities ``(from_qty, to_qty]``.
 """
@@ -25,10 +39,24 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 AGGREGATIONS = ("sum", "max", "count", "count_unique", "last", "time_weighted_sum")
-PRICE_MODELS = ("per_unit", "allowance", "graduated", "volume", "package")
+PRICE_MODELS = (
+    "per_unit",
+    "allowance",
+    "graduated",
+    "volume",
+    "package",
+    "percentage",
+    "graduated_percentage",
+)
+HUNDRED = Decimal(100)
 PRORATION_POLICIES = ("prorate", "full")
 
 Tier = namedtuple("Tier", "from_qty to_qty price flat_fee", defaults=(Decimal(0),))
+Percentage = namedtuple(
+    "Percentage",
+    "rate fixed_fee event_min event_max free_events",
+    defaults=(Decimal(0), Decimal(0), None, None, 0),
+)
 Rating = namedtuple("Rating", "quantity billable amount parts")
 
 ZERO = Decimal(0)
@@ -175,6 +203,101 @@ def volume_tier(quantity, tiers):
     return tiers[-1]
 
 
+def percentage_needs_events(percentage):
+    """Whether the ``percentage`` terms need each event's amount (a per-event
+    minimum or maximum, or free events); otherwise the period's total amount
+    and event count are enough."""
+    if percentage is None:
+        return False
+    return bool(percentage.event_min is not None or percentage.event_max is not None) or bool(
+        percentage.free_events
+    )
+
+
+def percentage_parts(percentage, amounts=None, total=0, count=0, free_amount=0):
+    """Exact (unrounded) charge of the percentage model, Lago's "Percentage"
+    charge model: ``rate`` percent of the amount, plus ``fixed_fee`` per event.
+
+    - ``free_events``: the first N events (in the order given: timestamp
+      order) are free: neither the rate nor the fixed fee applies to them
+      (Lago's free units per events);
+    - ``free_amount``: the first part of the period's amount is free of the
+      rate (Lago's free units per total aggregation); the fixed fee still
+      applies. When both are set the free part ends at whichever comes first
+      (the first 3 events *or* the first R$ 500,00): an event past the N-th
+      is charged in full, and an event crossing the free amount pays the rate
+      on its excess and the fixed fee;
+    - ``event_min`` / ``event_max``: each charged event costs at least / at
+      most this much (rate + fixed fee together); a free event costs nothing.
+
+    ``amounts`` are the events' amounts, needed when a per-event rule is set
+    (:func:`percentage_needs_events`); without them ``total`` and ``count``
+    are used. Returns a list of exact parts (one per event, or two)."""
+    rate = to_decimal(percentage.rate) / HUNDRED
+    fixed = to_decimal(percentage.fixed_fee)
+    free_left = to_decimal(free_amount)
+    if amounts is None:
+        if percentage_needs_events(percentage):
+            raise ValueError("per-event percentage rules need the events' amounts")
+        total = to_decimal(total)
+        return [max(total - free_left, ZERO) * rate, Decimal(count) * fixed]
+    low = None if percentage.event_min is None else to_decimal(percentage.event_min)
+    high = None if percentage.event_max is None else to_decimal(percentage.event_max)
+    free_events = int(percentage.free_events or 0)
+    if not free_events:
+        # the usual case, kept lean: one pass, no free events
+        parts = []
+        append = parts.append
+        for amount in map(to_decimal, amounts):
+            if free_left:
+                free_part = min(amount, free_left)
+                free_left -= free_part
+                charge = (amount - free_part) * rate + fixed
+            else:
+                charge = amount * rate + fixed
+            if low is not None and charge < low:
+                charge = low
+            if high is not None and charge > high:
+                charge = high
+            append(charge)
+        return parts
+    parts = []
+    for index, amount in enumerate(amounts):
+        amount = to_decimal(amount)
+        if free_events and index >= free_events:
+            free_part = ZERO
+            free_left = ZERO  # the free window is over
+        elif free_events:
+            free_part = amount if not free_amount else min(amount, free_left)
+        else:
+            free_part = min(amount, free_left)
+        free_left -= min(free_part, free_left)
+        if free_events and index < free_events and free_part == amount:
+            parts.append(ZERO)  # a free event
+            continue
+        charge = (amount - free_part) * rate + fixed
+        if low is not None:
+            charge = max(charge, low)
+        if high is not None:
+            charge = min(charge, high)
+        parts.append(charge)
+    return parts
+
+
+def graduated_percentage_parts(amount, tiers):
+    """Exact charge of each tier for the period's ``amount``, Lago's
+    "Graduated percentage" model: the amount fills the tiers in order, each
+    tier's share at the tier's rate (``price``, in percent), plus the tier's
+    flat fee once the tier is reached."""
+    return [
+        part
+        for part in graduated_parts(
+            amount,
+            [(t.from_qty, t.to_qty, t.price / HUNDRED, t.flat_fee) for t in normalize_tiers(tiers)],
+        )
+    ]
+
+
 def package_count(quantity, package_size):
     """Number of started packages of ``package_size`` units."""
     size = to_decimal(package_size)
@@ -196,10 +319,15 @@ def price_usage(
     package_size=1,
     minimum=0,
     quantum="0.01",
+    percentage=None,
+    amounts=None,
+    count=0,
 ):
     """Price ``quantity`` with a pricing model; returns a :class:`Rating`
     (quantity, billable quantity after the allowance, amount rounded to
-    ``quantum``, exact parts before the minimum)."""
+    ``quantum`` once, exact parts before the minimum). ``percentage`` (a
+    :class:`Percentage`), ``amounts`` (each event's amount, in timestamp
+    order) and ``count`` (events) are for the ``percentage`` model."""
     if model not in PRICE_MODELS:
         raise ValueError(f"unknown price model {model!r}")
     quantity = to_decimal(quantity)
@@ -218,8 +346,18 @@ def price_usage(
             parts = [billable * tier.price + tier.flat_fee]
         else:
             parts = []
-    else:
+    elif model == "package":
         parts = [package_count(billable, package_size) * to_decimal(unit_price)]
+    elif model == "graduated_percentage":
+        parts = graduated_percentage_parts(billable, tiers) if billable else []
+    else:
+        parts = percentage_parts(
+            percentage or Percentage(),
+            amounts=amounts,
+            total=quantity,
+            count=count,
+            free_amount=allowance,
+        )
     amount = round_money(sum(parts, ZERO), quantum)
     amount = max(amount, round_money(to_decimal(minimum), quantum))
     return Rating(quantity, billable, amount, parts)
@@ -244,9 +382,12 @@ def separators(lang):
     return SEPARATORS.get((lang or "en_US")[:2], (".", ","))
 
 
-def format_quantity(value, lang="pt_BR", max_digits=3, decimal_point=None, thousands_sep=None):
+def format_quantity(
+    value, lang="pt_BR", max_digits=3, decimal_point=None, thousands_sep=None, min_digits=0
+):
     """``1234.5`` as ``1.234,5`` (pt_BR) or ``1,234.5`` (en_US): grouped
-    thousands, at most ``max_digits`` decimals, trailing zeros dropped."""
+    thousands, at most ``max_digits`` decimals, trailing zeros dropped (down
+    to ``min_digits`` decimals)."""
     point, sep = separators(lang)
     point = decimal_point if decimal_point is not None else point
     sep = thousands_sep if thousands_sep is not None else sep
@@ -254,13 +395,19 @@ def format_quantity(value, lang="pt_BR", max_digits=3, decimal_point=None, thous
     sign = "-" if value < 0 else ""
     text = f"{abs(value):.{max_digits}f}"
     whole, _dot, frac = text.partition(".")
-    frac = frac.rstrip("0")
+    frac = frac.rstrip("0").ljust(min(min_digits, max_digits), "0")
     groups = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
     groups.insert(0, whole)
     return sign + sep.join(groups) + (point + frac if frac else "")
+
+
+def format_unit_price(value, lang="pt_BR", max_digits=6, decimal_point=None, thousands_sep=None):
+    """A price per unit with all its decimals and at least two:
+    ``0.000125`` as ``0,000125``, ``0.5`` as ``0,50`` (pt_BR)."""
+    return format_quantity(value, lang, max_digits, decimal_point, thousands_sep, min_digits=2)
 
 
 def format_usage(

@@ -3,7 +3,7 @@ import io
 import random
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_FLOOR
+from decimal import ROUND_FLOOR, Decimal
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
@@ -229,6 +229,7 @@ class RbmContract(models.Model):
                         }
                     )
                 low = high
+        ratings = self._expand_price_filters(ratings)
         self._aggregate_usage(ratings)
         by_period = defaultdict(list)
         for item in ratings:
@@ -236,6 +237,61 @@ class RbmContract(models.Model):
         state["usage"] = by_period
         state["usage_rated"] = []
         return state
+
+    @api.model
+    def _expand_price_filters(self, items):
+        """One rating item per price of a line priced by an event property
+        (Lago's charge filters): one per value listed (``filter``, the
+        events whose property has that value) and one for the line's own
+        price (the events with any other value or without the property).
+        Every item gets ``filter``, ``prop`` (the property or ``None``),
+        ``value`` and ``others`` (the values listed, for the default item),
+        which the SQL of the aggregation and of the rating apply."""
+        result = []
+        for item in items:
+            line = item["line"]
+            rows = line.price_filter_ids if line.price_property else line.price_filter_ids.browse()
+            if not line.price_property:
+                result.append({**item, "filter": rows, "prop": None, "value": None, "others": None})
+                continue
+            for row in rows:
+                result.append(
+                    {**item, "filter": row, "prop": line.price_property, "value": row.value}
+                    | {"others": None}
+                )
+            result.append(
+                {**item, "filter": rows.browse(), "prop": line.price_property, "value": None}
+                | {"others": rows.mapped("value")}
+            )
+        return result
+
+    @api.model
+    def _get_price_filter_sql(self, item):
+        """The ``(property, value, other values)`` columns of a rating item
+        in the SQL ``VALUES`` (see ``_expand_price_filters``)."""
+        return SQL(
+            "%s::text, %s::text, %s::text[]",
+            item.get("prop"),
+            item.get("value"),
+            item.get("others") or [],
+        )
+
+    @api.model
+    def _get_price_filter_condition(self, items):
+        """The events of a rating item, on the columns ``pkey``, ``pval`` and
+        ``pothers`` of its ``VALUES`` row (see ``_get_price_filter_sql``);
+        ``TRUE`` when none of ``items`` is priced by property (no test per
+        event then)."""
+        if not any(item.get("prop") for item in items):
+            return SQL("TRUE")
+        return SQL(
+            """
+            (v.pkey IS NULL
+             OR (v.pval IS NOT NULL AND u.properties ->> v.pkey = v.pval)
+             OR (v.pval IS NULL AND (u.properties ->> v.pkey IS NULL
+                                     OR NOT (u.properties ->> v.pkey = ANY (v.pothers)))))
+            """
+        )
 
     @api.model
     def _aggregate_usage(self, ratings, statement=False):
@@ -256,13 +312,14 @@ class RbmContract(models.Model):
         if simple:
             values = SQL(", ").join(
                 SQL(
-                    "(%s, %s, %s, %s::timestamp, %s::timestamp, %s)",
+                    "(%s, %s, %s, %s::timestamp, %s::timestamp, %s, %s)",
                     index,
                     item["contract"].id,
                     item["metric"].id,
                     item["low"],
                     item["high"],
                     item["metric"].unique_property or "",
+                    self._get_price_filter_sql(item),
                 )
                 for index, item in enumerate(simple)
             )
@@ -272,17 +329,20 @@ class RbmContract(models.Model):
                     SELECT v.idx, COUNT(u.id), SUM(u.quantity), MAX(u.quantity),
                            COUNT(DISTINCT u.properties ->> v.prop),
                            (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1]
-                      FROM (VALUES %s) AS v(idx, contract_id, metric_id, low, high, prop)
+                      FROM (VALUES %s)
+                        AS v(idx, contract_id, metric_id, low, high, prop, pkey, pval, pothers)
                       JOIN rbm_usage u
                         ON u.contract_id = v.contract_id
                        AND u.metric_id = v.metric_id
                        AND u.state IN %s
                        AND (v.low IS NULL OR u.effective_timestamp >= v.low)
                        AND u.effective_timestamp < v.high
+                       AND %s
                      GROUP BY v.idx
                     """,
                     values,
                     counted,
+                    self._get_price_filter_condition(simple),
                 )
             )
             column = {"sum": 2, "max": 3, "count": 1, "count_unique": 4, "last": 5}
@@ -292,6 +352,10 @@ class RbmContract(models.Model):
                 item["count"] = row[1] if row else 0
                 value = row[column[item["metric"].aggregation]] if row else 0
                 item["quantity"] = item["metric"]._round_quantity(rating.to_decimal(value or 0))
+            self._aggregate_event_amounts(
+                [r for r in simple if (r.get("filter") or r["line"])._needs_event_amounts()],
+                counted,
+            )
         if weighted:
             values = SQL(", ").join(
                 SQL(
@@ -354,6 +418,50 @@ class RbmContract(models.Model):
                     )
                 )
 
+    @api.model
+    def _aggregate_event_amounts(self, items, counted):
+        """Set ``amounts`` on each rating item of a percentage line with
+        per-event rules (minimum, maximum, free events): the quantity of each
+        event counted, in timestamp order, one query for all the items."""
+        if not items:
+            return
+        values = SQL(", ").join(
+            SQL(
+                "(%s, %s, %s, %s::timestamp, %s::timestamp, %s)",
+                index,
+                item["contract"].id,
+                item["metric"].id,
+                item["low"],
+                item["high"],
+                self._get_price_filter_sql(item),
+            )
+            for index, item in enumerate(items)
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT v.idx, ARRAY_AGG(u.quantity::text ORDER BY u.timestamp, u.id)
+                  FROM (VALUES %s)
+                    AS v(idx, contract_id, metric_id, low, high, pkey, pval, pothers)
+                  JOIN rbm_usage u
+                    ON u.contract_id = v.contract_id
+                   AND u.metric_id = v.metric_id
+                   AND u.state IN %s
+                   AND (v.low IS NULL OR u.effective_timestamp >= v.low)
+                   AND u.effective_timestamp < v.high
+                   AND %s
+                 GROUP BY v.idx
+                """,
+                values,
+                counted,
+                self._get_price_filter_condition(items),
+            )
+        )
+        # the quantities as text: exact, and read without a float on the way
+        amounts = {index: list(map(Decimal, texts)) for index, texts in self.env.cr.fetchall()}
+        for index, item in enumerate(items):
+            item["amounts"] = amounts.get(index, [])
+
     def _prepare_extra_invoice_line_vals(self, period, state, quantum, lang):
         result = super()._prepare_extra_invoice_line_vals(period, state, quantum, lang)
         for item in state.get("usage", {}).get((self.id, period["start"]), []):
@@ -376,19 +484,28 @@ class RbmContract(models.Model):
                         move.rbm_contract_id.id,
                         move.rbm_period_start,
                         line.rbm_contract_line_id.id,
+                        line.rbm_price_filter_id.id,
                     )
                     invoice_lines[key] = line.id
         values = [
             SQL(
-                "(%s, %s, %s, %s::timestamp, %s::timestamp)",
+                "(%s, %s, %s, %s::timestamp, %s::timestamp, %s)",
                 invoice_lines[key],
                 item["contract"].id,
                 item["metric"].id,
                 item["low"],
                 item["high"],
+                self._get_price_filter_sql(item),
             )
             for item in rated
-            if (key := (item["contract"].id, item["period_start"], item["line"].id))
+            if (
+                key := (
+                    item["contract"].id,
+                    item["period_start"],
+                    item["line"].id,
+                    item["filter"].id if item.get("filter") else False,
+                )
+            )
             in invoice_lines
         ]
         if not values:
@@ -400,15 +517,18 @@ class RbmContract(models.Model):
                 UPDATE rbm_usage u
                    SET state = 'rated', invoice_line_id = v.line_id,
                        write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
-                  FROM (VALUES %s) AS v(line_id, contract_id, metric_id, low, high)
+                  FROM (VALUES %s)
+                    AS v(line_id, contract_id, metric_id, low, high, pkey, pval, pothers)
                  WHERE u.contract_id = v.contract_id
                    AND u.metric_id = v.metric_id
                    AND u.state = 'accepted'
                    AND (v.low IS NULL OR u.effective_timestamp >= v.low)
                    AND u.effective_timestamp < v.high
+                   AND %s
                 """,
                 self.env.uid,
                 SQL(", ").join(values),
+                self._get_price_filter_condition(rated),
             )
         )
         self.env["rbm.usage"].invalidate_model()  # invoice_id is related to the line
@@ -487,6 +607,7 @@ class RbmContract(models.Model):
             }
             for line in self._get_usage_lines(window)
         ]
+        items = self._expand_price_filters(items)
         self._aggregate_usage(items, statement=True)
         daily = self._get_usage_daily(items)
         quantum = self._get_quantum()
@@ -498,9 +619,18 @@ class RbmContract(models.Model):
         ]
         metrics = []
         total = rating.ZERO
-        for item in items:
+        for index, item in enumerate(items):
             line, metric = item["line"], item["metric"]
-            result, allowance = line._rate_usage(item["quantity"], window, quantum)
+            result, allowance = line._rate_usage(
+                item["quantity"],
+                window,
+                quantum,
+                item.get("count", 0),
+                item.get("amounts"),
+                item.get("filter"),
+            )
+            if item.get("prop") and not (item["count"] or result.amount):
+                continue  # a property value without events in the period
             total += result.amount
             unit = metric.unit_label or ""
 
@@ -513,7 +643,7 @@ class RbmContract(models.Model):
                     thousands_sep=lang_data.thousands_sep if lang_data else None,
                 )
 
-            series = daily.get(item["line"].id, {}).get("values", {})
+            series = daily.get(index, {}).get("values", {})
             values = [series.get(day_, rating.ZERO) for day_ in days]
             if metric.aggregation in ("last", "time_weighted_sum"):
                 # a level holds until the next event
@@ -531,18 +661,18 @@ class RbmContract(models.Model):
                 {
                     "line": line,
                     "metric": metric,
-                    "name": line.name or metric.name,
+                    "name": line._get_usage_item_label(item),
                     "unit": unit,
                     "quantity": item["quantity"],
                     "quantity_text": fmt(item["quantity"]),
-                    "count": daily.get(item["line"].id, {}).get("count", 0),
+                    "count": daily.get(index, {}).get("count", 0),
                     "allowance": allowance,
                     "allowance_text": fmt(allowance) if allowance else "",
                     "used_percent": used,
                     "billable": result.billable,
                     "billable_text": fmt(result.billable),
                     "amount": result.amount,
-                    "price_model": line.price_model,
+                    "price_model": (item.get("filter") or line).price_model,
                     "daily": list(zip(days, values, strict=True)),
                     "daily_text": [fmt(value) for value in values],
                     "chart": self._prepare_usage_chart(days, values, metric, allowance, fmt),
@@ -563,7 +693,7 @@ class RbmContract(models.Model):
         }
 
     def _get_usage_daily(self, items):
-        """Daily series of the statement items: ``{line id: {"values": {date:
+        """Daily series of the statement items: ``{item index: {"values": {date:
         value}, "count": events}}`` (the metric's aggregation applied to each
         day), one query."""
         self.ensure_one()
@@ -571,14 +701,15 @@ class RbmContract(models.Model):
             return {}
         values = SQL(", ").join(
             SQL(
-                "(%s, %s, %s, %s::timestamp, %s::timestamp)",
-                item["line"].id,
+                "(%s, %s, %s, %s::timestamp, %s::timestamp, %s)",
+                index,
                 item["metric"].id,
                 item["metric"].unique_property or "",
                 item["low"],
                 item["high"],
+                self._get_price_filter_sql(item),
             )
-            for item in items
+            for index, item in enumerate(items)
         )
         self.env.cr.execute(
             SQL(
@@ -588,19 +719,22 @@ class RbmContract(models.Model):
                        COUNT(u.id), SUM(u.quantity),
                        MAX(u.quantity), COUNT(DISTINCT u.properties ->> v.prop),
                        (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1]
-                  FROM (VALUES %s) AS v(line_id, metric_id, prop, low, high)
+                  FROM (VALUES %s)
+                    AS v(line_id, metric_id, prop, low, high, pkey, pval, pothers)
                   JOIN rbm_usage u
                     ON u.contract_id = %s
                    AND u.metric_id = v.metric_id
                    AND u.state IN %s
                    AND u.effective_timestamp >= v.low
                    AND u.effective_timestamp < v.high
+                   AND %s
                  GROUP BY 1, 2
                 """,
                 self._get_usage_tz(),
                 values,
                 self.id,
                 STATEMENT_STATES,
+                self._get_price_filter_condition(items),
             )
         )
         column = {
@@ -611,7 +745,7 @@ class RbmContract(models.Model):
             "last": 6,
             "time_weighted_sum": 6,
         }
-        metrics = {item["line"].id: item["metric"] for item in items}
+        metrics = dict(enumerate(item["metric"] for item in items))
         result = defaultdict(lambda: {"values": {}, "count": 0})
         for row in self.env.cr.fetchall():
             metric = metrics[row[0]]

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .rbm_abstract_usage_pricing import USAGE_PRICE_DIGITS, check_price_digits
+
 
 class RbmPriceTier(models.Model):
     _name = "rbm.price.tier"
@@ -11,11 +13,19 @@ class RbmPriceTier(models.Model):
     contract_line_id = fields.Many2one(
         "rbm.contract.line", ondelete="cascade", index="btree_not_null"
     )
+    filter_id = fields.Many2one(
+        "rbm.usage.price.filter", ondelete="cascade", index="btree_not_null"
+    )
     from_qty = fields.Float(string="From", digits=(16, 6), required=True, default=0.0)
     to_qty = fields.Float(
         string="Up To", digits=(16, 6), help="Last quantity of the tier (0: no upper limit)."
     )
-    price = fields.Float(string="Unit Price", digits="Product Price", required=True)
+    price = fields.Float(
+        string="Unit Price",
+        digits=USAGE_PRICE_DIGITS,
+        required=True,
+        help="Price per unit of the tier; for graduated percentage tiers, the rate in percent.",
+    )
     flat_fee = fields.Float(digits="Product Price", help="Charged once when the tier is reached.")
 
     @api.constrains("from_qty", "to_qty")
@@ -29,6 +39,15 @@ class RbmPriceTier(models.Model):
                         end=tier.to_qty,
                     )
                 )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        check_price_digits(self, vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_price_digits(self, [vals])
+        return super().write(vals)
 
     def _prepare_copy_vals(self):
         self.ensure_one()

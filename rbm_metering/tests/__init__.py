@@ -9,5 +9,6 @@ from . import (
     test_tours,
     test_usage_only,
     test_usage_periods,
+    test_usage_prices,
     test_usage_quantity,
 )

@@ -174,7 +174,8 @@ class TestMultiCompany(TransactionCase):
         self.assertEqual(paths["rbm.price.adjustment.line"], ["adjustment_id.company_id"])
         if "rbm.price.tier" in self.env:
             self.assertCountEqual(
-                paths["rbm.price.tier"], ["plan_line_id.company_id", "contract_line_id.company_id"]
+                paths["rbm.price.tier"],
+                ["plan_line_id.company_id", "contract_line_id.company_id", "filter_id.company_id"],
             )
         self.assertNotIn("rbm.price.index.value", paths)  # indices are shared (IPCA, IGP-M)
 
