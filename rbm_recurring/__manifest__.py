@@ -37,6 +37,7 @@
     "assets": {
         "web.assets_backend": [
             "rbm_recurring/static/src/kpi_dashboard/*",
+            "rbm_recurring/static/src/price_field/*",
         ],
         "web.assets_tests": [
             "rbm_recurring/static/tests/tours/*.js",

@@ -35,6 +35,11 @@ registry.category("web_tour.tours").add("rbm_billing_clerk_tour", {
             run: "click",
         },
         { trigger: ".o_form_saved" },
+        {
+            content: "The monthly fee reads as money (usage prices keep 6 decimals)",
+            trigger:
+                "div[name=line_ids] .o_data_row .o_field_widget[name=price_unit]:contains(/^99\\.90$/)",
+        },
         ...openMenu("Billing", "Contracts"),
         {
             content: "Create a contract",
