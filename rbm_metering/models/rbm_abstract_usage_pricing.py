@@ -266,3 +266,30 @@ class RbmUsagePricingMixin(models.AbstractModel):
             "views": [(view.id, "form")],
             "target": "new",
         }
+
+
+class RbmUsageLineMixin(models.AbstractModel):
+    """What plan lines and contract lines add to the usage pricing: a price
+    chosen by the value of an event property."""
+
+    _name = "rbm.usage.line.mixin"
+    _description = "Usage Line Pricing by Property"
+
+    price_property = fields.Char(
+        string="Price by Property",
+        help="Event property whose value selects the price (e.g. region): each value listed "
+        "below has its own pricing; other values take this line's pricing. The invoice "
+        "shows one line per value.",
+    )
+
+    @api.constrains("price_property", "metric_id")
+    def _check_price_property(self):
+        for line in self.filtered("price_property"):
+            if line.metric_id.aggregation == "time_weighted_sum":
+                raise ValidationError(
+                    _(
+                        "Line %(line)s: a time-weighted metric cannot be priced by property "
+                        "(field Price by Property).",
+                        line=line.display_name,
+                    )
+                )

@@ -1,5 +1,4 @@
-from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import api, fields, models
 
 from ..engine import rating
 from .rbm_abstract_usage_pricing import USAGE_PRICE_DIGITS
@@ -7,33 +6,15 @@ from .rbm_abstract_usage_pricing import USAGE_PRICE_DIGITS
 
 class RbmContractLine(models.Model):
     _name = "rbm.contract.line"
-    _inherit = ["rbm.contract.line", "rbm.usage.pricing.mixin"]
+    _inherit = ["rbm.contract.line", "rbm.usage.pricing.mixin", "rbm.usage.line.mixin"]
 
     line_type = fields.Selection(selection_add=[("usage", "Usage")], ondelete={"usage": "cascade"})
     # usage prices below a cent: the unit price keeps the usage precision
     price_unit = fields.Float(digits=USAGE_PRICE_DIGITS)
     tier_ids = fields.One2many("rbm.price.tier", "contract_line_id", string="Price Tiers")
-    price_property = fields.Char(
-        string="Price by Property",
-        help="Event property whose value selects the price (e.g. region): each value listed "
-        "below has its own pricing; other values take this line's pricing. The invoice "
-        "shows one line per value.",
-    )
     price_filter_ids = fields.One2many(
         "rbm.usage.price.filter", "contract_line_id", string="Prices by Property Value"
     )
-
-    @api.constrains("price_property", "metric_id")
-    def _check_price_property(self):
-        for line in self.filtered("price_property"):
-            if line.metric_id.aggregation == "time_weighted_sum":
-                raise ValidationError(
-                    _(
-                        "Line %(line)s: a time-weighted metric cannot be priced by property "
-                        "(field Price by Property).",
-                        line=line.display_name,
-                    )
-                )
 
     @api.depends("product_id", "metric_id")
     def _compute_line_type(self):
