@@ -81,7 +81,16 @@ class TestBrazilianLocalization(RbmDunningCase):
         self.assertEqual(customer.vat, "12.ABC.345/01DE-35")
         invoice = self._bill_contract(partner=customer)
         boleto = invoice.rbm_boleto_ids
+        # another customer whose Tax ID was removed after billing: left out,
+        # the remittance still produced for the first
+        other = customer.copy({"name": "Oficina Sem Documento", "vat": "16.727.230/0001-97"})
+        left_out = self._bill_contract(partner=other).rbm_boleto_ids
+        other.vat = False
         remittance = self.account._generate_remittance()
+        self.assertEqual(remittance.occurrence_ids.boleto_id, boleto)
+        self.assertEqual(left_out.pending_instruction, "entry")
+        self.assertIn("Oficina Sem Documento", left_out.remittance_problem)
+        self.assertIn(left_out.display_name, remittance.left_out_note)
         lines = base64.b64decode(remittance.datas).decode("latin-1").split("\r\n")
         q = next(line for line in lines if line[7:8] == "3" and line[13:14] == "Q")
         # segment Q: 18 type 2 (CNPJ), 19-33 the inscription with its letters
