@@ -1,7 +1,9 @@
 """Helpers shared by the models of the RBM addons."""
 
 import sys
+import threading
 
+from odoo import modules
 from odoo.exceptions import AccessError
 
 # what happens on the day after a commitment (fidelidade) ends; the plan sets
@@ -41,3 +43,12 @@ def check_staff_access(records, operation="write"):
             )
         )
     records.check_access(operation)
+
+
+def auto_commit_allowed():
+    """Whether a cron may commit batch after batch around its external side
+    effects (card charges, webhooks, collection steps): always, except inside
+    Odoo's tests, which run in one transaction rolled back at the end."""
+    return not (
+        getattr(threading.current_thread(), "testing", False) or modules.module.current_test
+    )

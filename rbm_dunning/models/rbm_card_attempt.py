@@ -2,10 +2,10 @@ import logging
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models, modules
+from odoo import _, api, fields, models
 from odoo.tools.misc import format_amount, format_date
 
-from odoo.addons.rbm_recurring.tools import check_staff_access
+from odoo.addons.rbm_recurring.tools import auto_commit_allowed, check_staff_access
 
 from ..engine import card_retry
 
@@ -274,7 +274,7 @@ class RbmCardAttempt(models.Model):
         reserved (attempt row + transaction) and committed before the
         provider is called, so that a crash never charges it twice."""
         today = fields.Date.context_today(self)
-        auto_commit = not modules.module.current_test
+        auto_commit = auto_commit_allowed()
         Move = self.env["account.move"]
         first_domain = [("rbm_card_charge_due", "=", True)]
         retry_domain = [("state", "=", "failed"), ("next_retry_date", "<=", today)]

@@ -1,6 +1,5 @@
 import json
 import logging
-import threading
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -10,7 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date, split_every
 
 from odoo.addons.rbm_recurring.engine.privacy import mask_personal_data
-from odoo.addons.rbm_recurring.tools import check_staff_access
+from odoo.addons.rbm_recurring.tools import auto_commit_allowed, check_staff_access
 
 from .rbm_collection_policy import INSTALLMENT_POLICY_SQL, STEP_ACTIONS
 
@@ -102,7 +101,7 @@ class RbmCollectionLog(models.Model):
         batch (each committed: a crash never sends twice)."""
         today = fields.Date.context_today(self)
         # commit batch after batch, except inside tests (one transaction)
-        commit = not getattr(threading.current_thread(), "testing", False)
+        commit = auto_commit_allowed()
         # every company's installments, whoever the cron's user is
         self.sudo()._run(today, batch_size=batch_size, commit=commit)
 

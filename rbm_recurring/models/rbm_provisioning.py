@@ -62,7 +62,6 @@ import hmac
 import json
 import logging
 import secrets
-import threading
 import time
 from datetime import timedelta
 from urllib.parse import urlparse
@@ -76,7 +75,7 @@ from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from ..engine import url_guard
-from ..tools import check_staff_access
+from ..tools import auto_commit_allowed, check_staff_access
 
 _logger = logging.getLogger(__name__)
 
@@ -581,7 +580,7 @@ class RbmProvisioningEvent(models.Model):
         event), sent, and its outcome committed before the next. Only outbox rows
         are locked, never contracts. An endpoint that cannot be reached is left
         alone for the rest of the call so that it does not slow the others."""
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        auto_commit = auto_commit_allowed()
         deadline = time.monotonic() + DELIVERY_TIME_BUDGET
         done = 0
         seen_ids, unreachable_ids = [], []
