@@ -261,6 +261,12 @@ class RbmCollectionAccount(models.Model):
                 )
             )
 
+    def _get_debit_layout_version(self):
+        """The agreement's CNAB 150 layout version (04 for one saved before
+        the field existed)."""
+        self.ensure_one()
+        return self.debit_layout_version or cnab150.LAYOUT_VERSION
+
     def _render_debit_remittance(self, nsa, generated_on, debits, refusals=()):
         """CNAB 150 remittance content (str) of ``debits`` (engine ``Debit``)
         and refused opt-ins (engine ``Refusal``)."""
@@ -274,7 +280,7 @@ class RbmCollectionAccount(models.Model):
             file_sequence=nsa,
             generated_on=generated_on,
             debits=debits,
-            version=self.debit_layout_version or cnab150.LAYOUT_VERSION,
+            version=self._get_debit_layout_version(),
             account_fill=self.debit_account_fill or "spaces",
         )
 

@@ -145,6 +145,11 @@ class RbmDebitFile(models.Model):
         fallback = self.env["rbm.debit.mandate"]._get_active_for_partners(
             candidates.move_id.commercial_partner_id, account.company_id
         )
+        # from layout 05 on, records E carry the payer's CPF/CNPJ: a customer
+        # without a valid one is left out, the others go
+        needs_document = (
+            "payer_document" in cnab150.layout(account._get_debit_layout_version())["E"].names
+        )
         for line in candidates:
             move = line.move_id
             mandate = move._rbm_get_debit_mandate(fallback)
@@ -158,9 +163,7 @@ class RbmDebitFile(models.Model):
                 skipped[move] = self.env._(
                     "direct debits are in %(currency)s.", currency=account.currency_id.name
                 )
-            elif (problem := self._payer_document_problem(account, move)) is not None:
-                # from layout 05 on, records E carry the payer's CPF/CNPJ: a
-                # customer without a valid one is left out, the others go
+            elif needs_document and (problem := self._payer_document_problem(move)):
                 skipped[move] = problem
             else:
                 lines |= line
@@ -168,15 +171,9 @@ class RbmDebitFile(models.Model):
         return lines, mandates, skipped, retries
 
     @api.model
-    def _payer_document_problem(self, account, move):
-        """Why ``move``'s customer cannot be written in a record E of
-        ``account``'s layout (from 05 on it carries the payer's CPF/CNPJ), or
-        None."""
-        if (
-            "payer_document"
-            not in cnab150.layout(account.debit_layout_version or cnab150.LAYOUT_VERSION)["E"].names
-        ):
-            return None
+    def _payer_document_problem(self, move):
+        """Why ``move``'s customer cannot be written in a record E that
+        carries the payer's CPF/CNPJ (layouts 05 and 08), or None."""
         partner = move.commercial_partner_id
         try:
             cnab150.payer_document(partner.vat or "")
@@ -338,7 +335,7 @@ class RbmDebitFile(models.Model):
         agreement does not use (naming the file and both versions), or
         listing every malformed line with its number and field."""
         text = content.decode("latin-1") if isinstance(content, bytes) else content
-        expected = account.debit_layout_version or cnab150.LAYOUT_VERSION
+        expected = account._get_debit_layout_version()
         found = cnab150.declared_version(text)
         if found is not None and found != expected:
             raise UserError(

@@ -141,8 +141,8 @@ class RbmDebitMandate(models.Model):
     @api.constrains("branch", "account_number", "identifier", "collection_account_id")
     def _check_bank_details(self):
         for mandate in self:
-            version = mandate.collection_account_id.debit_layout_version or "04"
-            width = cnab150.LAYOUTS.get(version, cnab150.RECORDS)["E"]["account_id"].width
+            version = mandate.collection_account_id._get_debit_layout_version()
+            width = cnab150.layout(version)["E"]["account_id"].width
             if not _BRANCH_RE.fullmatch(mandate.branch or ""):
                 raise ValidationError(
                     _(
