@@ -8,6 +8,7 @@ from freezegun import freeze_time
 from psycopg2.errors import LockNotAvailable
 
 from odoo import SUPERUSER_ID, Command, api
+from odoo.api import Transaction
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
@@ -136,23 +137,33 @@ class TestBillingRunTransientErrors(TransactionCase):
             )
 
     def test_lock_not_available_propagates_and_records_nothing(self):
-        contract = self.env["rbm.contract"].browse(self.ids[0])
-        with self.registry.cursor() as holder:
-            # another worker holds the contract row
-            holder.execute("SELECT id FROM rbm_contract WHERE id = %s FOR UPDATE", [contract.id])
-            self.env.cr.execute("SET LOCAL lock_timeout = '300ms'")
-            with (
-                freeze_time("2026-11-01"),
-                mute_logger("odoo.sql_db"),
-                self.assertRaises(LockNotAvailable),
-            ):
-                self.env["rbm.billing.run"]._bill(contract, date(2026, 11, 1))
-            self.env.cr.execute("SET LOCAL lock_timeout = 0")
-            holder.rollback()
-        contract.invalidate_recordset()
-        self.assertFalse(contract.billing_error)
-        self.assertFalse(contract.billing_error_date)
-        self.assertEqual(contract.next_period_start, date(2026, 11, 1))
-        self.assertFalse(
-            self.env["account.move"].search_count([("rbm_contract_id", "=", contract.id)])
-        )
+        contract_id = self.ids[0]
+        with self.registry.cursor() as holder, self.registry.cursor() as cr:
+            # the test runner holds the registry lock: hand the registry over
+            cr.transaction = Transaction(self.registry)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            contract = env["rbm.contract"].browse(contract_id)
+            # another worker holds the customer's row: the invoice cannot refer
+            # to it until that worker ends (the failure note would not need it)
+            holder.execute(
+                "SELECT id FROM res_partner WHERE id = %s FOR UPDATE", [contract.partner_id.id]
+            )
+            cr.execute("SET LOCAL lock_timeout = '300ms'")
+            try:
+                with (
+                    freeze_time("2026-11-01"),
+                    mute_logger("odoo.sql_db"),
+                    self.assertRaises(LockNotAvailable),
+                ):
+                    env["rbm.billing.run"]._bill(contract, date(2026, 11, 1))
+                # nothing written in this worker's transaction either
+                contract.invalidate_recordset()
+                self.assertFalse(contract.billing_error)
+                self.assertFalse(contract.billing_error_date)
+                self.assertEqual(contract.next_period_start, date(2026, 11, 1))
+                self.assertFalse(
+                    env["account.move"].search_count([("rbm_contract_id", "=", contract_id)])
+                )
+            finally:
+                cr.rollback()
+                holder.rollback()
