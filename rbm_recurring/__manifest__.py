@@ -1,7 +1,7 @@
 {
     "name": "RBM Recurring Billing",
     "summary": "Plans, contracts and an exact, idempotent recurring billing run",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/Subscriptions",
     "author": "RBM",
     "website": "https://github.com/rbm-odoo/rbm",

@@ -425,7 +425,9 @@ class RbmDemoBr(models.AbstractModel):
             contract._process_price_adjustment(day)
         self._ingest_usage(env, company, day, specs, state)
         due = contracts.filtered(lambda c: c.next_invoice_date and c.next_invoice_date <= day)
-        moves = due._lock_for_billing(wait=True)._bill_due_periods(day)["moves"]
+        moves = due.env["rbm.billing.run"]._bill(
+            due.env["rbm.billing.run"]._lock(due, wait=True), day
+        )["moves"]
         moves = moves.filtered(lambda m: m.state == "posted")
         for move in moves:
             self._schedule_payment(move, specs, state)

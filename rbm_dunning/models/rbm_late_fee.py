@@ -249,29 +249,21 @@ class RbmLateFee(models.Model):
             lang = fee.partner_id.lang
             fee_lang = fee.with_context(lang=lang) if lang else fee
             product = fee.policy_id.late_fee_product_id
-            vals_list.append(
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": fee.move_id.partner_id.id,
-                    "company_id": fee.company_id.id,
-                    "currency_id": fee.currency_id.id,
-                    "invoice_date": fee.date,
-                    "journal_id": fee.move_id.journal_id.id,
-                    "invoice_payment_term_id": fee.move_id.invoice_payment_term_id.id,
-                    "invoice_origin": fee.move_id.name,
-                    "invoice_line_ids": [
-                        fields.Command.create(
-                            {
-                                "product_id": product.id,
-                                "name": fee_lang._describe(),
-                                "quantity": 1.0,
-                                "price_unit": fee.amount,
-                                "tax_ids": [fields.Command.clear()],
-                            }
-                        )
-                    ],
-                }
+            vals = fee.contract_id._prepare_invoice_header(
+                "out_invoice", fee.date, debit_of=fee.move_id
             )
+            vals["invoice_line_ids"] = [
+                fields.Command.create(
+                    {
+                        "product_id": product.id,
+                        "name": fee_lang._describe(),
+                        "quantity": 1.0,
+                        "price_unit": fee.amount,
+                        "tax_ids": [fields.Command.clear()],
+                    }
+                )
+            ]
+            vals_list.append(vals)
         if not vals_list:
             return
         debits = Move.create(vals_list)

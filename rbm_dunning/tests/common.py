@@ -122,7 +122,7 @@ class RbmDunningCase(AccountTestInvoicingCommon):
             }
         )
         contract.action_activate()
-        result = contract._bill_due_periods(start)
+        result = contract.env["rbm.billing.run"]._bill(contract, start)
         self.assertFalse(result["failed"])
         invoice = result["moves"]
         self.assertEqual(invoice.state, "posted")

@@ -61,7 +61,7 @@ class RbmCardCase(RbmDunningCase):
         """A contract paid by ``token``, billed on ``start``: its posted invoice."""
         with freeze_time(start):
             contract = self._make_card_contract(token, start=start)
-            result = contract._bill_due_periods(start)
+            result = contract.env["rbm.billing.run"]._bill(contract, start)
         self.assertFalse(result["failed"])
         invoice = result["moves"]
         self.assertEqual(invoice.state, "posted")

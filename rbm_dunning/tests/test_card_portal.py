@@ -126,7 +126,9 @@ class TestCardPortal(RbmCardCase, HttpCase):
         """Buttons are methods anyone may call over RPC: they check the rights."""
         self.contract.payment_token_id = self.new_token
         self.new_token.demo_simulated_state = "pending"
-        invoice = self.contract._bill_due_periods(self.contract.next_invoice_date)["moves"]
+        invoice = self.contract.env["rbm.billing.run"]._bill(
+            self.contract, self.contract.next_invoice_date
+        )["moves"]
         self._run_cron(invoice.invoice_date)
         attempt = invoice.rbm_card_attempt_ids
         self.assertEqual(attempt.state, "pending")

@@ -188,7 +188,7 @@ class TestCollectionRules(RbmDunningCase):
         self.assertEqual(fee.state, "next_invoice")
         self.assertEqual(fee.charge_id.amount, 3.6)
         # billed on the contract's next invoice, once
-        result = contract._bill_due_periods(due + timedelta(days=40))
+        result = contract.env["rbm.billing.run"]._bill(contract, due + timedelta(days=40))
         fee_lines = result["moves"].invoice_line_ids.filtered(
             lambda line: line.rbm_charge_id == fee.charge_id
         )
@@ -204,7 +204,7 @@ class TestCollectionRules(RbmDunningCase):
         first = self._bill_contract(payment_mode="invoice")
         contract = first.rbm_contract_id
         due = first.invoice_date_due
-        second = contract._bill_due_periods(due + timedelta(days=25))["moves"]
+        second = contract.env["rbm.billing.run"]._bill(contract, due + timedelta(days=25))["moves"]
         self.assertTrue(second)
         self._walk(due + timedelta(days=10), due + timedelta(days=10))
         self.assertEqual(contract.state, "suspended")

@@ -92,7 +92,7 @@ class DelinquencyCase(RbmDunningCase):
             }
         )
         contract.action_activate()
-        result = contract._bill_due_periods(start)
+        result = contract.env["rbm.billing.run"]._bill(contract, start)
         assert not result["failed"], result
         return contract, result["moves"]
 

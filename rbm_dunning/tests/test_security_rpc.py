@@ -92,7 +92,7 @@ class TestSecurityRpc(HttpCase):
             {"partner_id": cls.customer.id, "plan_id": cls.plan.id, "date_start": cls.start}
         )
         cls.contract.action_activate()
-        cls.invoice = cls.contract._bill_due_periods(cls.start)["moves"]
+        cls.invoice = cls.contract.env["rbm.billing.run"]._bill(cls.contract, cls.start)["moves"]
         cls.change = cls.env["rbm.contract.change"].browse(
             cls.contract.request_change(
                 "quantity", line_id=cls.contract.line_ids[:1].id, quantity=2, timing="period_end"

@@ -236,7 +236,7 @@ class TestPortalCustomerTour(RbmDunningCase, HttpCase):
         )
         contract.action_activate()
         cls.contract = contract
-        return contract._bill_due_periods(start)["moves"]
+        return contract.env["rbm.billing.run"]._bill(contract, start)["moves"]
 
     def test_portal_customer(self):
         self.assertLess(self.overdue.invoice_date_due, fields.Date.today())

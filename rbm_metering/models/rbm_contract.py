@@ -194,23 +194,12 @@ class RbmContract(models.Model):
             days=1
         )
 
-    def _prepare_billing_batch(self, today, until=None):
-        contracts = self.with_context(rbm_billing_today=today, rbm_billing_until=until)
-        return super(RbmContract, contracts)._prepare_billing_batch(today, until)
-
-    def _prepare_billing_state(self):
-        state = super()._prepare_billing_state()
-        today = self.env.context.get("rbm_billing_today")
-        until = self.env.context.get("rbm_billing_until")
+    def _prepare_billing_state(self, due):
+        state = super()._prepare_billing_state(due)
         ratings = []
         for contract in self:
-            if today:
-                due = contract._get_due_periods(today, until)
-            else:
-                period = contract._get_next_period()
-                due = [period] if period else []
             low = None  # the first window also takes older events not invoiced yet
-            for period in due:
+            for period in due.get(contract, ()):
                 window = contract._get_usage_window(period)
                 if not window:
                     continue

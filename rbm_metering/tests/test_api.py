@@ -473,7 +473,7 @@ class TestUsageApi(HttpCase):
             {"partner_id": self.contract.partner_id.id, "plan_id": plan.id, "date_start": start}
         )
         contract.action_activate()
-        contract._bill_due_periods(datetime.now().date())
+        contract.env["rbm.billing.run"]._bill(contract, datetime.now().date())
         self.assertGreater(contract.next_period_start, start + timedelta(days=2))
         stamp = datetime.combine(start + timedelta(days=1), datetime.min.time()).isoformat()
         return self._event("late", metric="calls", contract_id=contract.id, timestamp=stamp)

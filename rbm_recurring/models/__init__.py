@@ -2,6 +2,7 @@ from . import (
     account_move,
     product_template,
     rbm_abstract_product_line,
+    rbm_billing_run,
     rbm_campaign,
     rbm_cancel_reason,
     rbm_contract,

@@ -1,11 +1,9 @@
 import logging
-from collections import defaultdict
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -13,7 +11,6 @@ from odoo.tools import float_repr
 from odoo.tools.misc import format_date, formatLang
 
 from ..engine import periods
-from ..engine.privacy import mask_personal_data
 from ..tools import COMMITMENT_END_ACTIONS, check_staff_access
 
 _logger = logging.getLogger(__name__)
@@ -505,10 +502,10 @@ class RbmContract(models.Model):
             ):
                 contract.date_end = False
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_not_draft(self):
         if any(contract.state != "draft" for contract in self):
             raise UserError(_("Only draft contracts can be deleted; close the others instead."))
-        return super().unlink()
 
     # ------------------------------------------------------------
     # ACTIONS
@@ -595,7 +592,7 @@ class RbmContract(models.Model):
             )
         )
         if used:
-            used._bill_due_periods(date, until=date - timedelta(days=1))
+            self.env["rbm.billing.run"]._bill(used, date, until=date - timedelta(days=1))
         with contracts._track_mrr("suspension", date=date):
             contracts.write({"state": "suspended", "suspended_since": date})
         contracts._emit_provisioning("suspended")
@@ -714,7 +711,8 @@ class RbmContract(models.Model):
         contracts = self.filtered(lambda c: c._is_billable())
         if not contracts:
             raise UserError(_("These contracts are not billed in their current state."))
-        result = contracts._lock_for_billing(wait=True)._bill_due_periods(today)
+        Run = self.env["rbm.billing.run"]
+        result = Run._bill(Run._lock(contracts, wait=True), today)
         if result["failed"]:
             contract, error = next(iter(result["failed"].items()))
             raise UserError(
@@ -857,42 +855,68 @@ class RbmContract(models.Model):
         """An invoice or credit note now, outside the period invoices: the
         prorated part of a change, a refund, an early-termination fee."""
         self.ensure_one()
+        vals = self._prepare_invoice_header(move_type, date)
+        vals["rbm_change_id"] = change.id if change else False
+        vals["invoice_line_ids"] = [
+            fields.Command.create(
+                {
+                    "display_type": "product",
+                    "product_id": item["product"].id,
+                    "product_uom_id": item["product"].uom_id.id,
+                    "name": item["name"],
+                    "quantity": 1.0,
+                    "price_unit": float(item["amount"]),
+                }
+            )
+            for item in items
+        ]
+        vals.update(extra_vals or {})
+        move = self.env["account.move"].create(vals)
+        self.env["rbm.billing.run"]._post_invoices(move)
+        return move
+
+    def _prepare_invoice_header(self, move_type, invoice_date, debit_of=None):
+        """Header values of every invoice or credit note a contract creates:
+        the period invoices (``_prepare_invoice_vals``), the documents of a
+        change, a refund or an early-termination fee (``_create_document``) and
+        the debit invoice of a late fee (``debit_of``: the invoice it is the
+        debit of, whose customer, journal and payment terms it follows; it is
+        not one of the contract's period documents, so it carries no contract
+        and ``self`` may be empty)."""
+        if debit_of:
+            return {
+                "move_type": move_type,
+                "partner_id": debit_of.partner_id.id,
+                "company_id": debit_of.company_id.id,
+                "currency_id": debit_of.currency_id.id,
+                "invoice_date": invoice_date,
+                "journal_id": debit_of.journal_id.id,
+                "invoice_payment_term_id": debit_of.invoice_payment_term_id.id,
+                "invoice_origin": debit_of.name,
+            }
+        self.ensure_one()
         vals = {
             "move_type": move_type,
             "partner_id": self.partner_id.id,
             "company_id": self.company_id.id,
             "currency_id": self.currency_id.id,
-            "invoice_date": date,
+            "invoice_date": invoice_date,
             "invoice_origin": self.name,
             "invoice_user_id": self.user_id.id,
+            "ref": self.reference or False,
             "rbm_contract_id": self.id,
-            "rbm_change_id": change.id if change else False,
-            "invoice_line_ids": [
-                fields.Command.create(
-                    {
-                        "display_type": "product",
-                        "product_id": item["product"].id,
-                        "product_uom_id": item["product"].uom_id.id,
-                        "name": item["name"],
-                        "quantity": 1.0,
-                        "price_unit": float(item["amount"]),
-                    }
-                )
-                for item in items
-            ],
         }
         if self.plan_id.journal_id:
             vals["journal_id"] = self.plan_id.journal_id.id
-        vals.update(extra_vals or {})
         if move_type == "out_invoice":
-            due_date = self._get_due_date(date)
+            # the due day wins over the payment terms (which would recompute it)
+            due_date = self._get_due_date(invoice_date)
             if due_date:
                 vals["invoice_date_due"] = due_date
+                vals["invoice_payment_term_id"] = False
             elif self.payment_term_id:
                 vals["invoice_payment_term_id"] = self.payment_term_id.id
-        move = self.env["account.move"].create(vals)
-        self._post_invoices(move)
-        return move
+        return vals
 
     def _get_due_date(self, invoice_date):
         """Due date from the due day: the first such day on or after the invoice date."""
@@ -923,7 +947,6 @@ class RbmContract(models.Model):
         consumes across periods: one-time fee installments already invoiced,
         campaign periods left and pending one-off charges (all updated)."""
         self.ensure_one()
-        plan = self.plan_id
         lang = self.partner_id.lang or self.env.lang
         period_text = self._format_period(period, lang)
         quantum = self._get_quantum()
@@ -961,28 +984,14 @@ class RbmContract(models.Model):
             line_vals.append(fields.Command.create(vals))
         if not line_vals:
             return False
-        invoice_vals = {
-            "move_type": "out_invoice",
-            "partner_id": self.partner_id.id,
-            "company_id": self.company_id.id,
-            "currency_id": self.currency_id.id,
-            "invoice_date": period["invoice_date"],
-            "invoice_origin": self.name,
-            "invoice_user_id": self.user_id.id,
-            "ref": self.reference or False,
-            "rbm_contract_id": self.id,
-            "rbm_period_start": period["start"],
-            "rbm_period_end": period["end"],
-            "invoice_line_ids": line_vals,
-        }
-        if plan.journal_id:
-            invoice_vals["journal_id"] = plan.journal_id.id
-        due_date = self._get_due_date(period["invoice_date"])
-        if due_date:
-            invoice_vals["invoice_date_due"] = due_date
-            invoice_vals["invoice_payment_term_id"] = False
-        elif self.payment_term_id:
-            invoice_vals["invoice_payment_term_id"] = self.payment_term_id.id
+        invoice_vals = self._prepare_invoice_header("out_invoice", period["invoice_date"])
+        invoice_vals.update(
+            {
+                "rbm_period_start": period["start"],
+                "rbm_period_end": period["end"],
+                "invoice_line_ids": line_vals,
+            }
+        )
         return invoice_vals
 
     def _prepare_extra_invoice_line_vals(self, period, state, quantum, lang):
@@ -997,8 +1006,10 @@ class RbmContract(models.Model):
         created (not yet posted), inside the batch's savepoint."""
         return True
 
-    def _prepare_billing_state(self):
-        """What a billing run consumes, read once for the whole batch."""
+    def _prepare_billing_state(self, due):
+        """What a billing run consumes, read once for the whole batch. ``due``
+        maps each contract of ``self`` to the periods billed now (computed once
+        by the billing run, ``rbm.billing.run._prepare_batch``)."""
         fee_lines = self.line_ids.filtered(lambda line: line.line_type == "one_time")
         charges = self.env["rbm.contract.charge"].search(
             [("contract_id", "in", self.ids), ("invoice_line_ids", "=", False)], order="date, id"
@@ -1009,172 +1020,6 @@ class RbmContract(models.Model):
             "campaign_end": {},
             "charges": charges.grouped("contract_id"),
         }
-
-    def _prepare_billing_batch(self, today, until=None):
-        """(contract, period, invoice vals) for every due period of ``self``,
-        and the billing state after them."""
-        self.change_ids.filtered(
-            lambda change: change.state == "scheduled" and change.date <= today
-        )._apply()
-        state = self._prepare_billing_state()
-        todo = []
-        for contract in self:
-            for period in contract._get_due_periods(today, until):
-                vals = contract._prepare_invoice_vals(period, state)
-                todo.append((contract, period, vals))
-        return todo, state
-
-    def _apply_billing(self, todo, state):
-        """Create, post and advance for a batch prepared by ``_prepare_billing_batch``.
-        Raises on any error so that the caller can roll the whole batch back."""
-        moves = self.env["account.move"]
-        vals_list = [vals for _contract, _period, vals in todo if vals]
-        if vals_list:
-            moves = (
-                self.env["account.move"]
-                .with_context(default_move_type="out_invoice", skip_invoice_sync=False)
-                .create(vals_list)
-            )
-        # Advance each contract to the day after its last billed period; write
-        # contracts that reach the same values together.
-        next_start = {}
-        for contract, period, _vals in todo:
-            next_start[contract] = period["next_start"]
-        groups = defaultdict(lambda: self.browse())
-        for contract, start in next_start.items():
-            left = state["campaign_left"].get(contract, contract.campaign_periods_left)
-            groups[start, left] |= contract
-        for (start, left), contracts in groups.items():
-            vals = {
-                "next_period_start": start,
-                "billing_error": False,
-                "billing_error_date": False,
-            }
-            if any(c.campaign_periods_left != left for c in contracts):
-                vals["campaign_periods_left"] = left
-            contracts.write(vals)
-        self._after_billing(moves, state)
-        # a campaign that ran out brings the MRR back from the next period on
-        for contract, end_date in state["campaign_end"].items():
-            contract._record_mrr_events(
-                {contract: contract._get_effective_mrr_with_campaign()}, "campaign_end", end_date
-            )
-        self._post_invoices(moves)
-        return moves
-
-    def _post_invoices(self, moves):
-        to_post = moves.filtered(lambda m: m.rbm_contract_id.plan_id.posting_policy != "draft")
-        if not to_post:
-            return
-        to_post._post(soft=False)
-        to_send = to_post.filtered(
-            lambda m: m.rbm_contract_id.plan_id.posting_policy == "post_send"
-        )
-        if to_send:
-            to_send.sending_data = {
-                "author_user_id": self.env.user.id,
-                "author_partner_id": self.env.user.partner_id.id,
-                "sending_methods": ["email"],
-            }
-            self.env.ref("account.ir_cron_account_move_send")._trigger()
-
-    def _bill_due_periods(self, today, until=None):
-        """Invoice all due periods of ``self`` (rows already locked by the caller).
-
-        The whole batch is tried at once; when anything fails, every contract is
-        retried alone in its own savepoint so that one bad contract never blocks
-        the others. Returns ``{"moves": account.move, "failed": {contract: message}}``.
-        """
-        result = {"moves": self.env["account.move"], "failed": {}}
-        if not self:
-            return result
-        try:
-            with self.env.cr.savepoint():
-                todo, state = self._prepare_billing_batch(today, until)
-                result["moves"] = self._apply_billing(todo, state)
-            return result
-        except Exception:  # noqa: BLE001 - isolate below, one contract at a time
-            self.env.invalidate_all()
-            _logger.info("Billing batch of %s contracts failed, isolating", len(self))
-        for contract in self:
-            try:
-                with self.env.cr.savepoint():
-                    todo, state = contract._prepare_billing_batch(today, until)
-                    result["moves"] |= contract._apply_billing(todo, state)
-            except Exception as error:  # noqa: BLE001 - reported on the contract
-                self.env.invalidate_all()
-                message = contract._billing_error_message(error)
-                result["failed"][contract] = message
-                _logger.warning(
-                    "Billing of contract %s failed: %s", contract.name, mask_personal_data(message)
-                )
-        if result["failed"]:
-            self._record_billing_failures(result["failed"], today)
-        return result
-
-    @api.model
-    def _billing_error_message(self, error):
-        if isinstance(error, (UserError, ValidationError)):
-            return str(error.args[0]) if error.args else str(error)
-        return f"{type(error).__name__}: {error}"
-
-    def _record_billing_failures(self, failed, today):
-        for contract, message in failed.items():
-            contract.write({"billing_error": message, "billing_error_date": today})
-            contract.message_post(
-                body=Markup("<p>%s</p><p>%s</p>")
-                % (_("The billing run could not invoice this contract:"), message),
-                message_type="comment",
-                subtype_xmlid="mail.mt_note",
-            )
-
-    def _lock_for_billing(self, wait=False):
-        """Lock the contract rows for billing; rows locked by another worker are
-        skipped (cron) or waited for (button)."""
-        if not self:
-            return self
-        self.flush_recordset()
-        mode = "" if wait else " SKIP LOCKED"
-        self.env.cr.execute(
-            f"SELECT id FROM rbm_contract WHERE id IN %s FOR NO KEY UPDATE{mode}",  # noqa: S608
-            [tuple(self.ids)],
-        )
-        locked = self.browse([row[0] for row in self.env.cr.fetchall()])
-        # another worker may have billed them since this transaction read them
-        locked.invalidate_recordset(["next_period_start", "next_invoice_date", "state"])
-        return locked
-
-    @api.model
-    def _get_billing_domain(self, today):
-        return [
-            ("next_invoice_date", "<=", today),
-            "|",
-            ("billing_error_date", "=", False),
-            ("billing_error_date", "<", today),
-        ]
-
-    @api.model
-    def _cron_billing_run(self, batch_size=100):
-        """Billing run: invoices every due period of every contract, a batch of
-        contracts per call, re-triggering itself while work remains."""
-        today = fields.Date.context_today(self)
-        self._process_lifecycle(today)
-        domain = self._get_billing_domain(today)
-        contracts = self.search(domain, order="next_invoice_date, id", limit=batch_size)
-        locked = contracts._lock_for_billing()
-        result = locked._bill_due_periods(today)
-        remaining = self.search_count(domain)
-        self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
-        _logger.info(
-            "Billing run: %s contracts, %s invoices, %s failed, %s remaining",
-            len(locked),
-            len(result["moves"]),
-            len(result["failed"]),
-            remaining,
-        )
-        if remaining:
-            self.env.ref("rbm_recurring.ir_cron_rbm_billing_run")._trigger()
-        return result
 
     # ------------------------------------------------------------
     # EXTERNAL API (XML-RPC / JSON-RPC for integrators, and the portal)
@@ -1364,7 +1209,7 @@ class RbmContract(models.Model):
         its replay sees this one's outcome (the add-on already there, the
         contract already cancelled) instead of applying a second time."""
         self.ensure_one()
-        self._lock_for_billing(wait=True)
+        self.env["rbm.billing.run"]._lock(self, wait=True)
 
     def _prepare_change_result(self, change):
         return {
@@ -1636,103 +1481,75 @@ class RbmContract(models.Model):
             return bool(self.payment_token_id)
         return bool(self.payment_mode)
 
-    @api.model
-    def _process_lifecycle(self, today):
-        """Trials that end, commitments that renew or expire, contracts past
-        their end date, reminders and notices, scheduled changes. Cheap
-        set-based searches; run by the billing cron before it bills."""
-        Contract = self.sudo()
-        # trial reminders
-        plans = self.env["rbm.plan"].sudo().with_context(active_test=False).search([])
-        max_reminder = max(plans.mapped("trial_reminder_days") or [0])
-        max_notice = max(plans.mapped("renewal_notice_days") or [0])
-        for contract in Contract.search(
-            [
-                ("state", "=", "trial"),
-                ("trial_reminder_sent", "=", False),
-                ("trial_end", "<=", today + timedelta(days=max_reminder)),
-            ]
-        ):
-            days = contract.plan_id.trial_reminder_days
-            if contract.trial_end - timedelta(days=days) <= today <= contract.trial_end:
-                contract._send_template("rbm_recurring.mail_template_trial_reminder")
-                contract.trial_reminder_sent = True
-        # trials that ended
-        for contract in Contract.search([("state", "=", "trial"), ("trial_end", "<", today)]):
-            if contract.plan_id.trial_requires_payment and not contract._has_payment_method():
-                contract.write({"state": "expired", "date_end": contract.trial_end})
-                contract.message_post(
-                    body=_("The trial ended with no payment method: the contract expired."),
-                    subtype_xmlid="mail.mt_note",
-                )
-                contract._emit_provisioning("expired")
-            else:
-                with contract._track_mrr("start", date=contract.trial_end + timedelta(days=1)):
-                    contract.state = "active"
-                contract._emit_provisioning("activated")
-        running = [("state", "in", ("active", "suspended"))]
-        # renewal notices
-        for contract in Contract.search(
-            running
-            + [
-                ("commitment_end", ">=", today),
-                ("commitment_end", "<=", today + timedelta(days=max_notice)),
-                ("date_end", "=", False),
-            ]
-        ):
-            plan = contract.plan_id
-            if (
-                contract.commitment_end_action == "renew"
-                and contract.renewal_notice_sent != contract.commitment_end
-                and contract.commitment_end - timedelta(days=plan.renewal_notice_days) <= today
-            ):
-                contract._send_template("rbm_recurring.mail_template_renewal_notice")
-                contract.renewal_notice_sent = contract.commitment_end
-        # renewals
-        for contract in Contract.search(
-            running + [("commitment_end", "<", today), ("date_end", "=", False)]
-        ):
-            if contract.commitment_end_action != "renew":
-                continue
-            new_end = contract._get_commitment_end_on(today)
-            contract.commitment_end = new_end
-            contract.message_post(
-                body=_("Renewed until %(date)s.", date=format_date(self.env, new_end)),
+    # Lifecycle steps: one contract each, called by the lifecycle cron
+    # (rbm.billing.run._cron_lifecycle) in its own savepoint; each returns
+    # whether it did something.
+
+    def _lifecycle_trial_reminder(self, today):
+        self.ensure_one()
+        days = self.plan_id.trial_reminder_days
+        if not self.trial_end - timedelta(days=days) <= today <= self.trial_end:
+            return False
+        self._send_template("rbm_recurring.mail_template_trial_reminder")
+        self.trial_reminder_sent = True
+        return True
+
+    def _lifecycle_trial_end(self, today):
+        self.ensure_one()
+        if self.plan_id.trial_requires_payment and not self._has_payment_method():
+            self.write({"state": "expired", "date_end": self.trial_end})
+            self.message_post(
+                body=_("The trial ended with no payment method: the contract expired."),
                 subtype_xmlid="mail.mt_note",
             )
-            contract._emit_provisioning("renewed")
-        # contracts past their end date
-        for contract in Contract.search(running + [("date_end", "<", today)]):
-            if contract.cancel_reason_id or contract.cancel_date:
-                state, event = "cancelled", "cancelled"
-            elif contract.commitment_end == contract.date_end:
-                state, event = "expired", "expired"
-            else:
-                state, event = "closed", "closed"
-            with contract._track_mrr(
-                "cancellation" if state == "cancelled" else "expiry",
-                date=contract.date_end + timedelta(days=1),
-            ):
-                contract.state = state
-            contract._emit_provisioning(event)
-        # scheduled changes of contracts the billing run will not touch today;
-        # one that cannot apply any more is reported on its contract
-        for change in Contract.env["rbm.contract.change"].search(
-            [("state", "=", "scheduled"), ("date", "<=", today)]
+            self._emit_provisioning("expired")
+        else:
+            with self._track_mrr("start", date=self.trial_end + timedelta(days=1)):
+                self.state = "active"
+            self._emit_provisioning("activated")
+        return True
+
+    def _lifecycle_renewal_notice(self, today):
+        self.ensure_one()
+        if (
+            self.commitment_end_action != "renew"
+            or self.renewal_notice_sent == self.commitment_end
+            or self.commitment_end - timedelta(days=self.plan_id.renewal_notice_days) > today
         ):
-            try:
-                with self.env.cr.savepoint():
-                    change._apply(today)
-            except (UserError, ValidationError) as error:
-                change.contract_id.message_post(
-                    body=_(
-                        "The scheduled change %(change)s could not be applied: %(error)s",
-                        change=change.description,
-                        error=error.args[0] if error.args else str(error),
-                    ),
-                    subtype_xmlid="mail.mt_note",
-                )
-                change.state = "cancelled"
+            return False
+        self._send_template("rbm_recurring.mail_template_renewal_notice")
+        self.renewal_notice_sent = self.commitment_end
+        return True
+
+    def _lifecycle_renew(self, today):
+        self.ensure_one()
+        if self.commitment_end_action != "renew":
+            return False
+        new_end = self._get_commitment_end_on(today)
+        self.commitment_end = new_end
+        self.message_post(
+            body=_("Renewed until %(date)s.", date=format_date(self.env, new_end)),
+            subtype_xmlid="mail.mt_note",
+        )
+        self._emit_provisioning("renewed")
+        return True
+
+    def _lifecycle_end(self, today):
+        """A contract past its end date: cancelled, expired or closed."""
+        self.ensure_one()
+        if self.cancel_reason_id or self.cancel_date:
+            state, event = "cancelled", "cancelled"
+        elif self.commitment_end == self.date_end:
+            state, event = "expired", "expired"
+        else:
+            state, event = "closed", "closed"
+        with self._track_mrr(
+            "cancellation" if state == "cancelled" else "expiry",
+            date=self.date_end + timedelta(days=1),
+        ):
+            self.state = state
+        self._emit_provisioning(event)
+        return True
 
     def _send_template(self, xmlid):
         template = self.env.ref(xmlid, raise_if_not_found=False)
@@ -1820,7 +1637,8 @@ class RbmContract(models.Model):
         """Demo data: bill what the demo contracts owe today, and let most
         customers have paid what fell due more than ten days ago."""
         today = fields.Date.context_today(self)
-        moves = self._lock_for_billing(wait=True)._bill_due_periods(today)["moves"]
+        Run = self.env["rbm.billing.run"]
+        moves = Run._bill(Run._lock(self, wait=True), today)["moves"]
         late_payers = self[:3].partner_id
         to_pay = moves.filtered(
             lambda m: (
@@ -1862,7 +1680,7 @@ class RbmContract(models.Model):
         period = self._get_next_period()
         if not period:
             return 0.0
-        vals = self._prepare_invoice_vals(period, self._prepare_billing_state())
+        vals = self._prepare_invoice_vals(period, self._prepare_billing_state({self: [period]}))
         if not vals:
             return 0.0
         return self.currency_id.round(

@@ -14,6 +14,7 @@ from odoo.tools import float_repr
 from odoo.tools.misc import format_date, formatLang
 
 from ..engine.privacy import mask_personal_data
+from .rbm_billing_run import is_transient_error
 from .rbm_price_index import month_range
 
 _logger = logging.getLogger(__name__)
@@ -553,8 +554,10 @@ class RbmContract(models.Model):
                     done = contract._process_price_adjustment(today)
                 counts[done or "idle"] += 1
             except Exception as error:  # noqa: BLE001 - reported on the contract
+                if is_transient_error(error):
+                    raise
                 self.env.invalidate_all()
-                message = self._billing_error_message(error)
+                message = self.env["rbm.billing.run"]._error_message(error)
                 counts["failed"] += 1
                 _logger.warning(
                     "Price adjustment of contract %s failed: %s",

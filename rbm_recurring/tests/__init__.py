@@ -1,5 +1,6 @@
 from . import (
     test_billing,
+    test_billing_run,
     test_concurrency,
     test_kpi,
     test_lifecycle,

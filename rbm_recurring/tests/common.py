@@ -2,6 +2,8 @@ import threading
 import time
 from datetime import date
 
+from freezegun import freeze_time
+
 from odoo import Command
 from odoo.tests import TransactionCase
 from odoo.tools import SQL
@@ -117,7 +119,14 @@ class RbmBillingCase(TransactionCase):
         return contract
 
     def _bill(self, contracts, today):
-        return contracts._bill_due_periods(today)
+        return contracts.env["rbm.billing.run"]._bill(contracts, today)
+
+    def _run_night(self, day):
+        """The night's crons on ``day``, in their order: the contract
+        lifecycle, then the billing run (its result is returned)."""
+        with freeze_time(day):
+            self.env["rbm.billing.run"]._cron_lifecycle()
+            return self.env["rbm.billing.run"]._cron_billing_run()
 
     def _invoices(self, contract):
         return self.env["account.move"].search(

@@ -55,10 +55,10 @@ class TestBillingPeriods(RbmBillingCase):
         contract = self._make_contract(plan, d("2026-11-01"))
         self.assertEqual(contract.next_invoice_date, d("2026-12-01"))
         with freeze_time("2026-11-30"):
-            self.env["rbm.contract"]._cron_billing_run()
+            self.env["rbm.billing.run"]._cron_billing_run()
         self.assertFalse(self._invoices(contract))
         with freeze_time("2026-12-01"):
-            self.env["rbm.contract"]._cron_billing_run()
+            self.env["rbm.billing.run"]._cron_billing_run()
         move = self._invoices(contract)
         self.assertEqual(len(move), 1)
         self.assertEqual(move.invoice_date, d("2026-12-01"))
@@ -244,8 +244,8 @@ class TestBillingRun(RbmBillingCase):
             plan, d("2026-11-05"), partner=self.customer_b
         )
         with freeze_time("2026-11-05"):
-            self.env["rbm.contract"]._cron_billing_run()
-            self.env["rbm.contract"]._cron_billing_run()
+            self.env["rbm.billing.run"]._cron_billing_run()
+            self.env["rbm.billing.run"]._cron_billing_run()
         self.assertEqual(
             self.env["account.move"].search_count([("rbm_contract_id", "in", contracts.ids)]), 2
         )
@@ -275,7 +275,7 @@ class TestBillingRun(RbmBillingCase):
     def test_catch_up_bills_every_missed_period_without_gaps(self):
         contract = self._make_contract(self._make_plan(), d("2026-05-31"))
         with freeze_time("2026-11-27"):
-            self.env["rbm.contract"]._cron_billing_run()
+            self.env["rbm.billing.run"]._cron_billing_run()
         periods = self._periods(contract)
         self.assertEqual(len(periods), 6)
         for (_start, end), (next_start, _end) in zip(periods, periods[1:], strict=False):
@@ -294,7 +294,7 @@ class TestBillingRun(RbmBillingCase):
         ]
         good_b = self._make_contract(plan, d("2026-11-01"), partner=self.customer_b)
         with freeze_time("2026-11-02"):
-            result = self.env["rbm.contract"]._cron_billing_run()
+            result = self.env["rbm.billing.run"]._cron_billing_run()
         self.assertEqual(result["moves"].rbm_contract_id, good_a | good_b)
         self.assertEqual(list(result["failed"]), [bad])
         self.assertFalse(self._invoices(bad))
@@ -304,10 +304,10 @@ class TestBillingRun(RbmBillingCase):
         self.assertIn("could not invoice", bad.message_ids[0].body)
         # not retried the same day, retried (and fixed) the next
         with freeze_time("2026-11-02"):
-            self.assertFalse(self.env["rbm.contract"]._cron_billing_run()["failed"])
+            self.assertFalse(self.env["rbm.billing.run"]._cron_billing_run()["failed"])
         bad.line_ids[-1].unlink()
         with freeze_time("2026-11-03"):
-            self.env["rbm.contract"]._cron_billing_run()
+            self.env["rbm.billing.run"]._cron_billing_run()
         self.assertEqual(len(self._invoices(bad)), 1)
         self.assertFalse(bad.billing_error)
 
@@ -319,13 +319,13 @@ class TestBillingRun(RbmBillingCase):
         cron = self.env.ref("rbm_recurring.ir_cron_rbm_billing_run")
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         with freeze_time("2026-11-05"):
-            first = self.env["rbm.contract"]._cron_billing_run(batch_size=2)
+            first = self.env["rbm.billing.run"]._cron_billing_run(batch_size=2)
             self.assertEqual(len(first["moves"]), 2)
             self.assertGreater(
                 self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers
             )
-            self.env["rbm.contract"]._cron_billing_run(batch_size=2)
-            self.env["rbm.contract"]._cron_billing_run(batch_size=2)
+            self.env["rbm.billing.run"]._cron_billing_run(batch_size=2)
+            self.env["rbm.billing.run"]._cron_billing_run(batch_size=2)
         self.assertEqual(
             self.env["account.move"].search_count([("rbm_contract_id", "in", contracts.ids)]), 5
         )
@@ -343,7 +343,7 @@ class TestBillingRun(RbmBillingCase):
             suspended.action_suspend()
         draft = self._make_contract(plan, d("2026-11-01"), activate=False)
         with freeze_time("2026-11-01"):
-            self.env["rbm.contract"]._cron_billing_run()
+            self.env["rbm.billing.run"]._cron_billing_run()
         self.assertFalse(self._invoices(suspended) | self._invoices(draft))
         with freeze_time("2026-11-01"):
             suspended.action_reactivate()

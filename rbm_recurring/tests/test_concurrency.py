@@ -22,7 +22,9 @@ def _bill_with_retries(contracts, wait):
     cr = contracts.env.cr
     for tries in range(1, MAX_TRIES_ON_CONCURRENCY_FAILURE + 1):
         try:
-            moves = contracts._lock_for_billing(wait=wait)._bill_due_periods(TODAY)["moves"]
+            moves = contracts.env["rbm.billing.run"]._bill(
+                contracts.env["rbm.billing.run"]._lock(contracts, wait=wait), TODAY
+            )["moves"]
             cr.flush()
             return len(moves), tries
         except OperationalError as error:
@@ -120,7 +122,9 @@ class TestConcurrentBilling(TransactionCase):
                     barrier.wait(timeout=20)
                     if mode == "none":
                         # no lock: the unique index is all that stops the loser
-                        billed = len(contracts._bill_due_periods(TODAY)["moves"])
+                        billed = len(
+                            contracts.env["rbm.billing.run"]._bill(contracts, TODAY)["moves"]
+                        )
                     else:
                         billed = _bill_with_retries(contracts, wait=mode == "wait")[0]
                     outcomes.append(("ok", billed))
@@ -167,10 +171,12 @@ class TestConcurrentBilling(TransactionCase):
             with self.registry.cursor() as cr:
                 cr.transaction = Transaction(self.registry)
                 env = api.Environment(cr, SUPERUSER_ID, {})
-                todo = env["rbm.contract"].browse(cron_ids)._lock_for_billing()
+                todo = env["rbm.billing.run"]._lock(env["rbm.contract"].browse(cron_ids))
                 cron_locked.set()
                 button_blocked.wait(timeout=20)
-                outcomes.append(("cron", len(todo._bill_due_periods(TODAY)["moves"])))
+                outcomes.append(
+                    ("cron", len(todo.env["rbm.billing.run"]._bill(todo, TODAY)["moves"]))
+                )
 
         def button_worker():
             cron_locked.wait(timeout=20)

@@ -83,7 +83,7 @@ class TestKpi(RbmBillingCase):
         cls.e = start("E", cls.pause, "2025-12-01")
         cls.d = start("D", cls.yearly, "2026-01-01", cls.user2)
         with freeze_time("2026-01-01"):
-            invoice = cls.d._bill_due_periods(d("2026-01-01"))["moves"]
+            invoice = cls.d.env["rbm.billing.run"]._bill(cls.d, d("2026-01-01"))["moves"]
             cls.env["account.payment.register"].with_context(
                 active_model="account.move", active_ids=invoice.ids
             ).create({})._create_payments()
@@ -95,7 +95,7 @@ class TestKpi(RbmBillingCase):
         with freeze_time("2026-04-10"):
             Change._request(cls.b, "plan", new_plan=cls.small)
         with freeze_time("2026-05-01"):
-            cls.env["rbm.contract"]._process_lifecycle(d("2026-05-01"))
+            cls.env["rbm.billing.run"]._run_lifecycle(d("2026-05-01"))
         with freeze_time("2026-06-01"):
             cls.e._suspend(d("2026-06-01"))
         cls.a2 = start("A", cls.small, "2026-06-01")

@@ -26,8 +26,7 @@ class TestContractChanges(RbmBillingCase):
         return small, big
 
     def _run(self, day):
-        with freeze_time(day):
-            self.env["rbm.contract"]._cron_billing_run()
+        self._run_night(day)
 
     def _docs(self, contract):
         return self.env["account.move"].search([("rbm_contract_id", "=", contract.id)], order="id")
@@ -155,7 +154,7 @@ class TestContractChanges(RbmBillingCase):
             change = self.env["rbm.contract.change"]._request(contract, "plan", new_plan=small)
         small.billing_mode = "arrears"  # the plan changed meanwhile
         with freeze_time("2026-12-01"):
-            self.env["rbm.contract"]._process_lifecycle(d("2026-12-01"))
+            self.env["rbm.billing.run"]._run_lifecycle(d("2026-12-01"))
         self.assertEqual(change.state, "cancelled")
         self.assertEqual(contract.plan_id, big)
         self.assertIn("could not be applied", contract.message_ids[0].body)
@@ -313,8 +312,7 @@ class TestContractChanges(RbmBillingCase):
 @tagged("post_install", "-at_install")
 class TestContractLifecycle(RbmBillingCase):
     def _run(self, day):
-        with freeze_time(day):
-            return self.env["rbm.contract"]._cron_billing_run()
+        return self._run_night(day)
 
     def test_trial_becomes_active_or_expires(self):
         plan = self._make_plan(trial_days=14, trial_requires_payment=True, trial_reminder_days=3)

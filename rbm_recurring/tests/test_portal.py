@@ -71,7 +71,7 @@ class TestPortal(HttpCase):
                 {"partner_id": company.id, "plan_id": plan.id, "date_start": cls.start}
             )
             contract.action_activate()
-            result = contract._bill_due_periods(cls.start)
+            result = contract.env["rbm.billing.run"]._bill(contract, cls.start)
             cls.customers[key] = {
                 "company": company,
                 "contact": contact,

@@ -72,7 +72,7 @@ class TestPortalChange(HttpCase):
                 }
             )
             contract.action_activate()
-            contract._bill_due_periods(cls.today)
+            contract.env["rbm.billing.run"]._bill(contract, cls.today)
             cls.contracts[key] = contract
         cls.contract_a = cls.contracts["a"]
         cls.contract_b = cls.contracts["b"]

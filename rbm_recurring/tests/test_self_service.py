@@ -127,7 +127,7 @@ class SelfServiceCase(HttpCase):
             }
         )
         contract.action_activate()
-        contract._bill_due_periods(cls.today)
+        contract.env["rbm.billing.run"]._bill(contract, cls.today)
         return contract
 
     def _login(self, login):

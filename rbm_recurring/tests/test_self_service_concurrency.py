@@ -73,7 +73,7 @@ class TestConcurrentPortalSubmit(TransactionCase):
                 {"partner_id": partner.id, "plan_id": plan.id, "date_start": today.replace(day=1)}
             )
             contract.action_activate()
-            contract._bill_due_periods(today)
+            contract.env["rbm.billing.run"]._bill(contract, today)
             self.contract_id = contract.id
             self.addon_id = products[1].id
             self.cleanup = (products.ids, plan.id, partner.id, user.id)

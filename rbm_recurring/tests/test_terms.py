@@ -28,8 +28,7 @@ class TestCommitmentEnd(RbmBillingCase):
     whole), under each end-of-commitment option."""
 
     def _run(self, day):
-        with freeze_time(day):
-            self.env["rbm.contract"]._cron_billing_run()
+        self._run_night(day)
 
     def _contract(self, action, partner=None):
         plan = self._make_plan(
@@ -402,7 +401,7 @@ class TestCustomerMovements(RbmBillingCase):
         """T: 100 a month billed in advance from January to August, January to
         June paid; on 15/08/2026."""
         with freeze_time("2026-08-15"):
-            invoices = self.t._bill_due_periods(d("2026-08-15"))["moves"]
+            invoices = self.t.env["rbm.billing.run"]._bill(self.t, d("2026-08-15"))["moves"]
             self.assertEqual(len(invoices), 8)
             paid = invoices.sorted("invoice_date")[:6]
             self.env["account.payment.register"].with_context(

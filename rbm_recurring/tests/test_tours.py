@@ -98,7 +98,7 @@ class TestCustomerValueTour(HttpCase):
         )
         contract.action_activate()
         # the first period billed: 250 invoiced
-        contract._bill_due_periods(start)
+        contract.env["rbm.billing.run"]._bill(contract, start)
         self.start_tour(
             f"/odoo/res.partner/{customer.id}", "rbm_customer_value_tour", login="rbm_analyst"
         )
