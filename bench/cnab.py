@@ -69,7 +69,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import billing  # noqa: E402 - database, git and profiling helpers of the billing benchmark
+import common  # noqa: E402 - what the benchmarks share (bench/common.py)
 
 PREFIX = "BENCH-CNAB"
 COMPANY_CNPJ = "16727230000197"
@@ -102,7 +102,7 @@ def parse_args():
     )
     parser.add_argument("--profile", action="store_true", help="query breakdown of the RBM side")
     parser.add_argument("--profile-top", type=int, default=15)
-    billing.add_odoo_arguments(parser)
+    common.add_odoo_arguments(parser)
     return parser.parse_args()
 
 
@@ -138,8 +138,8 @@ def line_terms(i, amount):
 
 
 def code_version():
-    head = billing.git("rev-parse", "--short", "HEAD") or "?"
-    dirty = billing.git("status", "--porcelain", "--", "rbm_dunning")
+    head = common.git("rev-parse", "--short", "HEAD") or "?"
+    dirty = common.git("status", "--porcelain", "--", "rbm_dunning")
     return f"{head}" + (f" + {len(dirty.splitlines())} changes in rbm_dunning" if dirty else "")
 
 
@@ -151,7 +151,7 @@ def code_version():
 def setup_company(env):
     from odoo import Command
 
-    company, _journal = billing.ensure_accounting(env)
+    company, _journal = common.ensure_accounting(env)
     brl = env.ref("base.BRL")
     if company.currency_id != brl:
         if env["account.move.line"].search_count([("company_id", "=", company.id)], limit=1):
@@ -484,7 +484,7 @@ def run(args):
         env.flush_all()
         cr.execute("ANALYZE account_move, account_move_line, account_payment, rbm_boleto")
 
-        prof = billing.QueryProfiler(REPO) if args.profile else None
+        prof = common.QueryProfiler(REPO) if args.profile else None
         if prof:
             import threading
 
@@ -549,7 +549,7 @@ def run(args):
             timed(side)
         cr.rollback()
     if prof:
-        billing.print_profile("RBM return import", prof, n, args.profile_top)
+        common.print_profile("RBM return import", prof, n, args.profile_top)
     rbm_rate, rbm_q = results["rbm"]
     for mode in args.plain_modes:
         plain_rate, plain_q = results[mode]
@@ -592,7 +592,7 @@ def main():
     if min(args.lines, args.batch_size, args.plain_sample) < 1 or args.warmup < 1:
         raise SystemExit("bench: --lines, --batch-size and --warmup must be > 0")
     # without --no-http, as before
-    billing.setup_odoo(args, "rbm_dunning", http=True)
+    common.setup_odoo(args, "rbm_dunning", http=True)
     run(args)
 
 

@@ -81,7 +81,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import billing  # noqa: E402 - database, git and measurement helpers of the billing benchmark
+import common  # noqa: E402 - what the benchmarks share (bench/common.py)
 
 PREFIX = "Bench collection customer"
 PARAM = "rbm_bench.collection_built"
@@ -123,12 +123,12 @@ def parse_args():
     parser.add_argument(
         "--update", action="store_true", help="run odoo-bin -u rbm_dunning on the database first"
     )
-    billing.add_odoo_arguments(parser)
+    common.add_odoo_arguments(parser)
     return parser.parse_args()
 
 
 def code_version():
-    git = billing.git
+    git = common.git
     head = git("rev-parse", "--short", "HEAD") or "?"
     dirty = git("status", "--porcelain", "--", "rbm_dunning")
     return f"{head}" + (f" + {len(dirty.splitlines())} changes in rbm_dunning" if dirty else "")
@@ -344,7 +344,7 @@ def build(registry, args, target):
 
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        billing.ensure_accounting(env)
+        common.ensure_accounting(env)
         ICP = env["ir.config_parameter"]
         built = json.loads(ICP.get_param(PARAM) or "{}")
         if built.get("installments", 0) >= target:
@@ -584,13 +584,13 @@ def run_scenario(registry, args, scenario, n):
             flush=True,
         )
 
-        phases = billing.Phases(cr)
-        plain = billing.Meter(cr)
+        phases = common.Phases(cr)
+        plain = common.Meter(cr)
         excluded = {"seconds": 0.0, "queries": 0}
         sampled = collections.Counter()
         batch_no = [0]
         batch_times = []
-        profiler = billing.QueryProfiler(REPO) if args.profile else None
+        profiler = common.QueryProfiler(REPO) if args.profile else None
         thread = threading.current_thread()
         if profiler:
             thread.query_hooks = (*getattr(thread, "query_hooks", ()), profiler.hook)
@@ -752,7 +752,7 @@ def run_scenario(registry, args, scenario, n):
         flush=True,
     )
     if profiler:
-        billing.print_profile(f"RBM {scenario}", profiler, per, args.profile_top)
+        common.print_profile(f"RBM {scenario}", profiler, per, args.profile_top)
     return result
 
 
@@ -760,10 +760,10 @@ def run(args):
     import odoo
 
     registry = odoo.modules.registry.Registry(args.db)
-    missing = billing.missing_columns(registry)
+    missing = common.missing_columns(registry)
     if missing:
         print(f"bench: the database lacks columns ({', '.join(missing[:5])}): updating")
-        billing.run_odoo_bin(args, ["-u", "rbm_dunning"])
+        common.run_odoo_bin(args, ["-u", "rbm_dunning"])
         registry = odoo.modules.registry.Registry.new(args.db)
     worst_n = args.worst_installments or args.installments
     target = max(args.installments, worst_n, args.seeds)
@@ -799,7 +799,7 @@ def main():
     args = parse_args()
     if min(args.installments, args.seeds, args.batch_size, args.plain_every) < 1:
         raise SystemExit("bench: sizes must be positive")
-    billing.setup_odoo(args, "rbm_dunning")
+    common.setup_odoo(args, "rbm_dunning")
     run(args)
 
 

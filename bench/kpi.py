@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Revenue KPI benchmark: ``rbm.kpi._get_kpis`` over 100,000 MRR movements.
 
-Bootstraps Odoo like bench/billing.py (whose database helpers it reuses)::
+Bootstraps Odoo like bench/billing.py (with the helpers of bench/common.py)::
 
     ODOO_HOME=/opt/odoo /opt/odoo/.venv/bin/python bench/kpi.py --db rbm_bench --events 100000
 
@@ -41,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import billing  # noqa: E402 - the database helpers of the billing benchmark
+import common  # noqa: E402 - what the benchmarks share (bench/common.py)
 
 
 def parse_args():
@@ -54,7 +54,7 @@ def parse_args():
     parser.add_argument("--repeat", type=int, default=5, help="timed runs (median)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--update", action="store_true", help="odoo-bin -u rbm_recurring first")
-    billing.add_odoo_arguments(parser)
+    common.add_odoo_arguments(parser)
     return parser.parse_args()
 
 
@@ -225,8 +225,8 @@ def run(args):
     from odoo.addons.rbm_recurring.engine import kpi as engine
 
     registry = odoo.modules.registry.Registry(args.db)
-    if billing.missing_columns(registry):
-        billing.run_odoo_bin(args, ["-u", "rbm_recurring"])
+    if common.missing_columns(registry):
+        common.run_odoo_bin(args, ["-u", "rbm_recurring"])
         registry = odoo.modules.registry.Registry.new(args.db)
     rng = random.Random(args.seed)
     date_to = date.fromisoformat(args.date_to)
@@ -303,7 +303,7 @@ def run(args):
 
 def main():
     args = parse_args()
-    billing.setup_odoo(args)
+    common.setup_odoo(args)
     run(args)
 
 

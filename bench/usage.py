@@ -52,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import billing  # noqa: E402 - the database and git helpers of the billing benchmark
+import common  # noqa: E402 - what the benchmarks share (bench/common.py)
 
 METRIC = "bench_storage_gb"
 PARTNER_PREFIX = "Bench usage customer"
@@ -107,7 +107,7 @@ def parse_args():
         choices=sorted(PRICE_MODELS),
         help="also time the rating with these price models (default: all)",
     )
-    billing.add_odoo_arguments(parser)
+    common.add_odoo_arguments(parser)
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)  # client mode: spec file
     return parser.parse_args()
 
@@ -250,7 +250,7 @@ def start_server(args, log_path):
 
 
 def code_version():
-    git = billing.git
+    git = common.git
     head = git("rev-parse", "--short", "HEAD") or "?"
     dirty = git("status", "--porcelain", "--", "rbm_metering")
     return f"{head}" + (f" + {len(dirty.splitlines())} changes in rbm_metering" if dirty else "")
@@ -512,7 +512,7 @@ def main():
     if min(args.events, args.batch_size, args.contracts, args.connections) < 1:
         raise SystemExit("bench: --events, --batch-size, --contracts, --connections must be > 0")
     # the bench serves the API over HTTP
-    billing.setup_odoo(args, "rbm_metering", http=True)
+    common.setup_odoo(args, "rbm_metering", http=True)
     run(args)
 
 

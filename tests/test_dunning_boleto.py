@@ -1,6 +1,6 @@
 """Tests for ``rbm_dunning/engine/boleto.py`` (plain Python, no Odoo).
 
-Public vectors: the public Brazilian vectors (br_vectors.json) (``due_date_factor`` and
+Public vectors: tests/vectors/br_vectors.json (``due_date_factor`` and
 ``boletos``), and kivanio/brcobranca (commit 325e0eae)
 spec/brcobranca/boleto/{sicredi,sicoob,itau}_spec.rb for banks and cases the
 vector file lacks.

@@ -1,6 +1,6 @@
 """Tests for ``rbm_dunning/engine/checkdigits.py`` (plain Python, no Odoo).
 
-Public vectors: the public Brazilian vectors (br_vectors.json) (``cpf_cnpj``: python-stdnum
+Public vectors: tests/vectors/br_vectors.json (``cpf_cnpj``: python-stdnum
 2.2 doctests and the RFB alphanumeric-CNPJ example), and the check-digit specs
 of kivanio/brcobranca (commit 325e0eae): spec/brcobranca/boleto/*_spec.rb.
 """

@@ -3,7 +3,7 @@
 
 Public data:
 
-- the public Brazilian vectors (br_vectors.json) ``cnab400_retorno`` (Bradesco CNAB 400
+- tests/vectors/br_vectors.json ``cnab400_retorno`` (Bradesco CNAB 400
   return detail with its expected fields);
 - files published with kivanio/brcobranca (commit 325e0eae): remittances in
   spec/fixtures/remessa (written back byte for byte from what we read, which

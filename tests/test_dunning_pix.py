@@ -1,6 +1,6 @@
 """Tests for ``rbm_dunning/engine/pix.py`` (plain Python, no Odoo).
 
-Public vectors: the public Brazilian vectors (br_vectors.json) (``pix``): the BCB
+Public vectors: tests/vectors/br_vectors.json (``pix``): the BCB
 Manual do BR Code static example and the dynamic example of the Manual de
 Padrões sec. 6.2, with their CRCs.
 """

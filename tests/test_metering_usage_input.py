@@ -195,3 +195,55 @@ def test_read_event_values():
     # the id decides when both are sent
     assert ui.read_event(event(contract_reference="REF"), NOW)[1][2:4] == (7, None)
     assert json.loads(values[6]) == {"a": 1}
+
+
+# ---------------------------------------------------------------------------
+# accept_event: the rules on the metric and the contract
+# ---------------------------------------------------------------------------
+
+_T = datetime(2026, 3, 10, 12)
+_HORIZON = datetime(2026, 3, 10, 12, 5)
+_METRIC = (7, False)
+_START = datetime(2026, 1, 1, 3)
+_OPEN = datetime(2026, 3, 1, 3)
+
+
+def _contract(usable=True, end=None, open_at=None, closed=False, metric_ids=frozenset({7})):
+    return (usable, _START, end, open_at, closed, metric_ids)
+
+
+@pytest.mark.parametrize(
+    "timestamp, metric, contract, expected",
+    [
+        (_T, _METRIC, _contract(), (None, _T)),
+        (_HORIZON, _METRIC, _contract(), (None, _HORIZON)),  # the horizon itself is accepted
+        (datetime(2026, 3, 10, 12, 6), _METRIC, _contract(), ("future_timestamp", None)),
+        (_T, _METRIC, _contract(usable=False), ("contract_not_active", None)),
+        (datetime(2026, 1, 1, 2), _METRIC, _contract(), ("contract_not_active", None)),
+        (_T, _METRIC, _contract(end=_T), ("contract_not_active", None)),  # end is exclusive
+        (_T, _METRIC, _contract(metric_ids=frozenset({8})), ("metric_not_on_contract", None)),
+        # before the first instant not invoiced yet: counted then...
+        (datetime(2026, 2, 20), _METRIC, _contract(open_at=_OPEN), (None, _OPEN)),
+        (_T, _METRIC, _contract(open_at=_OPEN), (None, _T)),
+        # ...unless the metric rejects late events or the contract ended before it
+        (datetime(2026, 2, 20), (7, True), _contract(open_at=_OPEN), ("closed_period", None)),
+        (
+            datetime(2026, 2, 20),
+            _METRIC,
+            _contract(open_at=_OPEN, closed=True),
+            ("closed_period", None),
+        ),
+    ],
+)
+def test_accept_event(timestamp, metric, contract, expected):
+    assert ui.accept_event(timestamp, _HORIZON, metric, contract) == expected
+
+
+def test_accept_event_checks_in_order():
+    # a future event on an inactive contract is answered as future
+    contract = _contract(usable=False, metric_ids=frozenset())
+    assert ui.accept_event(datetime(2027, 1, 1), _HORIZON, _METRIC, contract)[0] == (
+        "future_timestamp"
+    )
+    # an inactive contract is answered before a metric it does not bill
+    assert ui.accept_event(_T, _HORIZON, _METRIC, contract)[0] == "contract_not_active"

@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
+from ...rbm_recurring.engine import money
 from .checkdigits import WEIGHTS_2_7, digits_only, mod10, mod11
 
 BASE_DATE = date(1997, 10, 7)
@@ -95,7 +96,7 @@ def to_cents(amount):
     """Integer cents of ``amount`` (Decimal, int, str or float), validated for a
     boleto: 0 <= amount <= 99,999,999.99, at most two decimal places."""
     try:
-        value = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+        value = money.to_decimal(amount)
     except (InvalidOperation, TypeError, ValueError):
         raise BoletoError("amount", f"not a number: {amount!r}") from None
     if not value.is_finite():
@@ -104,10 +105,9 @@ def to_cents(amount):
         raise BoletoError("amount", f"must not be negative, got {value}")
     if value > MAX_AMOUNT:
         raise BoletoError("amount", f"{value} exceeds the boleto maximum of {MAX_AMOUNT}")
-    cents = value * 100
-    if cents != cents.to_integral_value():
+    if not money.is_whole_cents(value):
         raise BoletoError("amount", f"{value} has more than two decimal places")
-    return int(cents)
+    return money.to_cents(value)
 
 
 # ---------------------------------------------------------------------------
@@ -566,7 +566,7 @@ def make_boleto(bank, due_date, amount, **fields):
         currency=CURRENCY_REAL,
         factor=int(code[5:9]),
         due_date=due_date,
-        amount=Decimal(to_cents(amount)).scaleb(-2),
+        amount=money.from_cents(to_cents(amount)),
         free_field=ff,
         barcode=code,
         typeable_line=typeable_line(code),
@@ -608,7 +608,7 @@ def parse_boleto(code, today=None):
         currency=bar[3],
         factor=factor,
         due_date=due,
-        amount=Decimal(int(bar[9:19])).scaleb(-2),
+        amount=money.from_cents(bar[9:19]),
         free_field=bar[19:44],
         barcode=bar,
         typeable_line=typeable_line(bar),

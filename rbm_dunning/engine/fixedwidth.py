@@ -34,6 +34,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
+from ...rbm_recurring.engine import money
+
 KINDS = ("num", "int", "doc", "alpha", "date", "time", "amount")
 _DOC_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -145,7 +147,7 @@ class Field:
 
     def _encode_amount(self, value):
         try:
-            amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            amount = money.to_decimal(value)
         except (InvalidOperation, TypeError, ValueError):
             raise ValueError(f"expected an amount, got {value!r}") from None
         if not amount.is_finite() or amount < 0:

@@ -25,6 +25,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from ...rbm_recurring.engine import money
 from .checkdigits import is_valid_cnpj, is_valid_cpf
 
 GUI = "br.gov.bcb.pix"
@@ -101,12 +102,12 @@ def _ascii_text(name, value, max_length):
 def format_amount(amount):
     """``n.nn`` for a positive amount with at most two decimal places."""
     try:
-        value = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+        value = money.to_decimal(amount)
     except (InvalidOperation, TypeError, ValueError):
         raise PixError("amount", f"not a number: {amount!r}") from None
     if not value.is_finite() or value <= 0:
         raise PixError("amount", f"must be positive, got {amount!r}")
-    if value != value.quantize(Decimal("0.01")):
+    if not money.is_whole_cents(value):
         raise PixError("amount", f"{value} has more than two decimal places")
     text = f"{value:.2f}"
     if len(text) > 13:

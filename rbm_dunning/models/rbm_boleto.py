@@ -7,8 +7,9 @@ from reportlab.graphics.barcode import createBarcodeDrawing
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import float_repr, sql
+from odoo.tools import sql
 
+from odoo.addons.rbm_recurring.engine import money
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 from ..engine import boleto as boleto_engine
@@ -533,7 +534,7 @@ class RbmBoleto(models.Model):
 
 
 def _decimal(amount, currency):
-    return Decimal(float_repr(currency.round(amount), currency.decimal_places))
+    return money.fixed(currency.round(amount), currency.decimal_places)
 
 
 def _pix_txid(our_number):

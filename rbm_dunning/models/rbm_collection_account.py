@@ -1,11 +1,11 @@
 import base64
 from datetime import timedelta
-from decimal import Decimal
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_round
 
+from odoo.addons.rbm_recurring.engine import money, periods
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 from ..engine import boleto as boleto_engine
@@ -825,17 +825,9 @@ def _fit_words(text, size):
     return cut or text[:size]
 
 
-def _br_date(value):
-    return value.strftime("%d/%m/%Y") if value else ""
-
-
-def _br_amount(value):
-    """``1.234,56``: two decimals, dot for thousands, comma for decimals."""
-    return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
-def _format_rate(rate):
-    return f"{Decimal(str(rate)).normalize():f}".replace(".", ",")
+_br_date = periods.format_br_date
+_br_amount = money.format_br_amount
+_format_rate = money.format_br_rate
 
 
 def _format_cnab_errors(env, errors):

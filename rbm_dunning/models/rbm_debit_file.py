@@ -1,7 +1,6 @@
 import base64
 from collections import defaultdict
 from datetime import timedelta
-from decimal import Decimal
 
 from markupsafe import Markup
 
@@ -14,6 +13,7 @@ from odoo.addons.rbm_recurring.tools import check_staff_access
 from ..engine import boleto as boleto_engine
 from ..engine import cnab150
 from ..engine.fixedwidth import CnabError
+from .rbm_boleto import _decimal
 from .rbm_collection_account import _format_cnab_errors
 from .rbm_debit import LIVE_DOMAIN
 
@@ -844,10 +844,6 @@ class RbmDebitFile(models.Model):
                 )
         for items, ids in groups.items():
             self.env["rbm.debit"].browse(ids).write(dict(items))
-
-
-def _decimal(amount, currency):
-    return Decimal(f"{currency.round(amount):.{currency.decimal_places}f}")
 
 
 def _bank_name(bank_code):

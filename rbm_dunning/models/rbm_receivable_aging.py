@@ -5,6 +5,8 @@ from decimal import Decimal
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.rbm_recurring.engine import periods
+
 from .rbm_boleto import ACTIVE_STATES
 
 AGING_BUCKETS = [
@@ -307,7 +309,7 @@ class RbmReceivableAging(models.Model):
         money = book.add_format({"num_format": "#,##0.00"})
         money_bold = book.add_format({"num_format": "#,##0.00", "bold": True})
         day = book.add_format({"num_format": "dd/mm/yyyy"})
-        title = _("As of %(date)s", date=as_of.strftime("%d/%m/%Y"))
+        title = _("As of %(date)s", date=periods.format_br_date(as_of))
 
         def sheet_with_headers(name, headers, widths):
             sheet = book.add_worksheet(name)

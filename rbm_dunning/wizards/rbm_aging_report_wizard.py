@@ -3,6 +3,7 @@ import base64
 from odoo import _, fields, models
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.rbm_recurring.engine import periods
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 
@@ -30,7 +31,9 @@ class RbmAgingReportWizard(models.TransientModel):
             "rbm_aging_date": fields.Date.to_string(self.date),
         }
         action["name"] = _(
-            "%(report)s at %(date)s", report=action["name"], date=self.date.strftime("%d/%m/%Y")
+            "%(report)s at %(date)s",
+            report=action["name"],
+            date=periods.format_br_date(self.date),
         )
         return action
 

@@ -34,9 +34,12 @@ quantities ``(from_qty, to_qty]``.
 
 from collections import namedtuple
 from datetime import UTC, datetime, time
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ...rbm_recurring.engine import money
+from ...rbm_recurring.engine.money import round_money
 
 AGGREGATIONS = ("sum", "max", "count", "count_unique", "last", "time_weighted_sum")
 PRICE_MODELS = (
@@ -63,19 +66,8 @@ ZERO = Decimal(0)
 
 
 def to_decimal(value):
-    if value is None:
-        return ZERO
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)
-
-
-def round_money(value, quantum="0.01"):
-    """Round half away from zero to the currency quantum."""
-    q = to_decimal(quantum)
-    return (to_decimal(value) / q).quantize(Decimal(1), rounding=ROUND_HALF_UP) * q
+    """:func:`money.to_decimal`, with None (an empty value) as 0."""
+    return ZERO if value is None else money.to_decimal(value)
 
 
 def round_quantity(value, digits=None):
@@ -83,7 +75,7 @@ def round_quantity(value, digits=None):
     value = to_decimal(value)
     if digits is None:
         return value
-    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return money.round_digits(value, digits)
 
 
 # ------------------------------------------------------------

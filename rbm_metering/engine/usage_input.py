@@ -251,3 +251,36 @@ def read_event(event, now):
         if not valid:
             return "bad_properties", None
     return None, (key, code, contract_id, reference, quantity, timestamp, properties)
+
+
+# ---------------------------------------------------------------- acceptance
+
+
+def accept_event(timestamp, horizon, metric, contract):
+    """``(reason, None)`` or ``(None, effective timestamp)`` of an event read
+    by :func:`read_event`, against what the database says of its metric and
+    contract. The one copy of the rules of manual entry, the API and the CSV
+    import.
+
+    ``horizon``: the latest timestamp accepted (now + the future tolerance).
+    ``metric``: ``(metric id, whether late events are rejected)``.
+    ``contract``: ``(state allows usage, first instant of its service, first
+    instant after it or None, first instant not invoiced yet or None, whether
+    that is after the end, the ids of the metrics it bills)``; instants are
+    naive UTC datetimes like ``timestamp``.
+
+    An event before the first instant not invoiced yet counts at that instant,
+    unless its metric rejects late events or the contract ended before it."""
+    if timestamp > horizon:
+        return "future_timestamp", None
+    usable, start_at, end_at, open_at, closed, metric_ids = contract
+    if not usable or timestamp < start_at or (end_at and timestamp >= end_at):
+        return "contract_not_active", None
+    metric_id, reject_late = metric
+    if metric_id not in metric_ids:
+        return "metric_not_on_contract", None
+    if open_at and timestamp < open_at:
+        if reject_late or closed:
+            return "closed_period", None
+        return None, open_at
+    return None, timestamp

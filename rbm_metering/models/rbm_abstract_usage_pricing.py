@@ -1,8 +1,9 @@
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.rbm_recurring.engine import money
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 from ..engine import rating
@@ -27,7 +28,7 @@ def check_price_digits(records, vals_list):
             if not digits:
                 continue
             try:
-                exact = Decimal(repr(float(value)))
+                exact = money.to_decimal(float(value))
             except (InvalidOperation, TypeError, ValueError):
                 continue
             if exact.is_finite() and -exact.as_tuple().exponent > digits[1]:

@@ -450,27 +450,25 @@ class RbmUsage(models.Model):
         computed when not given)."""
         if horizon is None:
             horizon = now + self._get_future_tolerance()
-        if timestamp > horizon:
-            return "future_timestamp", None
         day_start = contract._get_usage_day_start
-        if (
-            contract.state not in USAGE_STATES
-            or timestamp < day_start(contract.date_start)
-            or (contract.date_end and timestamp >= day_start(contract.date_end + timedelta(days=1)))
-        ):
-            return "contract_not_active", None
+        date_end = contract.date_end
         if metric_ids is None:
             metric_ids = set(contract.line_ids.metric_id.ids)
-        if metric.id not in metric_ids:
-            return "metric_not_on_contract", None
-        if open_from and timestamp < (open_at := day_start(open_from)):
-            # after the last invoice of an ended contract there is no next open period
-            if metric.late_policy == "reject" or (
-                contract.date_end and open_from > contract.date_end
-            ):
-                return "closed_period", None
-            return False, open_at
-        return False, timestamp
+        error, effective = usage_input.accept_event(
+            timestamp,
+            horizon,
+            (metric.id, metric.late_policy == "reject"),
+            (
+                contract.state in USAGE_STATES,
+                day_start(contract.date_start),
+                day_start(date_end + timedelta(days=1)) if date_end else None,
+                day_start(open_from) if open_from else None,
+                # after the last invoice of an ended contract there is no next open period
+                bool(date_end and open_from and open_from > date_end),
+                metric_ids,
+            ),
+        )
+        return error or False, effective
 
     @api.model
     def _ingest(self, company, events, source="api", api_key=None):
@@ -499,10 +497,10 @@ class RbmUsage(models.Model):
         :func:`usage_input.read_event`; then, set-based, the metrics, contracts
         and their open periods are read once per batch (one query each) into
         plain tuples, and every event is checked in plain Python with the same
-        rules as :meth:`_check_event`."""
+        rules as :meth:`_check_event` (:func:`usage_input.accept_event`)."""
         now = now or datetime.now()
         messages = self._get_reason_messages()
-        read_event = usage_input.read_event
+        read_event, accept_event = usage_input.read_event, usage_input.accept_event
         parsed = [read_event(event, now) for event in events]
         codes, contract_ids, references = set(), set(), set()
         for _error, values in parsed:
@@ -538,25 +536,13 @@ class RbmUsage(models.Model):
                 candidates = by_reference.get(reference, ())
             if not candidates:
                 return "unknown_contract"
-            # the rules of _check_event, on plain values
-            if timestamp > horizon:
-                return "future_timestamp"
-            metric_id, reject_late = metric
+            # the rules of _check_event, on plain values; the first contract
+            # of a reference that accepts the event takes it
             error = "unknown_contract"
-            for contract_id, usable, start_at, end_at, open_at, closed, metric_ids in candidates:
-                if not usable or timestamp < start_at or (end_at and timestamp >= end_at):
-                    error = "contract_not_active"
-                    continue
-                if metric_id not in metric_ids:
-                    error = "metric_not_on_contract"
-                    continue
-                effective = timestamp
-                if open_at and timestamp < open_at:
-                    if reject_late or closed:
-                        error = "closed_period"
-                        continue
-                    effective = open_at
-                return (key, contract_id, metric_id, quantity, timestamp, effective, properties)
+            for contract_id, window in candidates:
+                error, effective = accept_event(timestamp, horizon, metric, window)
+                if error is None:
+                    return (key, contract_id, metric[0], quantity, timestamp, effective, properties)
             return error
 
         results, rows = [], []
@@ -587,10 +573,11 @@ class RbmUsage(models.Model):
     @api.model
     def _read_ingestion_contracts(self, company, contract_ids, references):
         """({id: contract}, {reference: [contract, ...]}) of ``company``, each
-        contract as the plain tuple ``(id, state allows usage, first instant
+        contract as the plain tuple ``(id, (state allows usage, first instant
         of its service, first instant after it or None, first instant not
         invoiced yet or None, whether that is after the end, frozenset of its
-        metric ids)``, instants as naive UTC datetimes of local midnights (see
+        metric ids))`` (the second item as :func:`usage_input.accept_event`
+        takes it), instants as naive UTC datetimes of local midnights (see
         ``rbm.contract._get_usage_tz``); one query."""
         if not contract_ids and not references:
             return {}, {}
@@ -642,12 +629,14 @@ class RbmUsage(models.Model):
             day_start = rating.day_start_utc
             contract = (
                 cid,
-                state in USAGE_STATES,
-                day_start(date_start, tz),
-                day_start(date_end + timedelta(days=1), tz) if date_end else None,
-                day_start(open_from, tz) if open_from else None,
-                bool(date_end and open_from and open_from > date_end),
-                frozenset(metric_ids),
+                (
+                    state in USAGE_STATES,
+                    day_start(date_start, tz),
+                    day_start(date_end + timedelta(days=1), tz) if date_end else None,
+                    day_start(open_from, tz) if open_from else None,
+                    bool(date_end and open_from and open_from > date_end),
+                    frozenset(metric_ids),
+                ),
             )
             if cid in contract_ids:
                 by_id[cid] = contract

@@ -15,10 +15,13 @@ intervals therefore sums exactly to ``price`` (the sum telescopes), whatever the
 rounding.
 """
 
-from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+
+# the models call them as periods.round_money and periods.to_decimal
+from .money import round_money, to_decimal  # noqa: F401
 
 UNITS = ("day", "week", "month", "year")
 DAY_COUNTS = ("actual", "commercial")
@@ -143,20 +146,6 @@ def day_offsets(p_start, p_end, sub_start, sub_end, unit, interval, day_count="a
     return (sub_start - p_start).days, (after_end - p_start).days, total
 
 
-def to_decimal(value):
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)
-
-
-def round_money(value, quantum="0.01"):
-    """Round half away from zero to the currency quantum (e.g. ``0.01``)."""
-    q = to_decimal(quantum)
-    return (to_decimal(value) / q).quantize(Decimal(1), rounding=ROUND_HALF_UP) * q
-
-
 def prorate(amount, a, b, total, quantum="0.01"):
     """Part of ``amount`` for the days ``[a, b)`` of a period of ``total`` days,
     by cumulative rounding: parts of a partition always sum to ``amount``."""
@@ -197,3 +186,13 @@ def monthly_factor(unit, interval):
         return Decimal(1) / (12 * interval)
     days = interval * (7 if unit == "week" else 1)
     return Decimal("365") / 12 / days
+
+
+def format_br_date(value):
+    """``31/01/2026`` (dd/mm/aaaa) for a date; an empty string for none."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def parse_br_date(text):
+    """The date written ``31/01/2026`` (dd/mm/aaaa); ValueError otherwise."""
+    return datetime.strptime(text.strip(), "%d/%m/%Y").date()

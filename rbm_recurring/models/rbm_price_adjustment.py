@@ -3,69 +3,27 @@ adjustment on each contract anniversary and its log."""
 
 import logging
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import float_repr
 from odoo.tools.misc import format_date, formatLang
 
+from ..engine import money
+from ..engine.price_adjustment import (
+    adjusted_price,
+    adjustment_window,
+    anniversary_years,
+    applied_variation,
+    compound_variation,
+    month_range,
+)
 from ..engine.privacy import mask_personal_data
 from .rbm_billing_run import is_transient_error
-from .rbm_price_index import month_range
 
 _logger = logging.getLogger(__name__)
-
-ADJUSTMENT_MONTHS = 12
-
-
-# ------------------------------------------------------------
-# ARITHMETIC (plain Python, exact)
-# ------------------------------------------------------------
-
-
-def compound_variation(percents):
-    """Accumulated variation of monthly percentages: Π(1 + v/100) − 1, as a Decimal."""
-    factor = Decimal(1)
-    for percent in percents:
-        factor *= 1 + Decimal(percent) / 100
-    return factor - 1
-
-
-def applied_variation(variation, negative_policy, cap_percent):
-    """The variation after the contract terms: a negative one becomes 0 with
-    the ``floor`` policy; a cap (percent, 0 = none) bounds it from above."""
-    if negative_policy == "floor" and variation < 0:
-        variation = Decimal(0)
-    if cap_percent and cap_percent > 0:
-        variation = min(variation, Decimal(float_repr(cap_percent, 4)) / 100)
-    return variation
-
-
-def adjusted_price(price, variation, digits):
-    """``price × (1 + variation)`` rounded half-up to ``digits`` decimals."""
-    return (price * (1 + variation)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-
-
-def adjustment_window(anniversary):
-    """First and last month (first days) of the 12 months used for an
-    anniversary: the 12 calendar months ending with the month before it."""
-    last = anniversary.replace(day=1) - relativedelta(months=1)
-    return last - relativedelta(months=ADJUSTMENT_MONTHS - 1), last
-
-
-def anniversary_years(date_start, day):
-    """Number of whole years from ``date_start`` to ``day`` (a 29 February start
-    reaches its anniversary on 28 February in other years)."""
-    if day < date_start:
-        return 0
-    years = relativedelta(day, date_start).years
-    if date_start + relativedelta(years=years + 1) <= day:
-        years += 1
-    return years
 
 
 class RbmPlan(models.Model):
@@ -285,7 +243,7 @@ class RbmContract(models.Model):
         digits = self.env["decimal.precision"].precision_get("Product Price")
         lines = []
         for line in self._get_price_adjustment_lines(anniversary):
-            old = Decimal(float_repr(line.price_unit, digits))
+            old = money.fixed(line.price_unit, digits)
             lines.append((line, old, adjusted_price(old, applied, digits)))
         skip_reason = False
         if not lines:

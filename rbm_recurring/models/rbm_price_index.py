@@ -1,5 +1,4 @@
 import logging
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import requests
@@ -8,9 +7,10 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import float_compare, float_repr
+from odoo.tools import float_compare
 from odoo.tools.misc import format_date
 
+from ..engine import money, periods
 from ..tools import check_staff_access
 
 _logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class RbmPriceIndex(models.Model):
         records = self.env["rbm.price.index.value"].search(
             [("index_id", "=", self.id), ("month", "in", list(months))]
         )
-        return {record.month: Decimal(float_repr(record.value, VALUE_DIGITS)) for record in records}
+        return {record.month: money.fixed(record.value, VALUE_DIGITS) for record in records}
 
     def _store_values(self, values, source="sgs"):
         """Insert or update ``{month: value}``; a value that did not change is
@@ -175,7 +175,8 @@ class RbmPriceIndex(models.Model):
         )
         return (
             f"{base.rstrip('/')}/dados/serie/bcdata.sgs.{self.sgs_code}/dados"
-            f"?formato=json&dataInicial={date_from:%d/%m/%Y}&dataFinal={date_to:%d/%m/%Y}"
+            f"?formato=json&dataInicial={periods.format_br_date(date_from)}"
+            f"&dataFinal={periods.format_br_date(date_to)}"
         )
 
     def _import_sgs(self, date_from=None, date_to=None):
@@ -274,7 +275,7 @@ class RbmPriceIndex(models.Model):
                     )
                 )
             try:
-                day = datetime.strptime(str(row["data"]).strip(), "%d/%m/%Y").date()
+                day = periods.parse_br_date(str(row["data"]))
             except ValueError as error:
                 raise UserError(
                     _(
@@ -412,13 +413,3 @@ def _to_decimal(raw):
 def _shorten(text, size=200):
     text = " ".join(str(text or "").split())
     return text if len(text) <= size else f"{text[:size]}…"
-
-
-def month_range(first, last):
-    """First days of the months from ``first`` to ``last``, both included."""
-    months = []
-    month = first.replace(day=1)
-    while month <= last:
-        months.append(month)
-        month += relativedelta(months=1)
-    return months
