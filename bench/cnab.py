@@ -270,7 +270,7 @@ def setup_invoices(env, args, account, product):
             print(f"setup: {side} {offset + len(moves)}/{total} invoices posted", flush=True)
             sides[side] |= moves
             created = True
-    remittance = account._generate_remittance()
+    remittance = env["rbm.cnab.file"]._generate_remittance(account)
     if remittance:
         print(f"setup: remittance {remittance.name}, {remittance.line_count} lines", flush=True)
         env.cr.commit()

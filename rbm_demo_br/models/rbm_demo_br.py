@@ -437,7 +437,7 @@ class RbmDemoBr(models.AbstractModel):
             card_moves._rbm_charge_card("post")
         # new boletos registered at the bank, debits asked for
         if moves.rbm_boleto_ids:
-            state["itau"]._generate_remittance()
+            env["rbm.cnab.file"]._generate_remittance(state["itau"])
         horizon = day + timedelta(days=state["bb"].debit_horizon_days)
         if any(due_date <= horizon for due_date in state["debit_due"]):
             env["rbm.debit.file"]._generate_remittance(state["bb"])

@@ -348,6 +348,51 @@ class RbmBoleto(models.Model):
             }
         )
 
+    def _mark_left_out(self, reason):
+        """The last remittance could not carry these boletos' instruction:
+        they stay pending, with the ``reason``."""
+        self.write({"remittance_problem": reason})
+
+    # ------------------------------------------------------------
+    # BUSINESS: what the bank answers (return files)
+    # ------------------------------------------------------------
+
+    def _mark_registered(self):
+        """The bank confirmed the entry (a rejected boleto sent again too)."""
+        self.filtered(lambda b: b.state in ("draft", "in_remessa", "rejected")).write(
+            {"state": "registered"}
+        )
+
+    def _mark_rejected(self, reasons):
+        """The bank refused the entry: boletos not registered yet are
+        rejected; the others only keep the bank's ``reasons``."""
+        pending = self.filtered(lambda b: b.state in ("draft", "in_remessa"))
+        pending.write({"state": "rejected", "rejection_reasons": reasons})
+        (self - pending).write({"rejection_reasons": reasons})
+
+    def _mark_written_off(self):
+        """The bank wrote the boletos off (baixa); a paid boleto stays paid."""
+        self.filtered(lambda b: b.state != "paid").write(
+            {"state": "written_off", "pending_instruction": False}
+        )
+
+    def _mark_paid(self, paid_date, amount_paid, payment=None, write_off_at_bank=False):
+        """Paid on ``paid_date``, by ``payment`` when one was booked for it.
+        ``write_off_at_bank``: paid by other means than the bank's collection,
+        a boleto the bank holds gets a write-off (baixa) in the next
+        remittance so that it cannot be paid twice."""
+        for boleto in self:
+            at_bank = write_off_at_bank and boleto.state in ("in_remessa", "registered")
+            vals = {
+                "state": "paid",
+                "paid_date": paid_date,
+                "amount_paid": amount_paid,
+                "pending_instruction": "write_off" if at_bank else False,
+            }
+            if payment is not None:
+                vals["payment_id"] = payment.id
+            boleto.write(vals)
+
     def _prepare_cnab_title(self):
         """``cnab.Title`` of this boleto's pending instruction. ValueError (or
         UserError) naming what is wrong."""

@@ -25,15 +25,7 @@ class RbmBoleto(models.Model):
         paid, and one the bank holds gets a write-off (baixa) in the next
         remittance so that it cannot be paid twice."""
         for boleto in self:
-            at_bank = boleto.state in ("in_remessa", "registered")
-            boleto.write(
-                {
-                    "state": "paid",
-                    "paid_date": statement_line.date,
-                    "amount_paid": statement_line.amount,
-                    "pending_instruction": "write_off" if at_bank else False,
-                }
-            )
+            boleto._mark_paid(statement_line.date, statement_line.amount, write_off_at_bank=True)
             boleto.message_post(
                 body=_("Paid by Pix (statement line %(line)s).", line=statement_line.display_name)
             )

@@ -1,5 +1,4 @@
-from odoo import fields, models
-from odoo.tools import sql
+from odoo import api, fields, models
 
 OCCURRENCE_KINDS = [
     # remittance instructions
@@ -22,12 +21,13 @@ class RbmCnabOccurrence(models.Model):
     """One line of a CNAB file about one boleto: an instruction sent in a
     remittance, or an occurrence reported by the bank in a return file.
 
-    A return occurrence is logged once: the same line in the same file, or
-    the same occurrence of the same title on the same day with the same
-    amounts in another file, violates a unique index; the import skips them
-    beforehand and the index settles any race."""
+    A return occurrence is applied once: the same occurrence of the same
+    title on the same day with the same amounts (its ``dedup_key``) in any
+    later file is skipped, and a unique index settles any race; one that could
+    not be applied is tried again (``rbm.bank.file.line.mixin``)."""
 
     _name = "rbm.cnab.occurrence"
+    _inherit = ["rbm.bank.file.line.mixin"]
     _description = "CNAB Occurrence"
     _order = "file_id desc, line_number"
     _rec_name = "description"
@@ -62,7 +62,7 @@ class RbmCnabOccurrence(models.Model):
     fee = fields.Monetary(default=0.0)
     net_amount = fields.Monetary(default=0.0)
     payment_id = fields.Many2one("account.payment", index="btree_not_null", ondelete="set null")
-    message = fields.Char(help="What the import did, or why it could not.")
+    dedup_key = fields.Char(compute="_compute_dedup_key", store=True, precompute=True)
 
     _sql_constraints = [
         (
@@ -73,27 +73,29 @@ class RbmCnabOccurrence(models.Model):
     ]
 
     def init(self):
+        # the index of earlier versions refused a line that had failed once
+        self.env.cr.execute("DROP INDEX IF EXISTS rbm_cnab_occurrence_return_uniq")
         super().init()
-        # the same bank occurrence is applied once, whichever file brings it
-        if not sql.index_exists(self.env.cr, "rbm_cnab_occurrence_return_uniq"):
-            self.env.cr.execute(
-                """
-                CREATE UNIQUE INDEX rbm_cnab_occurrence_return_uniq
-                    ON rbm_cnab_occurrence (
-                        collection_account_id, our_number_key, code, occurrence_date,
-                        COALESCE(amount_paid, 0), COALESCE(fee, 0)
-                    )
-                 WHERE direction = 'return'
-                """
+
+    @api.depends("our_number_key", "code", "occurrence_date", "amount_paid", "fee")
+    def _compute_dedup_key(self):
+        for occurrence in self:
+            occurrence.dedup_key = occurrence._build_dedup_key(
+                occurrence.our_number_key,
+                occurrence.code,
+                occurrence.occurrence_date,
+                occurrence.amount_paid,
+                occurrence.fee,
             )
 
-    def _dedup_key(self):
-        """The values of the unique index, to find duplicates before inserting."""
-        self.ensure_one()
-        return _dedup_key(
-            self.our_number_key, self.code, self.occurrence_date, self.amount_paid, self.fee
+    @api.model
+    def _build_dedup_key(self, our_number_key, code, occurrence_date, amount_paid, fee):
+        """The same occurrence of the same title on the same day with the
+        same amounts."""
+        return self._make_dedup_key(
+            our_number_key or "",
+            code,
+            occurrence_date,
+            f"{amount_paid or 0.0:.2f}",
+            f"{fee or 0.0:.2f}",
         )
-
-
-def _dedup_key(key, code, occurrence_date, amount_paid, fee):
-    return (key or "", code, occurrence_date, round(amount_paid or 0.0, 2), round(fee or 0.0, 2))

@@ -1,4 +1,3 @@
-import base64
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -9,7 +8,7 @@ from odoo.addons.rbm_recurring.engine import money, periods
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
 from ..engine import boleto as boleto_engine
-from ..engine import cnab, cnab_layouts, collection, pix
+from ..engine import cnab, collection, pix
 from ..engine.checkdigits import validate_document
 
 # collection account field of each engine setting / CNAB header field
@@ -356,7 +355,7 @@ class RbmCollectionAccount(models.Model):
                 )
             )
         try:
-            self._render_remittance([], 1, fields.Datetime.now())
+            self.env["rbm.cnab.file"]._render_remittance(self, [], 1, fields.Datetime.now())
         except cnab.CnabError as error:
             name = error.field
             if name == "agreement" and self.cnab_agreement:
@@ -422,7 +421,7 @@ class RbmCollectionAccount(models.Model):
     def action_generate_remittance(self):
         check_staff_access(self, "read")
         self.ensure_one()
-        cnab_file = self._generate_remittance()
+        cnab_file = self.env["rbm.cnab.file"]._generate_remittance(self)
         if not cnab_file:
             raise UserError(
                 _(
@@ -539,7 +538,7 @@ class RbmCollectionAccount(models.Model):
         return float_round(amount * self.discount_rate / 100, precision_digits=2)
 
     # ------------------------------------------------------------
-    # BUSINESS: remittance (remessa)
+    # BUSINESS: what the bank files write of the account
     # ------------------------------------------------------------
 
     def _get_beneficiary(self):
@@ -564,211 +563,9 @@ class RbmCollectionAccount(models.Model):
             extra=extra,
         )
 
-    def _render_remittance(self, titles, nsa, generated_at):
-        """Remittance file content (str) of ``titles``."""
-        self.ensure_one()
-        beneficiary = self._get_beneficiary()
-        local = fields.Datetime.context_timestamp(self, generated_at).replace(tzinfo=None)
-        if self.layout == "cnab400":
-            return cnab.cnab400_remittance(beneficiary, titles, nsa, local.date())
-        return cnab.cnab240_remittance(beneficiary, titles, nsa, local)
-
-    def _get_remittance_boletos(self):
-        self.ensure_one()
-        return self.env["rbm.boleto"].search(
-            [("collection_account_id", "=", self.id), ("pending_instruction", "!=", False)],
-            order="id",
-        )
-
-    def _generate_remittance(self):
-        """Write the remittance of every boleto with a pending instruction
-        (entry, write-off, due-date change) as a new ``rbm.cnab.file`` with the
-        next NSA; boletos sent for entry move to ``in_remessa``. Returns the
-        file (empty recordset when there is nothing to send).
-
-        One boleto never blocks the others: a title that cannot be written
-        (the payer's Tax ID missing or invalid, a value the layout cannot
-        hold) is left out, with its reason on the boleto
-        (``remittance_problem``) and on the file, and stays pending for the
-        next remittance. When no title can be written, nothing is produced
-        and the error names every boleto."""
-        self.ensure_one()
-        self._lock()
-        boletos = self._get_remittance_boletos()
-        if not boletos:
-            return self.env["rbm.cnab.file"]
-        now = fields.Datetime.now()
-        titles, problems = [], {}
-        for boleto in boletos:
-            try:
-                titles.append(boleto._prepare_cnab_title())
-            except (ValueError, UserError) as error:
-                problems[boleto] = _error_text(error)
-        writable = boletos.filtered(lambda b: b not in problems)
-        # reserved first, so that the file is written once with its number
-        # (an error below rolls the counter back with the rest)
-        nsa = self._reserve_counter("next_nsa", 1) if titles else None
-        content = None
-        try:
-            content = self._render_remittance(titles, nsa, now) if titles else None
-        except cnab.CnabError:
-            # find the titles the layout cannot hold, one by one (only when
-            # the file as a whole does not write)
-            kept = []
-            for boleto, title in zip(writable, titles, strict=True):
-                try:
-                    self._render_remittance([title], nsa, now)
-                except cnab.CnabError as error:
-                    problems[boleto] = _(
-                        "CNAB field %(field)s: %(message)s",
-                        field=error.field,
-                        message=error.message,
-                    )
-                else:
-                    kept.append(title)
-            titles = kept
-            writable = writable.filtered(lambda b: b not in problems)
-            if titles:
-                content = self._render_remittance(titles, nsa, now)
-        if not titles:
-            raise UserError(
-                _(
-                    "The remittance cannot be generated:\n%(problems)s",
-                    problems="\n".join(
-                        f"{boleto.display_name} ({boleto.move_id.name or ''}): {message}"
-                        for boleto, message in list(problems.items())[:30]
-                    ),
-                )
-            )
-        boletos = writable
-        data = content.encode("latin-1")
-        line_numbers = self._remittance_line_numbers(content)
-        cnab_file = self.env["rbm.cnab.file"].create(
-            {
-                "collection_account_id": self.id,
-                "direction": "remittance",
-                "layout": self.layout,
-                "nsa": nsa,
-                "file_date": now,
-                "file_hash": self.env["rbm.cnab.file"]._hash(data),
-                "filename": self._remittance_filename(nsa, now),
-                "datas": base64.b64encode(data),
-                "line_count": len(content.splitlines()),
-                "occurrence_ids": [
-                    fields.Command.create(
-                        {
-                            "line_number": line_number,
-                            "boleto_id": boleto.id,
-                            "our_number_key": boleto.our_number_key,
-                            "code": cnab_layouts.MOVEMENTS[boleto.pending_instruction],
-                            "kind": boleto.pending_instruction,
-                            "occurrence_date": fields.Date.context_today(self),
-                            "amount": boleto.amount,
-                            "due_date": boleto.due_date,
-                        }
-                    )
-                    for boleto, line_number in zip(boletos, line_numbers, strict=True)
-                ],
-            }
-        )
-        boletos._mark_sent(cnab_file)
-        if problems:
-            left_out = self.env["rbm.boleto"].union(*problems)
-            for boleto, message in problems.items():
-                boleto.remittance_problem = message
-            cnab_file.left_out_note = "\n".join(
-                f"{boleto.display_name} ({boleto.move_id.name or ''}, "
-                f"{boleto.partner_id.display_name}): {message}"
-                for boleto, message in problems.items()
-            )
-            cnab_file.message_post(
-                body=_(
-                    "%(count)s boleto(s) left out of this remittance, still pending for the "
-                    "next one: %(boletos)s",
-                    count=len(left_out),
-                    boletos=", ".join(left_out.mapped("display_name")),
-                )
-            )
-        return cnab_file
-
-    def _remittance_line_numbers(self, content):
-        """Line number of each title (segment P / CNAB 400 detail)."""
-        lines = content.splitlines()
-        if self.layout == "cnab400":
-            # details: every record but the header (0) and the trailer (9)
-            return [n for n, line in enumerate(lines, 1) if line[:1] not in ("0", "9")]
-        return [n for n, line in enumerate(lines, 1) if line[7:8] == "3" and line[13:14] == "P"]
-
-    def _remittance_filename(self, nsa, when):
-        local = fields.Datetime.context_timestamp(self, when)
-        return f"REM{self.bank_code}_{local:%Y%m%d}_{nsa:06d}.rem"
-
     # ------------------------------------------------------------
-    # BUSINESS: return (retorno)
+    # BUSINESS: locks
     # ------------------------------------------------------------
-
-    def _parse_return(self, content):
-        """Parse a return file (CNAB 240 or 400, told by the line length) of
-        this account. Returns ``(layout, header values, [ReturnItem])``;
-        UserError listing every malformed line with its number and field."""
-        self.ensure_one()
-        text = content.decode("latin-1") if isinstance(content, bytes) else content
-        first = text.split("\n", 1)[0].rstrip("\r")
-        try:
-            if len(first) == 400:
-                parsed = cnab.parse_cnab400(text, strict=False)
-                layout = "cnab400"
-            elif len(first) == 240:
-                parsed = cnab.parse_cnab240(text, strict=False)
-                layout = "cnab240"
-            else:
-                raise UserError(
-                    _(
-                        "Line 1: a CNAB line has 240 or 400 characters, this one has %(length)s.",
-                        length=len(first),
-                    )
-                )
-        except cnab.CnabError as error:
-            raise UserError(_format_cnab_errors(self.env, [error])) from None
-        if parsed.errors:
-            raise UserError(_format_cnab_errors(self.env, parsed.errors))
-        header = parsed.header.values
-        if parsed.bank != self.bank_code:
-            raise UserError(
-                _(
-                    "Line 1: bank: the file is from bank %(file_bank)s, the collection account "
-                    "%(account)s is bank %(bank)s.",
-                    file_bank=parsed.bank,
-                    account=self.display_name,
-                    bank=self.bank_code,
-                )
-            )
-        if header.get("file_type") == "1":
-            raise UserError(_("Line 1: file_type: this is a remittance file, not a return file."))
-        self._check_return_header(header)
-        items = (
-            cnab.cnab400_return_items(parsed)
-            if layout == "cnab400"
-            else cnab.cnab240_return_items(parsed)
-        )
-        return layout, header, items
-
-    def _check_return_header(self, header):
-        """The file must be of this account: its agency and account (when the
-        header has them) must be ours."""
-        for name, mine in (("branch", self.branch), ("account", self.account_number)):
-            theirs = header.get(name)
-            if theirs and mine and theirs.strip("0") and int(theirs) != int(mine):
-                raise UserError(
-                    _(
-                        "Line 1: %(field)s: the file is for %(theirs)s, the collection account "
-                        "%(account)s has %(mine)s.",
-                        field=name,
-                        theirs=theirs,
-                        account=self.display_name,
-                        mine=mine,
-                    )
-                )
 
     def _lock(self):
         """Row lock on the account: the CNAB files of one account are written
@@ -811,11 +608,6 @@ class RbmCollectionAccount(models.Model):
         return account
 
 
-def _error_text(error):
-    """The message of a ValueError / UserError."""
-    return getattr(error, "message", None) or (error.args[0] if error.args else str(error))
-
-
 def _fit_words(text, size):
     """``text`` cut at a word boundary to at most ``size`` characters."""
     text = " ".join((text or "").split())
@@ -828,21 +620,3 @@ def _fit_words(text, size):
 _br_date = periods.format_br_date
 _br_amount = money.format_br_amount
 _format_rate = money.format_br_rate
-
-
-def _format_cnab_errors(env, errors):
-    """One message listing the malformed lines (number and field)."""
-    shown = errors[:20]
-    lines = [env._("The file was not imported, nothing was changed:")]
-    for error in shown:
-        lines.append(
-            env._(
-                "Line %(line)s: %(field)s: %(message)s",
-                line=error.line_number or "-",
-                field=error.field,
-                message=error.message,
-            )
-        )
-    if len(errors) > len(shown):
-        lines.append(env._("… and %(count)s more errors.", count=len(errors) - len(shown)))
-    return "\n".join(lines)

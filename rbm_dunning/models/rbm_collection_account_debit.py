@@ -7,7 +7,6 @@ from odoo.addons.rbm_recurring.tools import check_staff_access
 
 from ..engine import cnab150
 from ..engine.fixedwidth import CnabError
-from .rbm_debit_file import _bank_name
 
 # answers to a cancellation the company asked for, not refusals of a debit
 CANCELLATION_ANSWERS = ("97", "98", "99")
@@ -184,7 +183,7 @@ class RbmCollectionAccount(models.Model):
     def _check_debit_agreement_format(self):
         for account in self.filtered("debit_agreement"):
             try:
-                account._render_debit_remittance(1, fields.Date.today(), [])
+                self.env["rbm.debit.file"]._render_remittance(account, [], 1, fields.Date.today())
             except CnabError as error:
                 raise ValidationError(
                     _(
@@ -266,23 +265,6 @@ class RbmCollectionAccount(models.Model):
         the field existed)."""
         self.ensure_one()
         return self.debit_layout_version or cnab150.LAYOUT_VERSION
-
-    def _render_debit_remittance(self, nsa, generated_on, debits, refusals=()):
-        """CNAB 150 remittance content (str) of ``debits`` (engine ``Debit``)
-        and refused opt-ins (engine ``Refusal``)."""
-        self.ensure_one()
-        return cnab150.cnab150_remittance(
-            refusals=refusals,
-            agreement=(self.debit_agreement or "").strip(),
-            company_name=self.company_id.name or "",
-            bank=self.bank_code,
-            bank_name=_bank_name(self.bank_code),
-            file_sequence=nsa,
-            generated_on=generated_on,
-            debits=debits,
-            version=self._get_debit_layout_version(),
-            account_fill=self.debit_account_fill or "spaces",
-        )
 
     def _reserve_debit_nsa(self):
         """The next CNAB 150 NSA, reserved under a row lock."""

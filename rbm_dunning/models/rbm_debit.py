@@ -120,6 +120,44 @@ class RbmDebit(models.Model):
         self.ensure_one()
         return self.move_id._get_records_action()
 
+    # ------------------------------------------------------------
+    # BUSINESS: what the bank answers (record F)
+    # ------------------------------------------------------------
+
+    def _mark_paid(self, payment, debit_date, return_code):
+        """The bank debited the account on ``debit_date``; ``payment`` books it."""
+        self.write(
+            {
+                "state": "paid",
+                "payment_id": payment.id,
+                "debit_date": debit_date,
+                **self._prepare_answer_vals(return_code),
+            }
+        )
+
+    def _mark_failed(self, return_code, retry_date=False):
+        """The bank did not debit; with a ``retry_date`` the installment is
+        sent again from that day on (the debit no longer stands for it)."""
+        self.write(
+            {"state": "failed", "retry_date": retry_date, **self._prepare_answer_vals(return_code)}
+        )
+
+    def _mark_cancelled(self, return_code):
+        """The bank cancelled the debit at the company's request."""
+        self.write(
+            {"state": "cancelled", "retry_date": False, **self._prepare_answer_vals(return_code)}
+        )
+
+    def _record_answer(self, return_code):
+        """A later answer of the bank about a debit already answered: kept,
+        the state stays."""
+        self.write(self._prepare_answer_vals(return_code))
+
+    @api.model
+    def _prepare_answer_vals(self, return_code):
+        """The bank's answer (engine ``ReturnCode``) as the debit keeps it."""
+        return {"return_code": return_code.code, "return_description": return_code.description}
+
     def _company_use(self):
         """What the E record carries in its company-use field, so that the
         bank's F record names this debit."""

@@ -1,5 +1,3 @@
-import base64
-from collections import defaultdict
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -14,7 +12,6 @@ from ..engine import boleto as boleto_engine
 from ..engine import cnab150
 from ..engine.fixedwidth import CnabError
 from .rbm_boleto import _decimal
-from .rbm_collection_account import _format_cnab_errors
 from .rbm_debit import LIVE_DOMAIN
 
 
@@ -28,6 +25,8 @@ class RbmDebitFile(models.Model):
     _inherit = ["rbm.bank.file.mixin", "mail.thread"]
     _order = "file_date desc, id desc"
     _check_company_auto = True
+    _line_model = "rbm.debit.occurrence"
+    _return_filename_prefix = "RETDEB"
 
     collection_account_id = fields.Many2one(string="Agreement")
     occurrence_ids = fields.One2many("rbm.debit.occurrence", "file_id", string="Lines")
@@ -211,6 +210,7 @@ class RbmDebitFile(models.Model):
         )
         if not lines and not refusals:
             return self, skipped
+        Occurrence = self.env["rbm.debit.occurrence"]
         Debit = self.env["rbm.debit"]
         debits = Debit.create(
             [
@@ -223,7 +223,6 @@ class RbmDebitFile(models.Model):
                     # the bank refuses dates before processing (code 18)
                     "due_date": max(line.date_maturity, retries.get(line, (today,))[0], today),
                     "attempt": retries[line][1] + 1 if line in retries else 1,
-                    "state": "sent",
                 }
                 for line in lines
             ]
@@ -254,7 +253,7 @@ class RbmDebitFile(models.Model):
                 )
             )
         try:
-            content = account._render_debit_remittance(nsa, today, items, refusal_items)
+            content = self._render_remittance(account, items, nsa, today, refusals=refusal_items)
         except CnabError as error:
             # line 1 is the header, then one line per refusal, then per debit
             index = (error.line_number or 0) - 2
@@ -275,14 +274,14 @@ class RbmDebitFile(models.Model):
         data = content.encode("latin-1")
         debit_file = self.create(
             {
-                "collection_account_id": account.id,
-                "direction": "remittance",
-                "nsa": nsa,
-                "file_date": fields.Datetime.now(),
-                "filename": f"DEB{account.bank_code}_{today:%Y%m%d}_{nsa:06d}.rem",
-                "datas": base64.b64encode(data),
-                "file_hash": self._hash(data),
-                "line_count": len(items) + len(refusal_items) + 2,
+                **self._prepare_file_vals(
+                    account,
+                    "remittance",
+                    data,
+                    nsa,
+                    self._remittance_filename(account, nsa, today),
+                    len(items) + len(refusal_items) + 2,
+                ),
                 "occurrence_ids": [
                     Command.create(
                         {
@@ -294,7 +293,7 @@ class RbmDebitFile(models.Model):
                             "code": "2",
                             "description": self.env._("Opt-in refused"),
                             "date": today,
-                            "dedup_key": f"C|{refusal.id}",
+                            "dedup_key": Occurrence._make_dedup_key("C", refusal.id),
                         }
                     )
                     for number, refusal in enumerate(refusals, 2)
@@ -313,7 +312,7 @@ class RbmDebitFile(models.Model):
                             "description": self.env._("Debit requested"),
                             "date": debit.due_date,
                             "amount": debit.amount,
-                            "dedup_key": f"E|{debit.id}",
+                            "dedup_key": Occurrence._make_dedup_key("E", debit.id),
                         }
                     )
                     for number, debit in enumerate(debits, 2 + len(refusals))
@@ -321,8 +320,30 @@ class RbmDebitFile(models.Model):
             }
         )
         debits.write({"remittance_id": debit_file.id})
-        refusals.write({"refusal_state": "sent", "refusal_file_id": debit_file.id})
+        refusals._mark_refusal_sent(debit_file)
         return debit_file, skipped
+
+    @api.model
+    def _render_remittance(self, account, debits, nsa, generated_on, refusals=()):
+        """CNAB 150 remittance content (str) of ``debits`` (engine ``Debit``)
+        and refused opt-ins (engine ``Refusal``) of ``account``."""
+        account.ensure_one()
+        return cnab150.cnab150_remittance(
+            refusals=refusals,
+            agreement=(account.debit_agreement or "").strip(),
+            company_name=account.company_id.name or "",
+            bank=account.bank_code,
+            bank_name=_bank_name(account.bank_code),
+            file_sequence=nsa,
+            generated_on=generated_on,
+            debits=debits,
+            version=account._get_debit_layout_version(),
+            account_fill=account.debit_account_fill or "spaces",
+        )
+
+    @api.model
+    def _remittance_filename(self, account, nsa, generated_on):
+        return f"DEB{account.bank_code}_{generated_on:%Y%m%d}_{nsa:06d}.rem"
 
     # ------------------------------------------------------------
     # RETURN (records B and F)
@@ -351,7 +372,7 @@ class RbmDebitFile(models.Model):
             )
         parsed = cnab150.parse_cnab150(text, strict=False, expected_version=expected)
         if parsed.errors:
-            raise UserError(_format_cnab_errors(self.env, parsed.errors))
+            raise UserError(self._format_file_errors(parsed.errors))
         header = parsed.header
         problems = []
         if header["file_type"] != "2":
@@ -409,6 +430,7 @@ class RbmDebitFile(models.Model):
         changes = cnab150.cnab150_mandates(parsed)
         results = cnab150.cnab150_results(parsed)
         currency = account.currency_id
+        Occurrence = self.env["rbm.debit.occurrence"]
         entries = []
         for change in changes:
             entries.append(
@@ -427,15 +449,13 @@ class RbmDebitFile(models.Model):
                             "exclusion": self.env._("Mandate cancelled at the bank"),
                         }.get(change.action, self.env._("Unknown movement")),
                         "date": change.option_date,
-                        "dedup_key": "|".join(
-                            [
-                                "B",
-                                change.customer_id,
-                                change.branch,
-                                change.account_id,
-                                str(change.option_date or ""),
-                                change.action,
-                            ]
+                        "dedup_key": Occurrence._make_dedup_key(
+                            "B",
+                            change.customer_id,
+                            change.branch,
+                            change.account_id,
+                            change.option_date,
+                            change.action,
                         ),
                     },
                 }
@@ -455,43 +475,22 @@ class RbmDebitFile(models.Model):
                         "description": result.return_code.description,
                         "date": result.debit_date,
                         "amount": currency.round(float(result.amount or 0)),
-                        "dedup_key": "|".join(
-                            [
-                                "F",
-                                result.customer_id,
-                                result.company_use,
-                                str(result.debit_date or ""),
-                                f"{result.amount or 0}",
-                                result.return_code.code,
-                                "1" if result.cancel else "0",
-                            ]
+                        "dedup_key": Occurrence._make_dedup_key(
+                            "F",
+                            result.customer_id,
+                            result.company_use,
+                            result.debit_date,
+                            result.amount or 0,
+                            result.return_code.code,
+                            "1" if result.cancel else "0",
                         ),
                     },
                 }
             )
         entries.sort(key=lambda e: e["vals"]["line_number"])
-        logged = set(
-            self.env["rbm.debit.occurrence"]
-            .search(
-                [
-                    ("collection_account_id", "=", account.id),
-                    ("direction", "=", "return"),
-                    ("status", "=", "applied"),
-                    ("dedup_key", "in", [e["vals"]["dedup_key"] for e in entries]),
-                ]
-            )
-            .mapped("dedup_key")
-        )
         self._resolve_mandates(account, [e for e in entries if e["kind"] == "mandate"])
         self._resolve_debits(account, [e for e in entries if e["kind"] == "result"])
-        seen = set()
-        for entry in entries:
-            key = entry["vals"]["dedup_key"]
-            entry.setdefault("status", "new")
-            entry.setdefault("message", "")
-            if key in logged or key in seen:
-                entry.update(status="duplicate", message=self.env._("Already imported."))
-            seen.add(key)
+        self._mark_duplicates(account, entries)
         return parsed.header.values, entries
 
     @api.model
@@ -622,40 +621,25 @@ class RbmDebitFile(models.Model):
                 entry.update(status="problem", message=self.env._("Debited without a debit date."))
 
     @api.model
-    def _import_return(self, account, content, filename=False):
-        """Import a CNAB 150 return in one go: mandates created, activated or
-        cancelled (B); payments created and reconciled, or failures logged on
-        the invoices (F). Raises (nothing written) for a malformed file or a
-        file already imported; lines an earlier file already brought are
-        skipped."""
-        account.ensure_one()
-        data = content if isinstance(content, bytes) else content.encode("latin-1")
+    def _lock_for_return(self, account):
         account._lock_for_debit_return()
-        header, plan = self._plan_return(account, data, filename)
-        self._check_not_imported(account, data)
-        debit_file = self.create(
-            {
-                "collection_account_id": account.id,
-                "direction": "return",
-                "nsa": header.get("file_sequence") or 0,
-                "file_date": fields.Datetime.now(),
-                "filename": filename or f"RETDEB{account.bank_code}_{self._hash(data)[:8]}",
-                "datas": base64.b64encode(data),
-                "file_hash": self._hash(data),
-                "line_count": len(data.splitlines()),
-                "duplicate_count": sum(1 for entry in plan if entry["status"] == "duplicate"),
-            }
-        )
+
+    def _apply_return(self, plan):
+        """Mandates created, activated or cancelled (B); payments created and
+        reconciled, or failures logged on the invoices (F); every line logged,
+        a problem as not applied (a later file may apply it)."""
+        self.ensure_one()
+        account = self.collection_account_id
         todo = [entry for entry in plan if entry["status"] == "new"]
-        debit_file._apply_mandates(account, [e for e in todo if e["kind"] == "mandate"])
+        self._apply_mandates(account, [e for e in todo if e["kind"] == "mandate"])
         results = [e for e in todo if e["kind"] == "result"]
-        debit_file._apply_payments(account, [e for e in results if e["item"].debited])
-        debit_file._apply_failures([e for e in results if not e["item"].debited])
+        self._apply_payments(account, [e for e in results if e["item"].debited])
+        self._apply_failures([e for e in results if not e["item"].debited])
         self.env["rbm.debit.occurrence"].create(
             [
                 {
                     **entry["vals"],
-                    "file_id": debit_file.id,
+                    "file_id": self.id,
                     "status": "problem" if entry["status"] == "problem" else "applied",
                     "message": entry["message"] or False,
                 }
@@ -663,7 +647,6 @@ class RbmDebitFile(models.Model):
                 if entry["status"] != "duplicate"
             ]
         )
-        return debit_file
 
     def _apply_mandates(self, account, entries):
         Mandate = self.env["rbm.debit.mandate"]
@@ -674,12 +657,7 @@ class RbmDebitFile(models.Model):
                 "account_number": change.account_id,
             }
             if change.action == "exclusion":
-                mandate.write(
-                    {
-                        "state": "cancelled",
-                        "cancel_date": change.option_date or fields.Date.context_today(self),
-                    }
-                )
+                mandate._cancel(change.option_date or fields.Date.context_today(self))
                 mandate.message_post(
                     body=self.env._(
                         "Cancelled by the customer at the bank (%(file)s).", file=self.name
@@ -688,14 +666,11 @@ class RbmDebitFile(models.Model):
                 entry["message"] = self.env._("Mandate cancelled.")
             elif mandate:
                 was = mandate.state
-                mandate.write(
-                    {
-                        **bank_details,
-                        "state": "active",
-                        "authorization_date": change.option_date
-                        or mandate.authorization_date
-                        or fields.Date.context_today(self),
-                    }
+                mandate._activate(
+                    change.option_date
+                    or mandate.authorization_date
+                    or fields.Date.context_today(self),
+                    bank_details,
                 )
                 mandate.message_post(
                     body=self.env._(
@@ -708,18 +683,15 @@ class RbmDebitFile(models.Model):
                     else self.env._("Mandate updated.")
                 )
             else:
-                mandate = Mandate.create(
+                mandate = Mandate._create_from_bank(
                     {
                         **bank_details,
                         "partner_id": entry["partner"].id,
                         "collection_account_id": account.id,
                         "identifier": change.customer_id,
                         "authorization_date": change.option_date,
-                        "state": "active",
-                        "origin": "bank",
                     }
                 )
-                entry["vals"]["mandate_id"] = mandate.id
                 entry["message"] = self.env._("Mandate created.")
             entry["vals"]["mandate_id"] = mandate.id
 
@@ -728,54 +700,30 @@ class RbmDebitFile(models.Model):
         reconciled with the installment when it is still open."""
         if not entries:
             return
-        payments = self.env["account.payment"].create(
+        paid = self._pay_installments(
+            [entry["debit"].move_line_id for entry in entries],
             [
-                {
-                    "payment_type": "inbound",
-                    "partner_type": "customer",
-                    "partner_id": entry["debit"].move_id.commercial_partner_id.id,
-                    "amount": entry["vals"]["amount"],
-                    "currency_id": account.currency_id.id,
-                    "date": entry["item"].debit_date,
-                    "journal_id": account.journal_id.id,
-                    "company_id": account.company_id.id,
-                    "destination_account_id": entry["debit"].move_line_id.account_id.id,
-                    "memo": self.env._(
-                        "Direct debit - %(invoice)s", invoice=entry["debit"].move_id.name
-                    ),
-                    "invoice_ids": [Command.set(entry["debit"].move_id.ids)],
-                }
-                for entry in entries
-            ]
-        )
-        payments.action_post()
-        plan = []
-        for entry, payment in zip(entries, payments, strict=True):
-            debit = entry["debit"]
-            installment = debit.move_line_id
-            entry["vals"]["payment_id"] = payment.id
-            debit.write(
-                {
-                    "state": "paid",
-                    "payment_id": payment.id,
-                    "debit_date": entry["item"].debit_date,
-                    "return_code": entry["item"].return_code.code,
-                    "return_description": entry["item"].return_code.description,
-                }
-            )
-            if not installment.reconciled:
-                counterpart = payment.move_id.line_ids.filtered(
-                    lambda line, account=installment.account_id: (
-                        line.account_id == account and not line.reconciled
-                    )
+                self._prepare_installment_payment_vals(
+                    account,
+                    entry["debit"].move_id,
+                    entry["debit"].move_line_id,
+                    entry["debit"].move_id.commercial_partner_id,
+                    entry["vals"]["amount"],
+                    entry["item"].debit_date,
+                    self.env._("Direct debit - %(invoice)s", invoice=entry["debit"].move_id.name),
                 )
-                plan.append(counterpart + installment)
+                for entry in entries
+            ],
+        )
+        for entry, (payment, reconciled) in zip(entries, paid, strict=True):
+            entry["vals"]["payment_id"] = payment.id
+            entry["debit"]._mark_paid(payment, entry["item"].debit_date, entry["item"].return_code)
+            if reconciled:
                 entry["message"] = self.env._("Paid.")
             else:
                 entry["message"] = self.env._(
                     "The installment was already paid: the payment stays open for the customer."
                 )
-        self.env["account.move.line"]._reconcile_plan(plan)
 
     def _apply_failures(self, entries):
         """Debits the bank did not make: logged on the invoice. Refused with a
@@ -784,7 +732,6 @@ class RbmDebitFile(models.Model):
         otherwise it stays open for the collection rules."""
         account = self.collection_account_id
         retry_codes = account._get_debit_retry_codes() if account.debit_retry_count else set()
-        groups = defaultdict(list)
         for entry in entries:
             debit, result = entry["debit"], entry["item"]
             code = result.return_code
@@ -798,10 +745,12 @@ class RbmDebitFile(models.Model):
             ):
                 tried_on = max(result.debit_date or debit.due_date, debit.due_date)
                 retry_date = tried_on + timedelta(days=account.debit_retry_days)
-            if first_answer or cancelled:
-                state = "cancelled" if cancelled else "failed"
-                groups[(("state", state), ("retry_date", retry_date))].append(debit.id)
-            debit.write({"return_code": code.code, "return_description": code.description})
+            if cancelled:
+                debit._mark_cancelled(code)
+            elif first_answer:
+                debit._mark_failed(code, retry_date)
+            else:
+                debit._record_answer(code)
             move = debit.move_id
             lang = move.partner_id.lang or self.env.lang
             if retry_date:
@@ -842,8 +791,6 @@ class RbmDebitFile(models.Model):
                 entry["message"] = self.env._(
                     "Not debited: the installment stays open for collection."
                 )
-        for items, ids in groups.items():
-            self.env["rbm.debit"].browse(ids).write(dict(items))
 
 
 def _bank_name(bank_code):

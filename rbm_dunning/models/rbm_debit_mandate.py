@@ -228,19 +228,11 @@ class RbmDebitMandate(models.Model):
                     )
                 )
         for mandate in self:
-            mandate.write(
-                {
-                    "state": "active",
-                    "authorization_date": mandate.authorization_date
-                    or fields.Date.context_today(self),
-                }
-            )
+            mandate._activate(mandate.authorization_date or fields.Date.context_today(self))
 
     def action_cancel(self):
         check_staff_access(self, "write")
-        self.filtered(lambda m: m.state != "cancelled").write(
-            {"state": "cancelled", "cancel_date": fields.Date.context_today(self)}
-        )
+        self._cancel(fields.Date.context_today(self))
 
     def action_view_debits(self):
         check_staff_access(self, "read")
@@ -250,6 +242,25 @@ class RbmDebitMandate(models.Model):
     # ------------------------------------------------------------
     # BUSINESS
     # ------------------------------------------------------------
+
+    @api.model
+    def _create_from_bank(self, vals):
+        """A mandate the customer authorized at the bank (CNAB 150 record B):
+        active from the start."""
+        return self.create({**vals, "state": "active", "origin": "bank"})
+
+    def _activate(self, authorization_date, bank_details=None):
+        """Active from ``authorization_date``, with the bank details the bank
+        confirmed (``branch``, ``account_number``) when given."""
+        self.write(
+            {**(bank_details or {}), "state": "active", "authorization_date": authorization_date}
+        )
+
+    def _cancel(self, cancel_date):
+        """Cancelled on ``cancel_date`` (mandates already cancelled stay as they are)."""
+        self.filtered(lambda m: m.state != "cancelled").write(
+            {"state": "cancelled", "cancel_date": cancel_date}
+        )
 
     @api.model
     def _get_active_for_partners(self, partners, company):

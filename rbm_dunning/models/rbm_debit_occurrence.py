@@ -1,6 +1,5 @@
 from odoo import _, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import sql
 
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
@@ -18,9 +17,11 @@ class RbmDebitOccurrence(models.Model):
 
     A return line is applied once: the same line in any later file has the
     same ``dedup_key``, which a unique index refuses. Lines that could not be
-    applied are logged as problems and may be applied by a later file."""
+    applied are logged as problems and may be applied by a later file
+    (``rbm.bank.file.line.mixin``)."""
 
     _name = "rbm.debit.occurrence"
+    _inherit = ["rbm.bank.file.line.mixin"]
     _description = "Direct Debit File Line"
     _order = "file_id desc, line_number"
     _rec_name = "description"
@@ -49,11 +50,7 @@ class RbmDebitOccurrence(models.Model):
     date = fields.Date(help="Due date (E), debit date (F) or option date (B).")
     amount = fields.Monetary(default=0.0)
     payment_id = fields.Many2one("account.payment", index="btree_not_null", ondelete="set null")
-    status = fields.Selection(
-        [("applied", "Applied"), ("problem", "Not Applied")], default="applied", required=True
-    )
-    message = fields.Char(help="What the import did, or why it could not.")
-    dedup_key = fields.Char(required=True, default="", index=True)
+    dedup_key = fields.Char(required=True, default="")
     refusal_state = fields.Selection(
         [("to_send", "To Send"), ("sent", "Sent")],
         string="Refusal",
@@ -69,18 +66,6 @@ class RbmDebitOccurrence(models.Model):
     _sql_constraints = [
         ("file_line_uniq", "unique(file_id, line_number)", "A line of a file is logged once."),
     ]
-
-    def init(self):
-        super().init()
-        # lines not applied (a problem) stay out: a later file may bring them again
-        if not sql.index_exists(self.env.cr, "rbm_debit_occurrence_applied_uniq"):
-            self.env.cr.execute(
-                """
-                CREATE UNIQUE INDEX rbm_debit_occurrence_applied_uniq
-                    ON rbm_debit_occurrence (collection_account_id, dedup_key)
-                 WHERE direction = 'return' AND status = 'applied'
-                """
-            )
 
     def action_refuse_at_bank(self):
         """Tell the bank, in the next remittance (record C), that these
@@ -118,6 +103,10 @@ class RbmDebitOccurrence(models.Model):
                 )
             )
         return True
+
+    def _mark_refusal_sent(self, debit_file):
+        """These refused opt-ins went back to the bank in ``debit_file``."""
+        self.write({"refusal_state": "sent", "refusal_file_id": debit_file.id})
 
     def _refusal_text(self):
         """The reason the bank reads in the C record (two texts of 40), in

@@ -103,7 +103,7 @@ class TestAlphanumericCnpj(RbmDunningCase):
         self.assertIn(RECEITA, html)  # the payer
         self.assertIn(COMPANY_ALNUM, html)  # the beneficiary
 
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         self.assertEqual(remittance.layout, "cnab240")  # shown on the file's form
         content = base64.b64decode(remittance.datas).decode("latin-1")
         lines = content.split("\r\n")
@@ -139,7 +139,7 @@ class TestAlphanumericCnpj(RbmDunningCase):
         invoice = self._bill_contract(partner=self._new_customer(RECEITA))
         boleto = invoice.rbm_boleto_ids
         self.assertEqual(boleto.collection_account_id, account)
-        remittance = account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(account)
         self.assertEqual(remittance.layout, "cnab400")
         content = base64.b64decode(remittance.datas).decode("latin-1")
         detail = content.split("\r\n")[1]
@@ -151,7 +151,7 @@ class TestAlphanumericCnpj(RbmDunningCase):
         nameless = self._new_customer("16727230000197", name="Oficina Sem Documento")
         bad = self._bill_contract(partner=nameless).rbm_boleto_ids
         nameless.vat = False  # removed after the invoice was issued
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         self.assertEqual(remittance.occurrence_ids.boleto_id, good)
         self.assertEqual(good.state, "in_remessa")
         # left out, with its reason on the boleto and the file, still pending
@@ -165,7 +165,7 @@ class TestAlphanumericCnpj(RbmDunningCase):
 
         # corrected, it goes in the next remittance and the reason is cleared
         nameless.vat = "39053344705"
-        following = self.account._generate_remittance()
+        following = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         self.assertEqual(following.occurrence_ids.boleto_id, bad)
         self.assertEqual(following.nsa, remittance.nsa + 1)
         self.assertFalse(bad.remittance_problem)

@@ -153,11 +153,11 @@ class TestBoleto(RbmDunningCase):
         # sent to the bank: a write-off for the next remittance
         invoice2 = self._bill_contract(start=date(2026, 4, 1))
         boleto2 = invoice2.rbm_boleto_ids
-        self.account._generate_remittance()
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
         self.assertEqual(boleto2.state, "in_remessa")
         invoice2.button_draft()
         self.assertEqual((boleto2.state, boleto2.pending_instruction), ("written_off", "write_off"))
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         parsed = cnab.parse_cnab240(base64.b64decode(remittance.datas))
         (p,) = parsed.of_kind("P")
         self.assertEqual((p["movement"], p["our_number"]), ("02", "00000002"))
@@ -169,14 +169,14 @@ class TestBoleto(RbmDunningCase):
     def test_due_date_change(self):
         invoice = self._bill_contract()
         boleto = invoice.rbm_boleto_ids
-        self.account._generate_remittance()
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
         boleto.state = "registered"
         boleto.due_date = date(2026, 3, 20)
         expected = _itau_boleto(date(2026, 3, 20))
         self.assertEqual(boleto.typeable_line, expected.typeable_line)
         self.assertEqual(boleto.pending_instruction, "change_due_date")
         self.assertEqual(boleto.move_line_id.date_maturity, date(2026, 3, 20))
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         (p,) = cnab.parse_cnab240(base64.b64decode(remittance.datas)).of_kind("P")
         self.assertEqual((p["movement"], p["due_date"]), ("06", date(2026, 3, 20)))
         self.assertEqual(boleto.state, "registered")
@@ -311,7 +311,7 @@ class TestCollectionAccount(RbmDunningCase):
         boleto = invoice.rbm_boleto_ids
         self.assertEqual(boleto.collection_account_id, account)
         self.assertTrue(boleto.our_number.startswith("09/00000000001-"))
-        remittance = account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(account)
         content = base64.b64decode(remittance.datas)
         parsed = cnab.parse_cnab400(content)
         (detail,) = parsed.of_kind("detail")

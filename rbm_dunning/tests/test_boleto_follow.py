@@ -17,7 +17,7 @@ class TestBoletoFollowsInvoice(RbmDunningCase):
     def _sent_boleto(self, start=date(2026, 3, 1), registered=True):
         invoice = self._bill_contract(start=start)
         boleto = invoice.rbm_boleto_ids
-        self.account._generate_remittance()
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
         self.assertEqual(boleto.state, "in_remessa")
         if registered:
             boleto.state = "registered"
@@ -36,7 +36,7 @@ class TestBoletoFollowsInvoice(RbmDunningCase):
 
     def _remittance_titles(self):
         """(movement, our number, amount, due date) of each title of the next remittance."""
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         if not remittance:
             return []
         parsed = cnab.parse_cnab240(base64.b64decode(remittance.datas))

@@ -45,7 +45,7 @@ class TestCnab(RbmDunningCase):
     # ------------------------------------------------------------------
 
     def test_remittance(self):
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         self.assertEqual((remittance.direction, remittance.nsa), ("remittance", 1))
         self.assertEqual(self.account.next_nsa, 2)
         content = base64.b64decode(remittance.datas)
@@ -81,11 +81,13 @@ class TestCnab(RbmDunningCase):
         self.assertEqual(remittance.occurrence_ids.boleto_id, boletos)
         self.assertEqual(remittance.occurrence_ids.mapped("line_number"), [3, 6, 9])
         # nothing left to send
-        self.assertFalse(self.account._generate_remittance())
+        self.assertFalse(self.env["rbm.cnab.file"]._generate_remittance(self.account))
         # a company selling goods sets DM: FEBRABAN code 02, printed DM on the boleto
         self.account.document_species = "DM"
         invoice = self._bill_contract(start=date(2026, 4, 1))
-        parsed = cnab.parse_cnab240(base64.b64decode(self.account._generate_remittance().datas))
+        parsed = cnab.parse_cnab240(
+            base64.b64decode(self.env["rbm.cnab.file"]._generate_remittance(self.account).datas)
+        )
         self.assertEqual([p["document_kind"] for p in parsed.of_kind("P")], ["02"])
         self.assertEqual(invoice.rbm_boleto_ids._get_report_values()["document_species"], "DM")
         with self.assertRaises(UserError):
@@ -93,7 +95,7 @@ class TestCnab(RbmDunningCase):
 
     def test_remittance_leaves_out_payer_without_tax_id(self):
         self.customer_b.vat = False
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         # the other titles are sent; B stays pending with its reason
         self.assertEqual(remittance.occurrence_ids.boleto_id, self.boleto_a | self.boleto_c)
         self.assertEqual(self.account.next_nsa, 2)
@@ -108,7 +110,7 @@ class TestCnab(RbmDunningCase):
     # ------------------------------------------------------------------
 
     def test_return_settles_invoices_once(self):
-        self.account._generate_remittance()
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
         content = self._return_240(
             [
                 {
@@ -193,7 +195,7 @@ class TestCnab(RbmDunningCase):
 
     def test_back_office_forms(self):
         """The forms a user opens along the way load and show the records."""
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         content = self._return_240([{"occurrence": "02", "boleto": self.boleto_a}])
         returned, _preview = self._import(content)
         for record in (self.account, self.boleto_a, remittance, returned, returned.occurrence_ids):
@@ -210,7 +212,7 @@ class TestCnab(RbmDunningCase):
         self.assertEqual(Form(self.invoice_a).rbm_boleto_count, 1)
 
     def test_the_database_refuses_an_occurrence_twice(self):
-        self.account._generate_remittance()
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
         content = self._return_240([{"occurrence": "02", "boleto": self.boleto_a}])
         cnab_file, _preview = self._import(content)
         occurrence = cnab_file.occurrence_ids
@@ -221,7 +223,7 @@ class TestCnab(RbmDunningCase):
             cnab_file.copy({"datas": False})
 
     def test_unknown_our_number_and_paid_twice(self):
-        self.account._generate_remittance()
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
         first = self._return_240(
             [
                 {
@@ -263,8 +265,54 @@ class TestCnab(RbmDunningCase):
         self.assertFalse(unknown.payment_id)
         self.assertIn("No boleto with our number", unknown.message)
 
+    def test_a_line_that_failed_is_tried_again(self):
+        """The rule of every return line (the same for CNAB 150): a line
+        applied once is a duplicate in any later file; a line that changed
+        nothing (a problem) is tried again when it comes again."""
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
+        unknown = {"occurrence": "02", "boleto": self.boleto_b, "our_number": "00009999"}
+        registered = {"occurrence": "02", "boleto": self.boleto_a}
+        first, preview = self._import(self._return_240([unknown, registered]))
+        self.assertEqual([status for _n, status, _b in preview], ["problem", "new"])
+        self.assertEqual(first.occurrence_ids.mapped("status"), ["problem", "applied"])
+        second, preview = self._import(self._return_240([unknown, registered], nsa=8))
+        self.assertEqual([status for _n, status, _b in preview], ["problem", "duplicate"])
+        self.assertEqual(second.duplicate_count, 1)
+        self.assertEqual(second.occurrence_ids.mapped("status"), ["problem"])
+        self.assertIn("No boleto with our number", second.occurrence_ids.message)
+        # a problem line is logged again; an applied one only once (unique index)
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
+            first.occurrence_ids.filtered(lambda o: o.status == "applied").copy(
+                {"file_id": second.id, "line_number": 99}
+            )
+
+    def test_money_booked_for_a_line_with_a_problem_is_booked_once(self):
+        """A boleto paid twice: the second payment is booked (a problem for
+        the boleto, but applied); the same line in a later file is a
+        duplicate and books nothing."""
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
+        amount = f"{self.boleto_a.amount:.2f}"
+        self._import(
+            self._return_240([{"occurrence": "06", "boleto": self.boleto_a, "amount_paid": amount}])
+        )
+        again = {
+            "occurrence": "06",
+            "boleto": self.boleto_a,
+            "amount_paid": amount,
+            "occurrence_date": date(2026, 3, 13),
+        }
+        second, preview = self._import(self._return_240([again], nsa=8))
+        self.assertEqual(preview[0][1], "problem")
+        self.assertEqual(second.occurrence_ids.status, "applied")
+        self.assertTrue(second.payment_ids)
+        counts = self._counts()
+        third, preview = self._import(self._return_240([again], nsa=9))
+        self.assertEqual(preview[0][1], "duplicate")
+        self.assertFalse(third.payment_ids)
+        self.assertEqual(self._counts()[0], counts[0])
+
     def test_malformed_line_refuses_the_whole_file(self):
-        self.account._generate_remittance()
+        self.env["rbm.cnab.file"]._generate_remittance(self.account)
         content = self._return_240(
             [
                 {

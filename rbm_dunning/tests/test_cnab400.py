@@ -26,7 +26,7 @@ class TestCnab400Banks(RbmDunningCase):
         invoice = self._bill_contract()
         boleto = invoice.rbm_boleto_ids
         self.assertEqual(boleto.collection_account_id, account)
-        remittance = account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(account)
         parsed = cnab.parse_cnab400(base64.b64decode(remittance.datas))
         self.assertEqual(parsed.bank, "341")
         header = parsed.records[0]
@@ -104,7 +104,7 @@ class TestCnab400Banks(RbmDunningCase):
         boleto = invoice.rbm_boleto_ids
         self.assertEqual(boleto.collection_account_id, account)
         boleto.due_date = date(2026, 3, 17)  # (draft: the entry carries it)
-        remittance = account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(account)
         parsed = cnab.parse_cnab400(base64.b64decode(remittance.datas))
         header = parsed.records[0]
         self.assertEqual((header["bank"], header["file_sequence"]), ("001", 1))
@@ -120,7 +120,7 @@ class TestCnab400Banks(RbmDunningCase):
         self.assertEqual(remittance.occurrence_ids.line_number, 2)
         # a write-off goes out as movement 02 of the same title
         invoice.button_draft()
-        remittance = account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(account)
         (detail,) = cnab.parse_cnab400(base64.b64decode(remittance.datas)).of_kind("detail")
         self.assertEqual((detail["movement"], detail["our_number"]), ("02", "12345670000000001"))
 
@@ -153,7 +153,7 @@ class TestCnab400Banks(RbmDunningCase):
                     )
                     boleto = self._bill_contract().rbm_boleto_ids
                     self.assertEqual(boleto.collection_account_id, account)
-                    remittance = account._generate_remittance()
+                    remittance = self.env["rbm.cnab.file"]._generate_remittance(account)
                     (detail,) = cnab.parse_cnab400(base64.b64decode(remittance.datas)).of_kind(
                         "detail"
                     )

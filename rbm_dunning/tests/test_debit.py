@@ -143,6 +143,29 @@ class TestDebit(RbmDunningCase):
         self.assertFalse(invoice.rbm_boleto_ids)
 
     # ------------------------------------------------------------------
+    # The rule of return lines
+    # ------------------------------------------------------------------
+
+    def test_a_line_that_failed_is_tried_again(self):
+        """The rule of every return line (the same for CNAB 240/400): a line
+        applied once is a duplicate in any later file; a line that changed
+        nothing (a problem) is tried again when it comes again."""
+        lines = [self._b("NOBODY"), self._b("CLI-0001")]
+        first, preview = self._import(self._return_150(lines), "optin.ret")
+        self.assertEqual([status for *_x, status in preview], ["problem", "new"])
+        self.assertEqual(first.occurrence_ids.mapped("status"), ["problem", "applied"])
+        second, preview = self._import(self._return_150(lines, nsa=2), "optin2.ret")
+        self.assertEqual([status for *_x, status in preview], ["problem", "duplicate"])
+        self.assertEqual(second.duplicate_count, 1)
+        self.assertEqual(second.occurrence_ids.mapped("status"), ["problem"])
+        self.assertIn("NOBODY", second.occurrence_ids.message)
+        # a problem line is logged again; an applied one only once (unique index)
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
+            first.occurrence_ids.filtered(lambda o: o.status == "applied").copy(
+                {"file_id": second.id, "line_number": 99}
+            )
+
+    # ------------------------------------------------------------------
     # Full cycle
     # ------------------------------------------------------------------
 

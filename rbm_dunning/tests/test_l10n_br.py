@@ -46,7 +46,7 @@ class TestBrazilianLocalization(RbmDunningCase):
         self.assertIn(boleto.typeable_line, html.decode())
         self.assertIn("16.727.230/0001-97", html.decode())
 
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         parsed = cnab.parse_cnab240(base64.b64decode(remittance.datas))
         self.assertEqual(len(parsed.of_kind("P")), 1)
         cnab_file, _preview = self._import(
@@ -86,7 +86,7 @@ class TestBrazilianLocalization(RbmDunningCase):
         other = customer.copy({"name": "Oficina Sem Documento", "vat": "16.727.230/0001-97"})
         left_out = self._bill_contract(partner=other).rbm_boleto_ids
         other.vat = False
-        remittance = self.account._generate_remittance()
+        remittance = self.env["rbm.cnab.file"]._generate_remittance(self.account)
         self.assertEqual(remittance.occurrence_ids.boleto_id, boleto)
         self.assertEqual(left_out.pending_instruction, "entry")
         self.assertIn("Oficina Sem Documento", left_out.remittance_problem)

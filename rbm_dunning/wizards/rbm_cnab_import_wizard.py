@@ -24,7 +24,7 @@ class RbmCnabImportWizard(models.TransientModel):
             )
 
     def _plan_preview(self, account, content):
-        layout, _header, plan = self.env["rbm.cnab.file"]._plan_return(account, content)
+        header, plan = self.env["rbm.cnab.file"]._plan_return(account, content, self.filename)
         lines_vals = [
             {
                 "line_number": entry["vals"]["line_number"],
@@ -44,7 +44,7 @@ class RbmCnabImportWizard(models.TransientModel):
             }
             for entry in plan
         ]
-        return lines_vals, {"layout": layout}
+        return lines_vals, {"layout": header["layout"]}
 
     def _get_title(self):
         return _("Import Return File")
