@@ -9,7 +9,10 @@ Sources:
   553/2024), chapter on the BR Code: the fields of a static and of a dynamic
   code listed below, the txid rules and the CRC.
 - Banco Central do Brasil, *Manual do BR Code* (2020): the EMV MPM structure
-  the Pix code follows, and its dynamic example (``RP12345678-2019``).
+  the Pix code follows; its dynamic example (reference label
+  ``RP12345678-2019``, as public parsers of that manual reproduce it) is why
+  the parser takes any txid of at most 25 characters on codes that are not
+  static.
 - EMVCo, *QR Code Specification for Payment Systems: Merchant-Presented Mode*
   v1.1: field ids and lengths of two digits, templates 26-51 (merchant
   account information), 62 (additional data), 64 (language template) and
