@@ -463,7 +463,7 @@ def _check_cob_common(c, kind, create):
 
 def check_cob(body, create=True):
     c = _Check(body, "cob")
-    if c.object("calendario", required=False):
+    if c.object("calendario", required=create):
         c.integer("calendario.expiracao", minimum=1)
     c.person("devedor", 200)
     if c.object("valor", required=create):

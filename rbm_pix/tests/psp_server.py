@@ -208,6 +208,7 @@ ERRATA = (
     ("SolicRecBase", "required", ("pagador",)),
     ("PayloadLocationCob", "required", ("tipoCob",)),
     ("PayloadLocationRecGerada", "required", ("tipo",)),
+    ("DadosPagadorRec", "required", ("ispbParticipante",)),
 )
 
 
@@ -216,9 +217,25 @@ def load_spec():
     schemas = spec["components"]["schemas"]
     for name, keyword, removed in ERRATA:
         schemas[name][keyword] = [v for v in schemas[name][keyword] if v not in removed]
+    _drop_location_uri_format(spec)
+    automatico = schemas["PixAutomatico"]["properties"]
+    automatico["componentesValor"] = {"type": "object", "anyOf": automatico["valor"].pop("anyOf")}
     notification = schemas["RecNotification"]
     notification["required"] = [v.replace('"', "") for v in notification["required"]]
     return spec
+
+
+def _drop_location_uri_format(node):
+    """``location`` is written without its scheme (as in the BR Code's field 25), not as a URI."""
+    if isinstance(node, dict):
+        location = node.get("properties", {}).get("location")
+        if isinstance(location, dict) and location.get("format") == "uri":
+            del location["format"]
+        for value in node.values():
+            _drop_location_uri_format(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_location_uri_format(value)
 
 
 class SpecValidator:
@@ -1019,7 +1036,13 @@ class PspServer:
                 "txid": txid,
                 "revisao": 0,
                 "status": "ATIVA",
-                "loc": {"id": loc_id, "location": location, "tipoCob": entity, "criacao": now},
+                "loc": {
+                    "id": loc_id,
+                    "txid": txid,
+                    "location": location,
+                    "tipoCob": entity,
+                    "criacao": now,
+                },
                 "location": location,
                 "history": [],
             }
