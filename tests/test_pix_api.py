@@ -3,6 +3,7 @@
 import datetime
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -134,6 +135,14 @@ def cobr_body(id_rec, due, amount="99.90"):
     }
 
 
+def handshake_refused(server, timeout=5.0):
+    """The server's thread records the refused handshake a moment after the client sees it."""
+    deadline = time.monotonic() + timeout
+    while not server.handshake_failures and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return server.handshake_failures
+
+
 def api_calls(server):
     return [method for method, path in server.requests if path.startswith("/api/")]
 
@@ -238,7 +247,7 @@ def test_request_without_client_certificate_is_refused_at_handshake(server):
             verify=server.pki.ca_cert,
             timeout=5,
         )
-    assert server.handshake_failures
+    assert handshake_refused(server)
     assert server.token_requests == 0
 
 
@@ -246,7 +255,7 @@ def test_client_certificate_of_another_ca_is_refused(server, other_pki):
     client = PixClient(connect(server, pki=other_pki, retries=0))
     with pytest.raises(PixConnectionError):
         client.get_webhookrec()
-    assert server.handshake_failures
+    assert handshake_refused(server)
     assert server.token_requests == 0
 
 
