@@ -19,6 +19,7 @@ Every engine module is also registered as ``<addon>_engine.<module>`` (e.g.
 """
 
 import importlib
+import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -59,3 +60,24 @@ if NAMESPACE not in sys.modules:
         )
 for _addon in _ADDONS:
     _register_engine(_addon)
+
+
+def _register_test_servers(addon_dir):
+    """``rbm_x/tests/<name>_server.py`` (no Odoo import) as ``rbm_x_<name>_server``."""
+    for path in sorted((addon_dir / "tests").glob("*_server.py")):
+        name = f"{addon_dir.name}_{path.stem}"
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+
+
+for _addon in sorted(ROOT.glob("rbm_*")):
+    if _addon.is_dir() and (_addon / "tests").is_dir():
+        _register_test_servers(_addon)
