@@ -370,6 +370,22 @@ class TestCollectionRules(RbmDunningCase):
             self.assertEqual(len(self._emails(invoice)), 1, invoice.partner_id.name)
             self.assertEqual(len(self._logs(invoice)), 1)
 
+    def test_run_again_the_same_day_reaches_installments_behind_it(self):
+        paused = self.customer.copy({"name": "Cliente pausado", "email": "p@example.com"})
+        first = self._bill_contract(payment_mode="invoice", partner=paused)
+        second = self._bill_contract(payment_mode="invoice")
+        day = first.invoice_date_due - timedelta(days=3)
+        paused.rbm_collection_paused_until = day
+        with freeze_time(day):
+            self.assertEqual(self.Run._run_all(day), 1)
+            self.assertFalse(self._emails(first))
+            self.assertEqual(len(self._emails(second)), 1)
+            # the pause lifted the same day: a second run goes back for it
+            paused.rbm_collection_paused_until = False
+            self.assertEqual(self.Run._run_all(day), 1)
+        self.assertEqual(len(self._emails(first)), 1)
+        self.assertEqual(len(self._emails(second)), 1)
+
     def test_invoice_without_contract(self):
         invoice = self.env["account.move"].create(
             {
