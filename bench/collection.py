@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Collection run benchmark: the daily run of the régua de cobrança
-(``rbm.collection.log._run``) over 50,000 open installments, against plain
+(``rbm.collection.run``) over 50,000 open installments, against plain
 Odoo doing the same work in the same run.
 
     ODOO_HOME=/opt/odoo /opt/odoo/.venv/bin/python bench/collection.py                   # 50,000
@@ -34,11 +34,11 @@ Odoo doing the same work in the same run.
      D+3 SMS, D+10 suspension, D+30 cancellation).
    * **worst case**: every installment is due yesterday (the D-3 email was
      sent): all N have the D+1 email due today.
-3. RBM: ``env["rbm.collection.log"]._run(today, batch_size=500)``, the cron as
-   it is minus the commits (late fees of paid installments, reactivations,
-   then batch after batch: ``_get_due_work``, ``_process_batch``: reserve the
-   log rows, conditions, the action, the trace on the invoice's and the
-   customer's chatter), followed by ``flush_all``.
+3. RBM: ``env["rbm.collection.run"]._run_all(today, batch_size=500)``, the
+   cron's calls one after the other minus the commits (each batch: late fees
+   of paid installments, reactivations, ``_get_due_work``, ``_process_batch``:
+   reserve the log rows, conditions, the action, the trace on the invoice's
+   and the customer's chatter), followed by ``flush_all``.
 4. Plain Odoo, the same work with Odoo's own tools: the accountant's list of
    open invoices (``account.move.search_read`` of the posted customer
    invoices not paid and due up to the horizon), then for each step of the
@@ -88,7 +88,7 @@ PARAM = "rbm_bench.collection_built"
 POLICY = "Bench régua padrão"
 STEPS = [(-3, "email"), (1, "email"), (3, "sms"), (10, "suspend"), (30, "cancel")]
 SPREAD, FIRST_DUE = 60, -44  # typical day: due dates today - 44 … today + 15
-HORIZON = 60  # rbm.collection.log._get_due_work looks 60 days ahead
+HORIZON = 60  # rbm.collection.run._get_due_work looks 60 days ahead
 PRICE = 150.0
 
 
@@ -499,7 +499,7 @@ def prepare(env, scenario, today, n):
     open_count = cr.fetchone()[0]
     if open_count != n:
         raise SystemExit(f"bench: the run would see {open_count} open installments, not {n}")
-    work = env["rbm.collection.log"]._get_due_work(today, limit=10 * n + 10)
+    work, _total = env["rbm.collection.run"]._get_due_work(today, limit=10 * n + 10)
     return work, prelogged
 
 
@@ -543,9 +543,10 @@ def plain_steps(env, today, work, step_info):
 PHASES = [
     ("rbm.late.fee", "_process_paid_installments"),
     ("account.move", "_rbm_collection_reactivate_settled"),
-    ("rbm.collection.log", "_get_due_work"),
-    ("rbm.collection.log", "_process_batch"),
-    ("rbm.collection.log", "_prepare_log_vals"),
+    ("rbm.collection.run", "_get_day_cursor"),
+    ("rbm.collection.run", "_get_due_work"),
+    ("rbm.collection.run", "_process_batch"),
+    ("rbm.collection.run", "_prepare_log_vals"),
     ("rbm.collection.log", "_reserve"),
     ("rbm.collection.log", "_execute"),
     ("rbm.collection.log", "_post_trace"),
@@ -561,8 +562,8 @@ def run_scenario(registry, args, scenario, n):
 
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        Log = env["rbm.collection.log"]
-        today = fields.Date.context_today(Log)
+        Run = env["rbm.collection.run"]
+        today = fields.Date.context_today(Run)
         t_prep = time.perf_counter()
         work, prelogged = prepare(env, scenario, today, n)
         steps = env["rbm.collection.step"].browse({s for _l, s in work})
@@ -652,7 +653,7 @@ def run_scenario(registry, args, scenario, n):
             if profiler:
                 profiler.active = True
             t0, q0 = time.perf_counter(), cr.sql_log_count
-            done = Log._run(today, batch_size=args.batch_size, commit=False)
+            done = Run._run_all(today, batch_size=args.batch_size)
             env.flush_all()
             wall = time.perf_counter() - t0
             queries = cr.sql_log_count - q0

@@ -445,7 +445,7 @@ class RbmDemoBr(models.AbstractModel):
         late_payment = self._receive_payments(env, day, state)
         # the collection calendar, on the days it has something to do
         if late_payment or self._has_installments_to_collect(env, company, day):
-            env["rbm.collection.log"]._run(day)
+            env["rbm.collection.run"]._run_all(day)
 
     @api.model
     def _has_installments_to_collect(self, env, company, day):

@@ -18,6 +18,7 @@ from . import (
     rbm_collection_account_debit,
     rbm_collection_log,
     rbm_collection_policy,
+    rbm_collection_run,
     rbm_contract,
     rbm_contract_card,
     rbm_debit,

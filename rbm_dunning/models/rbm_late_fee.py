@@ -103,7 +103,7 @@ class RbmLateFee(models.Model):
         Returns rows (line id, policy id, payment date, days late, amount paid
         late, interest days sum) — per payment, interest counts its own days.
         Only the user's companies unless superuser."""
-        company_ids = self.env["rbm.collection.log"]._get_company_ids()
+        company_ids = self.env["rbm.collection.run"]._get_company_ids()
         self.env.flush_all()
         self.env.cr.execute(
             _CANDIDATES_SQL + (" LIMIT %(limit)s" if limit else ""),

@@ -44,6 +44,7 @@ class TestCollectionRules(RbmDunningCase):
             }
         )
         cls.Log = cls.env["rbm.collection.log"]
+        cls.Run = cls.env["rbm.collection.run"]
 
     # ------------------------------------------------------------------ helpers
 
@@ -52,7 +53,7 @@ class TestCollectionRules(RbmDunningCase):
         day = first
         while day <= last:
             with freeze_time(day):
-                self.Log._run(day)
+                self.Run._run_all(day)
             day += timedelta(days=1)
 
     def _pay(self, invoice, day, amount=None):
@@ -108,7 +109,7 @@ class TestCollectionRules(RbmDunningCase):
         self.assertIn("suspended", events.mapped("event_type"))
         # running the same day again changes nothing
         with freeze_time(due + timedelta(days=10)):
-            self.Log._run(due + timedelta(days=10))
+            self.Run._run_all(due + timedelta(days=10))
         self.assertEqual(len(self._logs(invoice)), 4)
         self._walk(due + timedelta(days=11), due + timedelta(days=31))
         self.assertEqual(contract.state, "cancelled")
@@ -224,19 +225,19 @@ class TestCollectionRules(RbmDunningCase):
         with freeze_time(day):
             try:
                 with self.env.cr.savepoint():
-                    self.Log._run(day)
+                    self.Run._run_all(day)
                     self.assertEqual(len(self._emails(invoice)), 1)
                     raise Crash()
             except Crash:
                 pass
             self.env.invalidate_all()
             self.assertFalse(self._emails(invoice), "the crashed run left nothing behind")
-            self.Log._run(day)
-            self.Log._run(day)
+            self.Run._run_all(day)
+            self.Run._run_all(day)
         self.assertEqual(len(self._emails(invoice)), 1)
         # a second run holding the same rows (a concurrent run) gets nothing to do
         log = self._logs(invoice)[-1]
-        vals = self.Log._prepare_log_vals(log.step_id, log.move_line_id, day, "running", False)
+        vals = self.Run._prepare_log_vals(log.step_id, log.move_line_id, day, "running", False)
         self.assertFalse(self.Log._reserve([vals]))
 
     def test_pause_and_superseded_reminders(self):
@@ -325,10 +326,65 @@ class TestCollectionRules(RbmDunningCase):
         due = invoices[0].invoice_date_due
         day = due + timedelta(days=1)
         with freeze_time(day):
-            done = self.Log._run(day, batch_size=3)
+            done = self.Run._run_all(day, batch_size=3)
         self.assertEqual(done, 5)
         for invoice in invoices:
             self.assertEqual(len(self._emails(invoice)), 1, invoice.partner_id.name)
+
+    def test_cron_runs_one_batch_and_triggers_itself(self):
+        invoices = self.env["account.move"]
+        for index in range(3):
+            partner = self.customer.copy(
+                {"name": f"Cliente {index}", "email": f"c{index}@example.com"}
+            )
+            invoices |= self._bill_contract(payment_mode="invoice", partner=partner)
+        # three days before the due date: one step (the D-3 email) per installment
+        day = invoices[0].invoice_date_due - timedelta(days=3)
+        cron = self.env.ref("rbm_dunning.ir_cron_rbm_collection_run")
+        self.assertEqual(cron.model_id.model, "rbm.collection.run")
+        Trigger = self.env["ir.cron.trigger"]
+        Progress = self.env["ir.cron.progress"]
+        with freeze_time(day):
+            due = self.Run.sudo()._get_due_work(day, limit=1000)[1]
+            self.assertGreaterEqual(due, 3)
+            triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+            progress = Progress.create({"cron_id": cron.id})
+            self.Run.with_context(ir_cron_progress_id=progress.id)._cron_collection_run(
+                batch_size=1
+            )
+            # one step done, the others left to the next call of the cron
+            self.assertEqual((progress.done, progress.remaining), (1, due - 1))
+            self.assertEqual(len(invoices.filtered(self._emails)), 1)
+            self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1)
+            for _call in range(due - 1):
+                progress = Progress.create({"cron_id": cron.id})
+                self.Run.with_context(ir_cron_progress_id=progress.id)._cron_collection_run(
+                    batch_size=1
+                )
+            self.assertEqual((progress.done, progress.remaining), (1, 0))
+            # the last call left nothing: the cron is not triggered again
+            self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + due - 1)
+            # the cron as scheduled: nothing left to do today
+            cron.method_direct_trigger()
+        for invoice in invoices:
+            self.assertEqual(len(self._emails(invoice)), 1, invoice.partner_id.name)
+            self.assertEqual(len(self._logs(invoice)), 1)
+
+    def test_run_again_the_same_day_reaches_installments_behind_it(self):
+        paused = self.customer.copy({"name": "Cliente pausado", "email": "p@example.com"})
+        first = self._bill_contract(payment_mode="invoice", partner=paused)
+        second = self._bill_contract(payment_mode="invoice")
+        day = first.invoice_date_due - timedelta(days=3)
+        paused.rbm_collection_paused_until = day
+        with freeze_time(day):
+            self.assertEqual(self.Run._run_all(day), 1)
+            self.assertFalse(self._emails(first))
+            self.assertEqual(len(self._emails(second)), 1)
+            # the pause lifted the same day: a second run goes back for it
+            paused.rbm_collection_paused_until = False
+            self.assertEqual(self.Run._run_all(day), 1)
+        self.assertEqual(len(self._emails(first)), 1)
+        self.assertEqual(len(self._emails(second)), 1)
 
     def test_invoice_without_contract(self):
         invoice = self.env["account.move"].create(
@@ -513,7 +569,7 @@ class TestCollectionCardStep(RbmCardCase):
 
     def _collection_run(self, day):
         with freeze_time(day):
-            self.env["rbm.collection.log"]._run(day)
+            self.env["rbm.collection.run"]._run_all(day)
 
     def test_card_step_charges_again_and_logs_the_refusal(self):
         token = self._make_token(self.customer, "error")

@@ -145,7 +145,7 @@ class TestBrazilianLocalization(RbmDunningCase):
         )
         invoice = self._bill_contract()
         with freeze_time("2026-03-11"):
-            self.env["rbm.collection.log"]._run(date(2026, 3, 11))
+            self.env["rbm.collection.run"]._run_all(date(2026, 3, 11))
         log = self.env["rbm.collection.log"].search([("move_id", "=", invoice.id)])
         self.assertEqual((log.step_id.day_offset, log.state), (1, "done"))
         # paid 5 days late: 2% fine + 1% a month for 5 days, on a debit invoice
@@ -157,7 +157,7 @@ class TestBrazilianLocalization(RbmDunningCase):
                 {"payment_date": date(2026, 3, 15), "journal_id": self.bank_journal.id}
             )._create_payments()
         with freeze_time("2026-03-16"):
-            self.env["rbm.collection.log"]._run(date(2026, 3, 16))
+            self.env["rbm.collection.run"]._run_all(date(2026, 3, 16))
         fee = invoice.rbm_late_fee_ids
         self.assertEqual((fee.days_late, fee.fine_amount, fee.interest_amount), (5, 3.0, 0.25))
         debit = fee.debit_move_id

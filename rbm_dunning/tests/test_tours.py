@@ -98,7 +98,7 @@ class TestCollectionAgentTour(RbmDunningCase, HttpCase):
         invoice = self._bill_contract(partner=late)
         due = invoice.invoice_date_due
         with freeze_time(due + timedelta(days=3)):
-            self.env["rbm.collection.log"]._run(due + timedelta(days=3))
+            self.env["rbm.collection.run"]._run_all(due + timedelta(days=3))
         self.assertEqual(invoice.rbm_collection_log_ids.step_id.name, "Lembrete D+3")
         self.start_tour("/odoo", "rbm_collection_log_tour", login=self.env.user.login)
 

@@ -6,7 +6,7 @@ from odoo.tools import format_date
 
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
-from ..models.rbm_collection_log import NOTIFICATION_ACTIONS
+from ..models.rbm_collection_run import NOTIFICATION_ACTIONS
 
 OUTCOMES = [
     ("done", "Done"),
@@ -88,7 +88,7 @@ class RbmCollectionSimulation(models.TransientModel):
         }
         rows = []
         for line in installments.sorted("date_maturity"):
-            start = Log._get_collection_start(line, policy)
+            start = self.env["rbm.collection.run"]._get_collection_start(line, policy)
             # as the run: of the due steps not logged yet, only the latest
             # email (and SMS) goes out
             latest = {}
@@ -135,7 +135,7 @@ class RbmCollectionSimulation(models.TransientModel):
             return "skipped", _(
                 "Superseded by the later step %(step)s.", step=latest[step.action].name
             )
-        reason = self.env["rbm.collection.log"]._check_conditions(step, line)
+        reason = self.env["rbm.collection.run"]._check_conditions(step, line)
         if reason:
             return "skipped", reason
         return "today", _(
