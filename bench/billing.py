@@ -25,8 +25,8 @@ start every batch with an empty ORM cache, as a cron batch in its own
 transaction would. Between batches (untimed) the tables written to are
 ANALYZEd, since autoanalyze never sees the rows of an uncommitted transaction.
 Queries are counted with the cursor's ``sql_log_count``. The RBM time is split
-over the steps of the run (``_process_lifecycle``, ``_lock_for_billing``,
-``_prepare_billing_batch``, ``_apply_billing``, ``_post_invoices``) by wrapping
+over the steps of the run (``_run_lifecycle``, ``_lock``, ``_apply_scheduled_changes``,
+``_prepare_batch``, ``_create_invoices``, ``_post_invoices`` of ``rbm.billing.run``) by wrapping
 them on this process's registry classes. ``--profile`` adds a breakdown of the
 queries by statement and by call site (timings are then inflated by the
 tracing).
@@ -136,7 +136,7 @@ def code_version():
     head = git("rev-parse", "--short", "HEAD") or "?"
     dirty = git("status", "--porcelain", "--", "rbm_recurring")
     digest = hashlib.sha1()
-    for name in ("rbm_contract.py", "rbm_contract_line.py"):
+    for name in ("rbm_contract.py", "rbm_contract_line.py", "rbm_billing_run.py"):
         with open(os.path.join(REPO, "rbm_recurring", "models", name), "rb") as f:
             digest.update(f.read())
     changes = f" + {len(dirty.splitlines())} uncommitted changes in rbm_recurring" if dirty else ""
@@ -144,18 +144,19 @@ def code_version():
 
 
 RBM_PHASES = (
-    "_process_lifecycle",
-    "_lock_for_billing",
-    "_prepare_billing_batch",
-    "_apply_billing",
+    "_run_lifecycle",
+    "_lock",
+    "_apply_scheduled_changes",
+    "_prepare_batch",
+    "_create_invoices",
     "_post_invoices",
 )
 
 
 def patch_rbm_phases(registry, phases):
-    """Wrap the billing steps of rbm.contract (on this process's registry class
-    only, nothing is written anywhere) to time them; returns an undo function."""
-    cls = registry["rbm.contract"]
+    """Wrap the billing steps of rbm.billing.run (on this process's registry
+    class only, nothing is written anywhere) to time them; returns an undo function."""
+    cls = registry["rbm.billing.run"]
     saved = {name: cls.__dict__[name] for name in RBM_PHASES if name in cls.__dict__}
 
     def wrap(name, orig):
@@ -336,13 +337,15 @@ def run(args):
 
         # ---------------------------------------------------------------- RBM
         def rbm_side():
-            domain = Contract._get_billing_domain(today)
+            Run = env["rbm.billing.run"]
+            domain = Run._get_domain(today)
             # warm-up: only the warm-up contracts are active and due
             warm_contracts.with_env(quiet).action_activate()
             env.flush_all()
             for _i in range(warm + 1):
                 fresh_batch()
-                Contract._cron_billing_run(batch_size=warm or 1)
+                Run._cron_lifecycle()
+                Run._cron_billing_run(batch_size=warm or 1)
                 env.flush_all()
                 if not Contract.search_count(domain):
                     break
@@ -358,7 +361,9 @@ def run(args):
                 rbm_phases.active = True
                 try:
                     with with_profile("rbm", meter):
-                        Contract._cron_billing_run(batch_size=batch)
+                        if calls == 0:
+                            Run._cron_lifecycle()  # the night's first cron
+                        Run._cron_billing_run(batch_size=batch)
                         rbm_phases.timed("flush", env.flush_all)
                 finally:
                     rbm_phases.active = False
@@ -498,13 +503,17 @@ def run(args):
     rbm_meter, plain_meter = results["rbm"][0], results["plain"][0]
     sec, qry = rbm_phases.seconds, rbm_phases.queries
     rbm_split = [
-        ("lifecycle", sec["_process_lifecycle"], qry["_process_lifecycle"]),
-        ("lock", sec["_lock_for_billing"], qry["_lock_for_billing"]),
-        ("prepare vals", sec["_prepare_billing_batch"], qry["_prepare_billing_batch"]),
+        ("lifecycle", sec["_run_lifecycle"], qry["_run_lifecycle"]),
+        ("lock", sec["_lock"], qry["_lock"]),
+        (
+            "changes+prepare vals",
+            sec["_apply_scheduled_changes"] + sec["_prepare_batch"],
+            qry["_apply_scheduled_changes"] + qry["_prepare_batch"],
+        ),
         (
             "create+advance",
-            sec["_apply_billing"] - sec["_post_invoices"],
-            qry["_apply_billing"] - qry["_post_invoices"],
+            sec["_create_invoices"] - sec["_post_invoices"],
+            qry["_create_invoices"] - qry["_post_invoices"],
         ),
         ("post", sec["_post_invoices"], qry["_post_invoices"]),
         ("flush", sec["flush"], qry["flush"]),

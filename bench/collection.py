@@ -11,7 +11,7 @@ Odoo doing the same work in the same run.
    installments are built ONCE and committed, then reused by later runs:
    ``--seeds`` (200) customers (email and mobile), each with a monthly contract
    (one 150.00 line, no taxes, paid by bank transfer) billed once with the
-   ORM (``_bill_due_periods``: real posted invoices, one payment-term
+   ORM (``rbm.billing.run._bill``: real posted invoices, one payment-term
    installment each); then multiplied with set-based SQL (``INSERT … SELECT``
    over every column) into ``--installments`` customers, contracts (with their
    lines and MRR movement), invoices and journal items, with new ids, names
@@ -214,7 +214,7 @@ def make_seeds(env, args, today):
         ]
     )
     contracts.action_activate()
-    result = contracts._bill_due_periods(start)
+    result = env["rbm.billing.run"]._bill(contracts, start)
     if result["failed"] or len(result["moves"]) != args.seeds:
         raise SystemExit(f"bench: seed billing failed: {result['failed']}")
     moves = result["moves"]

@@ -405,13 +405,13 @@ def run(args):
             cr.execute("ANALYZE rbm_usage")
             env.invalidate_all()
             t0, q0 = time.perf_counter(), cr.sql_log_count
-            todo = contracts.with_context(rbm_billing_today=today, rbm_billing_until=None)
-            state = todo._prepare_billing_state()
+            due = {contract: contract._get_due_periods(today) for contract in contracts}
+            state = contracts._prepare_billing_state(due)
             lines = []
-            for contract in todo:
+            for contract, periods in due.items():
                 quantum = contract._get_quantum()
                 lang = contract.partner_id.lang or env.lang
-                for period in contract._get_due_periods(today):
+                for period in periods:
                     lines += contract._prepare_extra_invoice_line_vals(period, state, quantum, lang)
             seconds = time.perf_counter() - t0
             queries = cr.sql_log_count - q0

@@ -7,10 +7,9 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import float_repr
 from odoo.tools.misc import format_date, formatLang
 
-from ..engine import periods
+from ..engine import money, periods
 from ..tools import COMMITMENT_END_ACTIONS, check_staff_access
 
 _logger = logging.getLogger(__name__)
@@ -940,7 +939,7 @@ class RbmContract(models.Model):
     def _get_quantum(self):
         self.ensure_one()
         currency = self.currency_id
-        return Decimal(float_repr(currency.rounding, currency.decimal_places))
+        return money.fixed(currency.rounding, currency.decimal_places)
 
     def _prepare_invoice_vals(self, period, state):
         """Values of the invoice of one period. ``state`` carries what one run
