@@ -110,9 +110,9 @@ class PagBankController(http.Controller):
         except (ValueError, RecursionError):
             _logger.warning("PagBank notification refused: the payload is not JSON")
             return self._pagbank_answer(400, "invalid payload")
-        Transaction = request.env["payment.transaction"].sudo()
+        transactions_sudo = request.env["payment.transaction"].sudo()
         try:
-            Transaction._pagbank_check_notification_data(data)
+            transactions_sudo._pagbank_check_notification_data(data)
         except PagBankBadData as error:
             _logger.warning("PagBank notification refused: %s", error)
             return self._pagbank_answer(400, "invalid payload")
@@ -121,7 +121,7 @@ class PagBankController(http.Controller):
         )
         _logger.debug("PagBank notification:\n%s", json.dumps(redact(data), indent=1))
         try:
-            tx_sudo = Transaction._get_tx_from_notification_data("pagbank", data)
+            tx_sudo = transactions_sudo._get_tx_from_notification_data("pagbank", data)
         except PagBankNotFound as error:
             _logger.warning("PagBank notification refused: %s", error)
             return self._pagbank_answer(404, "unknown reference")

@@ -177,15 +177,15 @@ class ResPartner(models.Model):
         contract's invoices only: what the portal asks the customer to pay."""
         self.ensure_one()
         as_of = as_of or fields.Date.context_today(self)
-        Aging = self.env["rbm.receivable.aging"].sudo()
-        Aging._flush_aging_sources()
+        aging_sudo = self.env["rbm.receivable.aging"].sudo()
+        aging_sudo._flush_aging_sources()
         condition = SQL("a.partner_id = %s AND a.days_overdue > 0", self.commercial_partner_id.id)
         if contract is not None:
             condition = SQL("%s AND a.contract_id = %s", condition, contract.id or 0)
         self.env.cr.execute(
             SQL(
                 "SELECT a.move_line_id FROM (%s) a WHERE %s ORDER BY a.date_maturity, a.id",
-                Aging._get_aging_query(as_of),
+                aging_sudo._get_aging_query(as_of),
                 condition,
             )
         )

@@ -299,15 +299,15 @@ class RbmUsage(models.Model):
         if not rows:
             return 0
         self.invalidate_model()  # invoice_id is related to invoice_line_id
-        contracts = self.env["rbm.contract"].sudo()
-        moves = self.env["account.move"].sudo()
+        contracts_sudo = self.env["rbm.contract"].sudo()
+        moves_sudo = self.env["account.move"].sudo()
         for contract_id, move_id, count in rows:
-            contracts.browse(contract_id).message_post(
+            contracts_sudo.browse(contract_id).message_post(
                 body=_(
                     "%(count)s usage events of invoice %(invoice)s were released: "
                     "the next invoice bills them.",
                     count=count,
-                    invoice=moves.browse(move_id).display_name,
+                    invoice=moves_sudo.browse(move_id).display_name,
                 ),
                 subtype_xmlid="mail.mt_note",
             )
@@ -337,14 +337,14 @@ class RbmUsage(models.Model):
         )
         conflict = self.env.cr.fetchone()
         if conflict:
-            moves = self.env["account.move"].sudo().browse(conflict)
+            moves_sudo = self.env["account.move"].sudo().browse(conflict)
             raise UserError(
                 _(
                     "Invoice %(invoice)s cannot be reset to draft: the usage it billed was "
                     "billed again by invoice %(other)s after it was cancelled. Issue a new "
                     "invoice instead.",
-                    invoice=moves[0].display_name,
-                    other=moves[1].display_name,
+                    invoice=moves_sudo[0].display_name,
+                    other=moves_sudo[1].display_name,
                 )
             )
 
@@ -605,7 +605,7 @@ class RbmUsage(models.Model):
                 refs=list(references),
             )
         )
-        Contract = self.env["rbm.contract"].sudo().with_company(company)
+        contracts_sudo = self.env["rbm.contract"].sudo().with_company(company)
         by_id, by_reference = {}, defaultdict(list)
         for (
             cid,
@@ -625,7 +625,7 @@ class RbmUsage(models.Model):
             elif mode == "arrears":
                 open_from = start
             else:
-                open_from = Contract.browse(cid)._get_usage_open_from()
+                open_from = contracts_sudo.browse(cid)._get_usage_open_from()
             day_start = rating.day_start_utc
             contract = (
                 cid,

@@ -87,8 +87,8 @@ class RbmUsageAlert(models.Model):
         in the current period. One batch of contracts per call (keyset on the
         contract id, kept in a system parameter); re-triggers itself while
         contracts remain."""
-        params = self.env["ir.config_parameter"].sudo()
-        after = int(params.get_param(CURSOR_PARAM, "0") or 0)
+        params_sudo = self.env["ir.config_parameter"].sudo()
+        after = int(params_sudo.get_param(CURSOR_PARAM, "0") or 0)
         self.env["rbm.contract"].flush_model(["state"])
         self.env["rbm.contract.line"].flush_model(["contract_id", "metric_id", "allowance"])
         self.env.cr.execute(self._get_alert_contracts_query(after, batch_size))
@@ -96,7 +96,7 @@ class RbmUsageAlert(models.Model):
         contracts = self.env["rbm.contract"].browse(ids)
         alerts = self._check_usage_alerts(contracts)
         more = len(ids) == batch_size
-        params.set_param(CURSOR_PARAM, str(ids[-1]) if more else "0")
+        params_sudo.set_param(CURSOR_PARAM, str(ids[-1]) if more else "0")
         self.env["ir.cron"]._notify_progress(done=len(ids), remaining=int(more))
         if more:
             self.env.ref("rbm_metering.ir_cron_rbm_usage_alerts")._trigger()

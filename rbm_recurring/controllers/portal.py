@@ -279,10 +279,12 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
         except (AccessError, MissingError):
             return request.redirect("/my")
         contract = request.env["rbm.contract"].browse(contract_sudo.id)
-        reasons = request.env["rbm.cancel.reason"].sudo().search([("portal_visible", "=", True)])
+        reasons_sudo = (
+            request.env["rbm.cancel.reason"].sudo().search([("portal_visible", "=", True)])
+        )
         values = {
             "contract": contract_sudo,
-            "reasons": reasons,
+            "reasons": reasons_sudo,
             "page_name": "rbm_subscription",
             "error": False,
             "preview": False,
@@ -315,7 +317,7 @@ class RbmSubscriptionChangePortal(RbmCustomerPortal):
         if request.httprequest.method == "POST":
             reason_id = kw.get("reason_id") or ""
             reason_id = int(reason_id) if reason_id.isdigit() and len(reason_id) <= 10 else 0
-            if reason_id not in reasons.ids:
+            if reason_id not in reasons_sudo.ids:
                 values["error"] = _(
                     "Contract %(contract)s: please tell us why you are leaving (field Reason).",
                     contract=contract_sudo.display_name,

@@ -269,9 +269,9 @@ class RbmBillingRun(models.AbstractModel):
     def _get_lifecycle_steps(self, today):
         """``(name, domain, method)`` of each lifecycle step, in order; ``method``
         is called on one contract with ``today``."""
-        plans = self.env["rbm.plan"].sudo().with_context(active_test=False).search([])
-        max_reminder = max(plans.mapped("trial_reminder_days") or [0])
-        max_notice = max(plans.mapped("renewal_notice_days") or [0])
+        plans_sudo = self.env["rbm.plan"].sudo().with_context(active_test=False).search([])
+        max_reminder = max(plans_sudo.mapped("trial_reminder_days") or [0])
+        max_notice = max(plans_sudo.mapped("renewal_notice_days") or [0])
         running = [("state", "in", ("active", "suspended"))]
         return [
             (
@@ -316,11 +316,11 @@ class RbmBillingRun(models.AbstractModel):
     def _run_lifecycle(self, today):
         """Every lifecycle step for ``today``, in order; returns how many
         contracts each step processed and how many failed."""
-        Contract = self.env["rbm.contract"].sudo()
+        contracts_sudo = self.env["rbm.contract"].sudo()
         counts = {"failed": 0}
         for name, domain, method in self._get_lifecycle_steps(today):
             counts[name] = 0
-            for contract in Contract.search(domain, order="id"):
+            for contract in contracts_sudo.search(domain, order="id"):
                 try:
                     with self.env.cr.savepoint():
                         done = getattr(contract, method)(today)

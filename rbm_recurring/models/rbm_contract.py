@@ -1094,11 +1094,11 @@ class RbmContract(models.Model):
         it given the right (field May Manage Subscriptions)."""
         self.ensure_one()
         partner_sudo = user.partner_id.sudo()
-        commercial = self.sudo().commercial_partner_id
-        if partner_sudo == commercial:
+        commercial_sudo = self.sudo().commercial_partner_id
+        if partner_sudo == commercial_sudo:
             return True
         return bool(
-            partner_sudo.commercial_partner_id == commercial
+            partner_sudo.commercial_partner_id == commercial_sudo
             and partner_sudo.rbm_manage_subscriptions
         )
 
@@ -1179,13 +1179,15 @@ class RbmContract(models.Model):
                     for item in prepared["amounts"]
                 ],
             }
-        Request = self.env["rbm.contract.request"].sudo()
+        requests_sudo = self.env["rbm.contract.request"].sudo()
         if request_key:
-            done = Request._find(request_key, self, "change")
+            done = requests_sudo._find(request_key, self, "change")
             if done:
                 return {**self._prepare_change_result(done.change_id), "replayed": True}
         with self.env.cr.savepoint():
-            request_sudo = Request._claim(request_key, self, "change") if request_key else None
+            request_sudo = (
+                requests_sudo._claim(request_key, self, "change") if request_key else None
+            )
             self._lock_for_change()
             change = Change._request(self, kind, today=today, **kwargs)
             if request_sudo:
@@ -1251,8 +1253,8 @@ class RbmContract(models.Model):
         today = self._get_request_today(self_service)
         if preview:
             return self._prepare_cancellation_result(self._prepare_cancellation(timing, today))
-        Request = self.env["rbm.contract.request"].sudo()
-        if request_key and Request._find(request_key, self, "cancel"):
+        requests_sudo = self.env["rbm.contract.request"].sudo()
+        if request_key and requests_sudo._find(request_key, self, "cancel"):
             return {
                 "last_day": fields.Date.to_string(self.date_end),
                 "state": self.state,
@@ -1260,7 +1262,7 @@ class RbmContract(models.Model):
             }
         with self.env.cr.savepoint():
             if request_key:
-                Request._claim(request_key, self, "cancel")
+                requests_sudo._claim(request_key, self, "cancel")
             self._lock_for_change()
             prepared = self._cancel(reason or None, timing, today=today, note=note or None)
         return self._prepare_cancellation_result(prepared)
@@ -1626,11 +1628,11 @@ class RbmContract(models.Model):
                     "mrr_after": new,
                 }
             )
-        events = self.env["rbm.mrr.event"].sudo().create(vals_list)
-        if events:
+        events_sudo = self.env["rbm.mrr.event"].sudo().create(vals_list)
+        if events_sudo:
             # the type is the customer's movement, all their contracts together
-            events._reclassify_customer_events(events.partner_id.ids)
-        return events
+            events_sudo._reclassify_customer_events(events_sudo.partner_id.ids)
+        return events_sudo
 
     def _demo_bill_until_today(self):
         """Demo data: bill what the demo contracts owe today, and let most

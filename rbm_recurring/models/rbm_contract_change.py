@@ -541,8 +541,8 @@ class RbmContractChange(models.Model):
                 "addon_add": "addon",
                 "addon_remove": "addon",
             }[change.kind]
-            Event = self.env["rbm.provisioning.event"].sudo()
-            previous = {contract.id: Event._prepare_contract_snapshot(contract)}
+            events_sudo = self.env["rbm.provisioning.event"].sudo()
+            previous = {contract.id: events_sudo._prepare_contract_snapshot(contract)}
             with contract._track_mrr(reason, date=change.date):
                 prepared["close"].write({"date_end": change.date - timedelta(days=1)})
                 contract.write(
@@ -573,7 +573,7 @@ class RbmContractChange(models.Model):
                 subtype_xmlid="mail.mt_note",
             )
             if change.kind == "plan":
-                Event._emit(contract, "plan_changed", previous=previous)
+                events_sudo._emit(contract, "plan_changed", previous=previous)
         return True
 
     def _settle(self, amounts):

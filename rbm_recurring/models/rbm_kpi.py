@@ -260,7 +260,7 @@ class RbmKpi(models.AbstractModel):
         Event = self.env["rbm.mrr.event"]
         Event.flush_model()
         rows_by_partner = {}
-        events = Event.sudo().search_fetch(
+        events_sudo = Event.sudo().search_fetch(
             [
                 ("partner_id", "in", list(partner_ids)),
                 ("date", "<=", today),
@@ -269,7 +269,7 @@ class RbmKpi(models.AbstractModel):
             ["contract_id", "partner_id", "date", "event_type", "delta", "mrr_after"],
             order="date, id",
         )
-        for event in events:
+        for event in events_sudo:
             rows_by_partner.setdefault(event.partner_id.id, []).append(
                 (
                     event.contract_id.id,

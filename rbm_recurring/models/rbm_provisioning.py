@@ -253,15 +253,15 @@ class RbmProvisioningEndpoint(models.Model):
     def _get_outbound_guard(self):
         """``(allowed networks, whether plain http is allowed)`` from the
         system parameters of the outbound guard."""
-        icp = self.env["ir.config_parameter"].sudo()
-        networks, invalid = url_guard.parse_networks(icp.get_param(ALLOWED_NETWORKS_PARAM))
+        icp_sudo = self.env["ir.config_parameter"].sudo()
+        networks, invalid = url_guard.parse_networks(icp_sudo.get_param(ALLOWED_NETWORKS_PARAM))
         if invalid:
             _logger.warning(
                 "System parameter %s: ignored entries that are not networks: %s",
                 ALLOWED_NETWORKS_PARAM,
                 ", ".join(invalid),
             )
-        allow_http = (icp.get_param(ALLOW_HTTP_PARAM) or "").strip().lower() in (
+        allow_http = (icp_sudo.get_param(ALLOW_HTTP_PARAM) or "").strip().lower() in (
             "1",
             "true",
             "yes",
