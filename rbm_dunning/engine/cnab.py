@@ -371,7 +371,9 @@ class ReturnItem:
 
     ``kind`` classifies the occurrence (``registered``, ``rejected``,
     ``paid``, ``written_off``, ``rebate``, ``due_date_changed``, ``fee``,
-    or ``other``); ``values`` has every field read from the line(s)."""
+    or ``other``); ``values`` has every field read from the line(s). The
+    ``pix_*`` fields come from a Pix record that follows the title's detail
+    (boleto híbrido): its copy-and-paste code (EMV), txid and QR location."""
 
     line_number: int
     occurrence: str
@@ -391,6 +393,9 @@ class ReturnItem:
     credit_date: date | None = None
     rejection_reasons: tuple = ()
     values: dict = field(default_factory=dict)
+    pix_code: str | None = None
+    pix_txid: str | None = None
+    pix_location: str | None = None
 
 
 def _reasons(raw):
@@ -409,6 +414,9 @@ def _return_item(line_number, values, table):
         "description",
         "rejection_reasons",
         "values",
+        "pix_code",
+        "pix_txid",
+        "pix_location",
     }
     return ReturnItem(
         line_number=line_number,
@@ -417,6 +425,9 @@ def _return_item(line_number, values, table):
         description=description,
         rejection_reasons=_reasons(values.get("rejection_reasons")),
         values=dict(values),
+        pix_code=(values.get("pix_code") or "").strip() or None,
+        pix_txid=(values.get("pix_txid") or "").strip() or None,
+        pix_location=(values.get("pix_location") or "").strip() or None,
         **{name: values.get(name) for name in copied},
     )
 
@@ -515,6 +526,14 @@ def parse_cnab400(content, bank=None, direction=None, strict=True, pad_short_lin
 
 
 def cnab400_return_items(cnab_file):
-    """ReturnItems of the detail records of a parsed CNAB 400 return."""
+    """ReturnItems of the detail records of a parsed CNAB 400 return, each
+    with the Pix record that follows it, if any."""
     table = layouts.OCCURRENCES_400
-    return [_return_item(r.line_number, r.values, table) for r in cnab_file.of_kind("detail")]
+    details = []
+    for record in cnab_file.records:
+        if record.kind == "detail":
+            details.append((record.line_number, dict(record.values)))
+        elif record.kind == "pix" and details:
+            pix = {k: v for k, v in record.values.items() if k.startswith("pix_")}
+            details[-1][1].update(pix)
+    return [_return_item(number, values, table) for number, values in details]
