@@ -15,7 +15,7 @@ depend on our layouts.
 """
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -185,3 +185,26 @@ def test_caixa_segment_t_document_number_ends_at_69():
     # FEBRABAN's segment T keeps the document number at 59-73 for other banks
     febraban = cnab.cnab240_layout("237", "return")["T"]
     assert (febraban["document_number"].start, febraban["document_number"].end) == (59, 73)
+
+
+def test_caixa_beneficiary7_in_segment_p():
+    # 7-digit código do beneficiário: P 24-30, then zeros to 40; 6 digits: 24-29
+    titles = [cnab.Title(our_number="14000000000000123", due_date=date(2026, 3, 10), amount=1)]
+    when = datetime(2026, 3, 1, 10, 0)
+    for variant, agreement, expected in (
+        ("beneficiary7", "1234567", "12345670000000000"),
+        ("", "123456", "12345600000000000"),
+    ):
+        beneficiary = cnab.Beneficiary(
+            bank="104",
+            name="EMPRESA",
+            document="16727230000197",
+            branch="1234",
+            agreement=agreement,
+            variant=variant,
+        )
+        content = cnab.cnab240_remittance(beneficiary, titles, 1, when)
+        p_line = content.split("\r\n")[2]
+        assert p_line[13] == "P"
+        assert p_line[23:40] == expected
+        assert p_line[40:57] == "14000000000000123"

@@ -67,7 +67,8 @@ __all__ = [
 class Beneficiary:
     """The company that issues the boletos (beneficiário), as registered at
     its bank. ``agreement`` is the convênio / código do beneficiário;
-    ``extra`` holds bank-specific header fields."""
+    ``extra`` holds bank-specific header fields; ``variant`` is the bank's
+    free-field variant (``boleto.LAYOUTS``) when it moves CNAB fields."""
 
     bank: str
     name: str
@@ -79,6 +80,7 @@ class Beneficiary:
     agreement: str = ""
     portfolio: str = ""
     extra: dict = field(default_factory=dict)
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,10 +196,10 @@ def _line(record, values, line_number):
 
 
 @lru_cache
-def cnab240_layout(bank, direction="remittance"):
+def cnab240_layout(bank, direction="remittance", variant=""):
     """Records (name -> Record) of the CNAB 240 cobrança layout of ``bank``
     for ``direction`` (``remittance`` or ``return``): the FEBRABAN records with
-    the bank's overrides applied."""
+    the bank's overrides applied (and those of its free-field ``variant``)."""
     try:
         spec = layouts.cnab240_bank(bank)
     except KeyError as exc:
@@ -207,6 +209,13 @@ def cnab240_layout(bank, direction="remittance"):
     overrides = dict(spec.overrides)
     if direction == "return":
         overrides.update(spec.return_overrides)
+    for name, moved in spec.variants.get(variant, {}).items():
+        kept = [
+            f
+            for f in overrides.get(name, ())
+            if not any(f.name == m.name or (f.start <= m.end and m.start <= f.end) for m in moved)
+        ]
+        overrides[name] = (*kept, *moved)
     return MappingProxyType(
         {
             name: base.derive(*overrides.get(name, ()), defaults={"bank": bank})
@@ -235,7 +244,7 @@ def cnab240_remittance(beneficiary, titles, file_sequence, generated_at, batch=1
         "file_version": spec.file_version,
         "batch_version": spec.batch_version,
     }
-    records = cnab240_layout(bank, "remittance")
+    records = cnab240_layout(bank, "remittance", beneficiary.variant)
     lines = [_line(records["file_header"], {**common, "file_type": "1"}, 1)]
     lines.append(_line(records["batch_header"], {**common, "operation": "R"}, 2))
     sequence = 0

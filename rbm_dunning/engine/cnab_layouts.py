@@ -324,6 +324,7 @@ class Cnab240Bank:
     overrides: dict = field(default_factory=dict)
     return_overrides: dict = field(default_factory=dict)
     occurrences: dict = field(default_factory=dict)
+    variants: dict = field(default_factory=dict)  # free-field variant -> overrides
 
 
 # Itaú: carteira, nosso número (8) and its DAC instead of the 20-character field
@@ -435,6 +436,14 @@ CNAB240_BANKS = {
             "batch_trailer": (filler(93, 240),),
         },
         occurrences={"46": ("paid", "Liquidação on-line")},
+        # código do beneficiário of 7 digits: segment P 24-30, Caixa's 31-40
+        # (as eduardokum/laravel-boleto 0081d095 src/Cnab/Remessa/Cnab240/Banco/
+        # Caixa.php writes it)
+        variants={
+            "beneficiary7": {
+                "P": (num("agreement", 24, 30), num("caixa_reserved", 31, 40)),
+            }
+        },
     ),
     "237": Cnab240Bank("BRADESCO", "084", "042"),
     "341": Cnab240Bank(
