@@ -370,13 +370,16 @@ def test_wrong_caixa_free_field_digit():
 
 
 def test_unknown_free_field_layout_is_not_an_error():
-    # a BB boleto with a 6-digit convênio does not start with 000000
-    code = b.barcode("001", date(2026, 3, 10), D("10.00"), "1238790123440420006190018")
+    # a Santander free field always starts with 9: one starting with 1 follows
+    # no known Santander layout (a BB boleto with a 6-digit convênio, which
+    # this test used before, is now a known layout: test_dunning_boleto_variants)
+    code = b.barcode("033", date(2026, 3, 10), D("10.00"), "1238790123440420006190018")
     parsed = b.parse_boleto(code, today=date(2026, 3, 1))
     assert parsed.fields is None and parsed.our_number is None
+    assert parsed.layout_unknown and parsed.layout is None
     assert parsed.amount == D("10.00")
-    with pytest.raises(b.BoletoError, match="does not follow the Banco do Brasil"):
-        b.parse_free_field("001", "1238790123440420006190018")
+    with pytest.raises(b.UnknownLayoutError, match="follows none of the known layouts"):
+        b.parse_free_field("033", "1238790123440420006190018")
 
 
 @pytest.mark.parametrize(
@@ -445,11 +448,17 @@ def test_amount_limits():
             "branch",
             "only digits",
         ),
-        (
+        (  # carteira 198 has the "seu número" layout, which needs the client code
             "341",
-            {"branch": "0810", "account": "53678", "portfolio": "198", "our_number": "1"},
-            "portfolio",
-            "not supported",
+            {
+                "branch": "0810",
+                "account": "53678",
+                "portfolio": "198",
+                "our_number": "1",
+                "your_number": "1",
+            },
+            "client_code",
+            "required",
         ),
         (
             "033",

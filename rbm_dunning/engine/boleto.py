@@ -25,6 +25,13 @@ field name, a 1-based inclusive slice of one (``our_number[3:5]``), or a literal
 (``000``; punctuation such as ``/`` or ``-`` in our-number display templates).
 Parsing a free field reads the same template backwards and recomputes every
 check digit.
+
+A bank may have several free-field layouts (``LAYOUTS``): Banco do Brasil by
+the number of digits of its convênio, Caixa by the length of the código do
+beneficiário, Itaú by carteira. ``layout_for`` picks the one that applies to
+the inputs; parsing tries each in turn. A free field that follows none of
+them is reported as an unknown layout (``UnknownLayoutError``), not as a
+wrong check digit.
 """
 
 import re
@@ -53,6 +60,13 @@ class BoletoError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class UnknownLayoutError(BoletoError):
+    """A free field that follows none of the bank's known layouts."""
+
+    def __init__(self, message):
+        super().__init__("layout", message)
 
 
 # ---------------------------------------------------------------------------
@@ -242,7 +256,13 @@ class BankLayout:
     earlier checks. ``free_field`` is the 25-digit template, or 24 digits when
     ``free_field_check`` appends a check digit over them. ``our_number`` is the
     display template. ``choices`` restricts inputs to listed values;
-    ``unsupported`` lists values with another free-field layout."""
+    ``unsupported`` lists values with another free-field layout.
+
+    ``variant`` names the layout among its bank's layouts; ``applies`` (a
+    function of the raw inputs, None for any) tells when it is the one to
+    use. ``check_fields`` are inputs used only by a check digit printed
+    outside the barcode (Itaú's our-number DAC of the "seu número"
+    carteiras): they are not read back from a free field."""
 
     code: str
     name: str
@@ -255,6 +275,9 @@ class BankLayout:
     choices: dict = field(default_factory=dict)
     unsupported: dict = field(default_factory=dict)
     variants: tuple = ()
+    variant: str = ""
+    applies: object = None
+    check_fields: tuple = ()
 
     def __post_init__(self):
         # every input must be readable back from the free field, and the
@@ -274,137 +297,235 @@ class BankLayout:
         width += 1 if self.free_field_check else 0
         if width != 25:
             raise ValueError(f"bank {self.code}: free field template has {width} digits, not 25")
-        if set(self.fields) - seen:
-            missing = ", ".join(sorted(set(self.fields) - seen))
+        if set(self.fields) - seen - set(self.check_fields):
+            missing = ", ".join(sorted(set(self.fields) - seen - set(self.check_fields)))
             raise ValueError(f"bank {self.code}: {missing} missing from the free field")
 
 
 mod11_zero = partial(mod11, mapping={10: 0, 11: 0})
 mod11_zero.__doc__ = "mod 11, weights 2..9, DV = 11 - r, 10 and 11 become 0."
 
-BANKS = {
-    layout.code: layout
-    for layout in (
-        BankLayout(
-            code="001",
-            name="Banco do Brasil (convênio de 7 dígitos, carteira 17/18)",
-            fields={"agreement": 7, "sequence": 10, "portfolio": 2},
-            free_field="000000 agreement sequence portfolio",
-            our_number="agreement sequence",
+mod11_bb = partial(mod11, weights=(9, 8, 7, 6, 5, 4, 3, 2), complement=False, mapping={10: "X"})
+mod11_bb.__doc__ = "Banco do Brasil: mod 11, weights 9..2 from the right, DV = r, 10 becomes X."
+
+
+@dataclass(frozen=True)
+class When:
+    """When a layout applies: input ``field`` has a number of significant
+    digits (leading zeros left out) in ``digits``, or a value in ``values``."""
+
+    field: str
+    digits: tuple = ()
+    values: tuple = ()
+
+    def __call__(self, inputs):
+        value = str(inputs.get(self.field) or "")
+        if self.values:
+            return value.zfill(len(self.values[0])) in self.values
+        return len(value.lstrip("0")) in self.digits
+
+    def describe(self):
+        if self.values:
+            return ", ".join(self.values)
+        return " or ".join(str(d) for d in self.digits) + " digits"
+
+
+_ITAU_SEU_NUMERO = ("106", "107", "122", "142", "143", "195", "196", "198")
+
+LAYOUTS = {}
+for _layout in (
+    BankLayout(
+        code="001",
+        name="Banco do Brasil (convênio de 7 dígitos, carteira 17/18)",
+        fields={"agreement": 7, "sequence": 10, "portfolio": 2},
+        free_field="000000 agreement sequence portfolio",
+        our_number="agreement sequence",
+        variant="agreement7",
+        applies=When("agreement", digits=(7,)),
+    ),
+    BankLayout(
+        # convênio of 6 digits, our number of 11 (convênio + 5-digit sequence)
+        # with a check digit printed beside it, not in the barcode
+        code="001",
+        name="Banco do Brasil (convênio de 6 dígitos)",
+        fields={"agreement": 6, "sequence": 5, "branch": 4, "account": 8, "portfolio": 2},
+        checks={"our_number_digit": Check(mod11_bb, "agreement sequence")},
+        free_field="agreement sequence branch account portfolio",
+        our_number="agreement sequence - our_number_digit",
+        variant="agreement6",
+        applies=When("agreement", digits=(6,)),
+    ),
+    BankLayout(
+        # convênio of 4 digits, our number of 11 (convênio + 7-digit sequence)
+        code="001",
+        name="Banco do Brasil (convênio de 4 dígitos)",
+        fields={"agreement": 4, "sequence": 7, "branch": 4, "account": 8, "portfolio": 2},
+        checks={"our_number_digit": Check(mod11_bb, "agreement sequence")},
+        free_field="agreement sequence branch account portfolio",
+        our_number="agreement sequence - our_number_digit",
+        variant="agreement4",
+        applies=When("agreement", digits=(1, 2, 3, 4)),
+    ),
+    BankLayout(
+        code="033",
+        name="Santander",
+        fields={"beneficiary_code": 7, "our_number": 12, "portfolio": 3},
+        checks={"our_number_digit": Check(mod11_zero, "our_number")},
+        free_field="9 beneficiary_code our_number our_number_digit 0 portfolio",
+        our_number="our_number - our_number_digit",
+        choices={"portfolio": ("101", "102", "201")},
+    ),
+    BankLayout(
+        code="104",
+        name="Caixa Econômica Federal (SIGCB)",
+        # our number: modalidade (1 registrada) + emissão (4 beneficiário) + 15 digits
+        fields={"beneficiary_code": 6, "our_number": 17},
+        checks={
+            "beneficiary_digit": Check(mod11_zero, "beneficiary_code"),
+            "our_number_digit": Check(mod11_zero, "our_number"),
+        },
+        free_field=(
+            "beneficiary_code beneficiary_digit our_number[3:5] our_number[1]"
+            " our_number[6:8] our_number[2] our_number[9:17]"
         ),
-        BankLayout(
-            code="033",
-            name="Santander",
-            fields={"beneficiary_code": 7, "our_number": 12, "portfolio": 3},
-            checks={"our_number_digit": Check(mod11_zero, "our_number")},
-            free_field="9 beneficiary_code our_number our_number_digit 0 portfolio",
-            our_number="our_number - our_number_digit",
-            choices={"portfolio": ("101", "102", "201")},
+        free_field_check=mod11_zero,
+        our_number="our_number - our_number_digit",
+        variant="beneficiary6",
+        applies=When("beneficiary_code", digits=(1, 2, 3, 4, 5, 6)),
+    ),
+    BankLayout(
+        # código do beneficiário of 7 digits (from 1100000): barcode positions
+        # 20-26 hold it without a check digit; the rest as with 6 digits
+        code="104",
+        name="Caixa Econômica Federal (SIGCB, beneficiário de 7 dígitos)",
+        fields={"beneficiary_code": 7, "our_number": 17},
+        checks={"our_number_digit": Check(mod11_zero, "our_number")},
+        free_field=(
+            "beneficiary_code our_number[3:5] our_number[1]"
+            " our_number[6:8] our_number[2] our_number[9:17]"
         ),
-        BankLayout(
-            code="104",
-            name="Caixa Econômica Federal (SIGCB)",
-            # our number: modalidade (1 registrada) + emissão (4 beneficiário) + 15 digits
-            fields={"beneficiary_code": 6, "our_number": 17},
-            checks={
-                "beneficiary_digit": Check(mod11_zero, "beneficiary_code"),
-                "our_number_digit": Check(mod11_zero, "our_number"),
-            },
-            free_field=(
-                "beneficiary_code beneficiary_digit our_number[3:5] our_number[1]"
-                " our_number[6:8] our_number[2] our_number[9:17]"
+        free_field_check=mod11_zero,
+        our_number="our_number - our_number_digit",
+        variant="beneficiary7",
+        applies=When("beneficiary_code", digits=(7,)),
+    ),
+    BankLayout(
+        code="237",
+        name="Bradesco",
+        fields={"branch": 4, "portfolio": 2, "our_number": 11, "account": 7},
+        checks={
+            "our_number_digit": Check(
+                partial(mod11, weights=WEIGHTS_2_7, mapping={10: "P", 11: 0}),
+                "portfolio our_number",
+            )
+        },
+        free_field="branch portfolio our_number account 0",
+        our_number="portfolio / our_number - our_number_digit",
+    ),
+    BankLayout(
+        code="341",
+        name="Itaú",
+        fields={"portfolio": 3, "our_number": 8, "branch": 4, "account": 5},
+        checks={
+            "our_number_digit": Check(mod10, "branch account portfolio our_number"),
+            "account_digit": Check(mod10, "branch account"),
+        },
+        free_field="portfolio our_number our_number_digit branch account account_digit 000",
+        our_number="portfolio / our_number - our_number_digit",
+        variants=(
+            Variant(
+                "portfolio",
+                ("112", "126", "131", "146", "150", "168"),
+                {"our_number_digit": Check(mod10, "portfolio our_number")},
             ),
-            free_field_check=mod11_zero,
-            our_number="our_number - our_number_digit",
         ),
-        BankLayout(
-            code="237",
-            name="Bradesco",
-            fields={"branch": 4, "portfolio": 2, "our_number": 11, "account": 7},
-            checks={
-                "our_number_digit": Check(
-                    partial(mod11, weights=WEIGHTS_2_7, mapping={10: "P", 11: 0}),
-                    "portfolio our_number",
-                )
-            },
-            free_field="branch portfolio our_number account 0",
-            our_number="portfolio / our_number - our_number_digit",
+        # these carteiras put seu número + código do cliente in the free field
+        unsupported={"portfolio": _ITAU_SEU_NUMERO},
+    ),
+    BankLayout(
+        # carteiras with "seu número" (7) and código do cliente (5) in the
+        # free field, closed by a DAC over them; the our-number DAC printed on
+        # the boleto still covers agência and conta, which the barcode lacks
+        code="341",
+        name="Itaú (carteiras com seu número)",
+        fields={
+            "portfolio": 3,
+            "our_number": 8,
+            "your_number": 7,
+            "client_code": 5,
+            "branch": 4,
+            "account": 5,
+        },
+        checks={
+            "free_field_digit": Check(mod10, "portfolio our_number your_number client_code"),
+            "our_number_digit": Check(mod10, "branch account portfolio our_number"),
+        },
+        free_field="portfolio our_number your_number client_code free_field_digit 0",
+        our_number="portfolio / our_number - our_number_digit",
+        choices={"portfolio": _ITAU_SEU_NUMERO},
+        variant="your_number",
+        applies=When("portfolio", values=_ITAU_SEU_NUMERO),
+        check_fields=("branch", "account"),
+    ),
+    BankLayout(
+        code="748",
+        name="Sicredi",
+        # our number: YY + byte (2..9) + 5-digit sequence, then its check digit
+        fields={
+            "charge_type": 1,
+            "our_number": 8,
+            "branch": 4,
+            "post": 2,
+            "beneficiary_code": 5,
+        },
+        checks={"our_number_digit": Check(mod11_zero, "branch post beneficiary_code our_number")},
+        free_field=("charge_type 1 our_number our_number_digit branch post beneficiary_code 1 0"),
+        free_field_check=mod11_zero,
+        our_number="our_number[1:2] / our_number[3:8] - our_number_digit",
+        defaults={"charge_type": "1"},
+        choices={"charge_type": ("1", "3")},
+    ),
+    BankLayout(
+        code="756",
+        name="Sicoob",
+        fields={
+            "portfolio": 1,
+            "cooperative": 4,
+            "modality": 2,
+            "beneficiary_code": 7,
+            "our_number": 7,
+            "installment": 3,
+        },
+        checks={
+            "our_number_digit": Check(
+                partial(mod11, weights=(3, 1, 9, 7), from_right=False, mapping={10: 0, 11: 0}),
+                "cooperative 000 beneficiary_code our_number",
+            )
+        },
+        free_field=(
+            "portfolio cooperative modality beneficiary_code our_number our_number_digit"
+            " installment"
         ),
-        BankLayout(
-            code="341",
-            name="Itaú",
-            fields={"portfolio": 3, "our_number": 8, "branch": 4, "account": 5},
-            checks={
-                "our_number_digit": Check(mod10, "branch account portfolio our_number"),
-                "account_digit": Check(mod10, "branch account"),
-            },
-            free_field="portfolio our_number our_number_digit branch account account_digit 000",
-            our_number="portfolio / our_number - our_number_digit",
-            variants=(
-                Variant(
-                    "portfolio",
-                    ("112", "126", "131", "146", "150", "168"),
-                    {"our_number_digit": Check(mod10, "portfolio our_number")},
-                ),
-            ),
-            # these carteiras put seu número + código do cliente in the free field
-            unsupported={"portfolio": ("106", "107", "122", "142", "143", "195", "196", "198")},
-        ),
-        BankLayout(
-            code="748",
-            name="Sicredi",
-            # our number: YY + byte (2..9) + 5-digit sequence, then its check digit
-            fields={
-                "charge_type": 1,
-                "our_number": 8,
-                "branch": 4,
-                "post": 2,
-                "beneficiary_code": 5,
-            },
-            checks={
-                "our_number_digit": Check(mod11_zero, "branch post beneficiary_code our_number")
-            },
-            free_field=(
-                "charge_type 1 our_number our_number_digit branch post beneficiary_code 1 0"
-            ),
-            free_field_check=mod11_zero,
-            our_number="our_number[1:2] / our_number[3:8] - our_number_digit",
-            defaults={"charge_type": "1"},
-            choices={"charge_type": ("1", "3")},
-        ),
-        BankLayout(
-            code="756",
-            name="Sicoob",
-            fields={
-                "portfolio": 1,
-                "cooperative": 4,
-                "modality": 2,
-                "beneficiary_code": 7,
-                "our_number": 7,
-                "installment": 3,
-            },
-            checks={
-                "our_number_digit": Check(
-                    partial(mod11, weights=(3, 1, 9, 7), from_right=False, mapping={10: 0, 11: 0}),
-                    "cooperative 000 beneficiary_code our_number",
-                )
-            },
-            free_field=(
-                "portfolio cooperative modality beneficiary_code our_number our_number_digit"
-                " installment"
-            ),
-            our_number="our_number - our_number_digit",
-            defaults={"portfolio": "1", "modality": "01", "installment": "001"},
-        ),
-    )
-}
+        our_number="our_number - our_number_digit",
+        defaults={"portfolio": "1", "modality": "01", "installment": "001"},
+    ),
+):
+    LAYOUTS.setdefault(_layout.code, []).append(_layout)
+LAYOUTS = {code: tuple(layouts) for code, layouts in LAYOUTS.items()}
+
+# the first (usual) layout of each bank
+BANKS = {code: layouts[0] for code, layouts in LAYOUTS.items()}
 
 
 def _render(template, values):
+    """``template`` filled from ``values``; None when a field it names is
+    missing (a check digit that a free field alone cannot give)."""
     parts = []
     for name, start, end in _tokens(template):
         if name is None:
             parts.append(start)
+        elif name not in values:
+            return None
         elif start is None:
             parts.append(values[name])
         else:
@@ -413,12 +534,45 @@ def _render(template, values):
 
 
 def get_layout(bank):
+    """The usual free-field layout of ``bank`` (its first in ``LAYOUTS``)."""
     try:
         return BANKS[bank]
     except KeyError:
         raise BoletoError(
             "bank", f"no free-field layout for bank {bank!r} (known: {', '.join(sorted(BANKS))})"
         ) from None
+
+
+def bank_fields(bank):
+    """Every input name of ``bank``'s layouts, in layout order."""
+    get_layout(bank)
+    names = {}
+    for layout in LAYOUTS[bank]:
+        names.update(dict.fromkeys(layout.fields))
+    return tuple(names)
+
+
+def layout_for(bank, **fields):
+    """The layout of ``bank`` that applies to the inputs ``fields``: the
+    first whose condition holds, else the bank's layout without one.
+    BoletoError naming the deciding input when none applies."""
+    layouts = LAYOUTS.get(bank) or (get_layout(bank),)
+    conditional = [layout for layout in layouts if layout.applies is not None]
+    for layout in conditional:
+        if layout.applies(fields):
+            return layout
+    for layout in layouts:
+        if layout.applies is None:
+            return layout
+    condition = conditional[0].applies
+    value = fields.get(condition.field)
+    if value in (None, ""):
+        raise BoletoError(condition.field, f"is required for {conditional[0].name}")
+    known = "; ".join(f"{layout.name}: {layout.applies.describe()}" for layout in conditional)
+    raise BoletoError(
+        condition.field,
+        f"no free-field layout of bank {bank} for {value!r} (known: {known})",
+    )
 
 
 def _checks_for(layout, values):
@@ -441,14 +595,16 @@ def _validate_inputs(layout, values):
 
 
 def bank_values(bank, **fields):
-    """Inputs of ``bank`` zero-padded, plus every check digit, as a dict."""
-    layout = get_layout(bank)
-    unknown = set(fields) - set(layout.fields)
+    """Inputs of ``bank`` zero-padded, plus every check digit, as a dict.
+    Inputs of the bank's other layouts are accepted and left out."""
+    known = bank_fields(bank)
+    unknown = set(fields) - set(known)
     if unknown:
         raise BoletoError(
             ", ".join(sorted(unknown)),
-            f"not a field of {layout.name}; expected {', '.join(layout.fields)}",
+            f"not a field of {get_layout(bank).name}; expected {', '.join(known)}",
         )
+    layout = layout_for(bank, **fields)
     values = {}
     for name, width in layout.fields.items():
         value = fields.get(name, layout.defaults.get(name))
@@ -468,7 +624,7 @@ def bank_values(bank, **fields):
 
 def free_field(bank, **fields):
     """25-digit free field (campo livre) of ``bank``."""
-    layout = get_layout(bank)
+    layout = layout_for(bank, **fields)
     values = bank_values(bank, **fields)
     result = _render(layout.free_field, values)
     if layout.free_field_check:
@@ -481,13 +637,14 @@ def free_field(bank, **fields):
 def our_number(bank, **fields):
     """Our number (nosso número) of ``bank`` as printed on the boleto, with its
     check digit."""
-    return _render(get_layout(bank).our_number, bank_values(bank, **fields))
+    return _render(layout_for(bank, **fields).our_number, bank_values(bank, **fields))
 
 
 def _decode_free_field(layout, value):
-    """Fields and check digits read from a free field; None when its literals do
-    not match (another layout of that bank); BoletoError when a check digit is
-    wrong."""
+    """Fields and check digits read from a free field; None when its literals
+    or inputs do not match (another layout of that bank); BoletoError when a
+    check digit is wrong. Check digits over inputs the free field lacks are
+    left out."""
     buffers = {}
     position = 0
     for name, start, end in _tokens(layout.free_field):
@@ -503,10 +660,12 @@ def _decode_free_field(layout, value):
         buffer[start - 1 : end] = list(chunk)
         position += end - start + 1
     values = {name: "".join(chars) for name, chars in buffers.items()}
-    fields = {name: values[name] for name in layout.fields}
+    fields = {name: values[name] for name in layout.fields if name in values}
     try:
         _validate_inputs(layout, fields)
     except BoletoError:
+        return None
+    if layout.applies is not None and not layout.applies(fields):
         return None
     if layout.free_field_check:
         body, dv = value[:24], value[24]
@@ -515,22 +674,48 @@ def _decode_free_field(layout, value):
                 "free field check digit", f"is {dv}, expected {layout.free_field_check(body)}"
             )
     for name, check in _checks_for(layout, values).items():
-        expected = check.function(_render(check.source, values))
+        source = _render(check.source, values)
+        if source is None:
+            continue
+        expected = check.function(source)
         if name in values and values[name] != expected:
             raise BoletoError(name, f"is {values[name]}, expected {expected}")
         values[name] = expected
     return values
 
 
-def parse_free_field(bank, value):
+def _decode_any(bank, value, variant=None):
+    """(layout, values) of the first layout of ``bank`` whose free field
+    ``value`` follows with every check digit right. UnknownLayoutError when
+    it follows none of them; when it follows some but with a wrong check
+    digit, the first such BoletoError. ``variant`` restricts the search to
+    that layout (a barcode alone cannot tell Banco do Brasil's 4- from its
+    6-digit convênios)."""
+    layouts = LAYOUTS.get(bank) or (get_layout(bank),)
+    if variant is not None:
+        layouts = [layout for layout in layouts if layout.variant == variant]
+    first_error = None
+    for layout in layouts:
+        try:
+            values = _decode_free_field(layout, value)
+        except BoletoError as error:
+            first_error = first_error or error
+            continue
+        if values is not None:
+            return layout, values
+    if first_error:
+        raise first_error
+    names = ", ".join(layout.name for layout in layouts)
+    raise UnknownLayoutError(f"{value} follows none of the known layouts ({names})")
+
+
+def parse_free_field(bank, value, variant=None):
     """Fields and check digits of a 25-digit free field, every check digit
-    verified (BoletoError naming the field otherwise)."""
+    verified (BoletoError naming the field otherwise; UnknownLayoutError when
+    the free field follows none of the bank's layouts)."""
     _expect_digits("free_field", value, 25)
-    layout = get_layout(bank)
-    values = _decode_free_field(layout, value)
-    if values is None:
-        raise BoletoError("free_field", f"{value} does not follow the {layout.name} layout")
-    return values
+    get_layout(bank)
+    return _decode_any(bank, value, variant)[1]
 
 
 # ---------------------------------------------------------------------------
@@ -540,8 +725,10 @@ def parse_free_field(bank, value):
 
 @dataclass(frozen=True)
 class Boleto:
-    """A boleto's codes and decoded parts. ``fields`` and ``our_number`` are
-    filled when the bank's free-field layout is known and matches."""
+    """A boleto's codes and decoded parts. ``fields``, ``our_number`` and
+    ``layout`` (the variant of the bank's layout) are filled when the bank's
+    free-field layout is known and matches; ``layout_unknown`` says that the
+    bank is known but the free field follows none of its layouts."""
 
     bank: str
     currency: str
@@ -553,11 +740,13 @@ class Boleto:
     typeable_line: str
     our_number: str | None = None
     fields: dict | None = None
+    layout: str | None = None
+    layout_unknown: bool = False
 
 
 def make_boleto(bank, due_date, amount, **fields):
     """Build the boleto of ``bank`` from its free-field inputs (see ``BANKS``)."""
-    layout = get_layout(bank)
+    layout = layout_for(bank, **fields)
     values = bank_values(bank, **fields)
     ff = free_field(bank, **fields)
     code = barcode(bank, due_date, amount, ff)
@@ -572,16 +761,19 @@ def make_boleto(bank, due_date, amount, **fields):
         typeable_line=typeable_line(code),
         our_number=_render(layout.our_number, values),
         fields=values,
+        layout=layout.variant,
     )
 
 
-def parse_boleto(code, today=None):
+def parse_boleto(code, today=None, variant=None):
     """Decode a barcode (44 digits) or typeable line (47 digits, formatted or
     not), verifying every check digit.
 
     ``today`` is the reference date for the due-date factor (default: the
     current date). For banks in ``BANKS`` the free field is decoded and its
-    check digits verified too, unless it follows another layout of that bank.
+    check digits verified too; when it follows none of the bank's layouts the
+    boleto is returned with ``layout_unknown`` set (not refused). ``variant``
+    chooses among the bank's layouts when the barcode alone cannot.
     """
     digits = normalize_code(code)
     if len(digits) == 47:
@@ -599,10 +791,13 @@ def parse_boleto(code, today=None):
     bank = bar[:3]
     factor = int(bar[5:9])
     due = due_date_from_factor(factor, today or date.today())
-    values = None
-    layout = BANKS.get(bank)
-    if layout:
-        values = _decode_free_field(layout, bar[19:44])
+    layout = values = None
+    unknown = False
+    if bank in LAYOUTS:
+        try:
+            layout, values = _decode_any(bank, bar[19:44], variant)
+        except UnknownLayoutError:
+            unknown = True
     return Boleto(
         bank=bank,
         currency=bar[3],
@@ -614,4 +809,6 @@ def parse_boleto(code, today=None):
         typeable_line=typeable_line(bar),
         our_number=_render(layout.our_number, values) if values else None,
         fields=values,
+        layout=layout.variant if layout else None,
+        layout_unknown=unknown,
     )

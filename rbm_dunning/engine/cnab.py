@@ -67,7 +67,8 @@ __all__ = [
 class Beneficiary:
     """The company that issues the boletos (beneficiário), as registered at
     its bank. ``agreement`` is the convênio / código do beneficiário;
-    ``extra`` holds bank-specific header fields."""
+    ``extra`` holds bank-specific header fields; ``variant`` is the bank's
+    free-field variant (``boleto.LAYOUTS``) when it moves CNAB fields."""
 
     bank: str
     name: str
@@ -79,6 +80,7 @@ class Beneficiary:
     agreement: str = ""
     portfolio: str = ""
     extra: dict = field(default_factory=dict)
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,10 +196,10 @@ def _line(record, values, line_number):
 
 
 @lru_cache
-def cnab240_layout(bank, direction="remittance"):
+def cnab240_layout(bank, direction="remittance", variant=""):
     """Records (name -> Record) of the CNAB 240 cobrança layout of ``bank``
     for ``direction`` (``remittance`` or ``return``): the FEBRABAN records with
-    the bank's overrides applied."""
+    the bank's overrides applied (and those of its free-field ``variant``)."""
     try:
         spec = layouts.cnab240_bank(bank)
     except KeyError as exc:
@@ -207,6 +209,13 @@ def cnab240_layout(bank, direction="remittance"):
     overrides = dict(spec.overrides)
     if direction == "return":
         overrides.update(spec.return_overrides)
+    for name, moved in spec.variants.get(variant, {}).items():
+        kept = [
+            f
+            for f in overrides.get(name, ())
+            if not any(f.name == m.name or (f.start <= m.end and m.start <= f.end) for m in moved)
+        ]
+        overrides[name] = (*kept, *moved)
     return MappingProxyType(
         {
             name: base.derive(*overrides.get(name, ()), defaults={"bank": bank})
@@ -235,7 +244,7 @@ def cnab240_remittance(beneficiary, titles, file_sequence, generated_at, batch=1
         "file_version": spec.file_version,
         "batch_version": spec.batch_version,
     }
-    records = cnab240_layout(bank, "remittance")
+    records = cnab240_layout(bank, "remittance", beneficiary.variant)
     lines = [_line(records["file_header"], {**common, "file_type": "1"}, 1)]
     lines.append(_line(records["batch_header"], {**common, "operation": "R"}, 2))
     sequence = 0
@@ -371,7 +380,9 @@ class ReturnItem:
 
     ``kind`` classifies the occurrence (``registered``, ``rejected``,
     ``paid``, ``written_off``, ``rebate``, ``due_date_changed``, ``fee``,
-    or ``other``); ``values`` has every field read from the line(s)."""
+    or ``other``); ``values`` has every field read from the line(s). The
+    ``pix_*`` fields come from a Pix record that follows the title's detail
+    (boleto híbrido): its copy-and-paste code (EMV), txid and QR location."""
 
     line_number: int
     occurrence: str
@@ -391,6 +402,9 @@ class ReturnItem:
     credit_date: date | None = None
     rejection_reasons: tuple = ()
     values: dict = field(default_factory=dict)
+    pix_code: str | None = None
+    pix_txid: str | None = None
+    pix_location: str | None = None
 
 
 def _reasons(raw):
@@ -409,6 +423,9 @@ def _return_item(line_number, values, table):
         "description",
         "rejection_reasons",
         "values",
+        "pix_code",
+        "pix_txid",
+        "pix_location",
     }
     return ReturnItem(
         line_number=line_number,
@@ -417,6 +434,9 @@ def _return_item(line_number, values, table):
         description=description,
         rejection_reasons=_reasons(values.get("rejection_reasons")),
         values=dict(values),
+        pix_code=(values.get("pix_code") or "").strip() or None,
+        pix_txid=(values.get("pix_txid") or "").strip() or None,
+        pix_location=(values.get("pix_location") or "").strip() or None,
         **{name: values.get(name) for name in copied},
     )
 
@@ -515,6 +535,14 @@ def parse_cnab400(content, bank=None, direction=None, strict=True, pad_short_lin
 
 
 def cnab400_return_items(cnab_file):
-    """ReturnItems of the detail records of a parsed CNAB 400 return."""
+    """ReturnItems of the detail records of a parsed CNAB 400 return, each
+    with the Pix record that follows it, if any."""
     table = layouts.OCCURRENCES_400
-    return [_return_item(r.line_number, r.values, table) for r in cnab_file.of_kind("detail")]
+    details = []
+    for record in cnab_file.records:
+        if record.kind == "detail":
+            details.append((record.line_number, dict(record.values)))
+        elif record.kind == "pix" and details:
+            pix = {k: v for k, v in record.values.items() if k.startswith("pix_")}
+            details[-1][1].update(pix)
+    return [_return_item(number, values, table) for number, values in details]

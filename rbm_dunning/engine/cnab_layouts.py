@@ -324,6 +324,7 @@ class Cnab240Bank:
     overrides: dict = field(default_factory=dict)
     return_overrides: dict = field(default_factory=dict)
     occurrences: dict = field(default_factory=dict)
+    variants: dict = field(default_factory=dict)  # free-field variant -> overrides
 
 
 # Itaú: carteira, nosso número (8) and its DAC instead of the 20-character field
@@ -425,10 +426,24 @@ CNAB240_BANKS = {
                 num("caixa_reserved", 30, 40),
                 num("our_number", 41, 57),  # modalidade (2) + nosso número (15)
             ),
-            "T": (num("our_number", 40, 56),),
+            # segment T: the document number ends at 69, 70-73 are Caixa's own
+            # (brcobranca retorno/cnab240/caixa.rb reads nosso número 40-56)
+            "T": (
+                num("our_number", 40, 56),
+                alpha("document_number", 59, 69),
+                alpha("caixa_reserved", 70, 73),
+            ),
             "batch_trailer": (filler(93, 240),),
         },
         occurrences={"46": ("paid", "Liquidação on-line")},
+        # código do beneficiário of 7 digits: segment P 24-30, Caixa's 31-40
+        # (as eduardokum/laravel-boleto 0081d095 src/Cnab/Remessa/Cnab240/Banco/
+        # Caixa.php writes it)
+        variants={
+            "beneficiary7": {
+                "P": (num("agreement", 24, 30), num("caixa_reserved", 31, 40)),
+            }
+        },
     ),
     "237": Cnab240Bank("BRADESCO", "084", "042"),
     "341": Cnab240Bank(
@@ -554,6 +569,34 @@ _TITLE_400 = (
     amount("iof", 193, 205),
     amount("rebate", 206, 218),
 )
+
+# Pix records of a boleto híbrido in CNAB 400 returns, one after the detail
+# record of their title (positions as read by eduardokum/laravel-boleto, commit
+# 0081d0958f6257c39d4594ce2ca466d725cd5b5c, src/Cnab/Retorno/Cnab400/Banco/
+# {Bradesco,Itau}.php): Bradesco record 4 with the QR location (URL) and the
+# txid; Itaú record 3 with the copy-and-paste code (EMV) and a Pix error code.
+_PIX_400 = {
+    "237": Record(
+        "pix",
+        400,
+        (
+            const("record_type", 1, 1, "4"),
+            alpha("pix_location", 29, 105),
+            alpha("pix_txid", 106, 140),
+            int_("sequence", 395, 400),
+        ),
+    ),
+    "341": Record(
+        "pix",
+        400,
+        (
+            const("record_type", 1, 1, "3"),
+            alpha("pix_code", 2, 391),
+            alpha("pix_error", 392, 394),
+            int_("sequence", 395, 400),
+        ),
+    ),
+}
 
 CNAB400 = {
     ("341", "remittance"): {
@@ -1009,3 +1052,7 @@ CNAB400 = {
         "trailer": _RETURN_TRAILER,
     },
 }
+
+for (_bank, _direction), _records in CNAB400.items():
+    if _direction == "return" and _bank in _PIX_400:
+        _records["pix"] = _PIX_400[_bank]

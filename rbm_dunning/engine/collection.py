@@ -20,7 +20,13 @@ from . import boleto
 SEQUENCE = "sequence"
 
 ACCOUNT_FIELDS = {
-    "001": {"agreement": "agreement", "portfolio": "portfolio", "sequence": SEQUENCE},
+    "001": {
+        "agreement": "agreement",
+        "portfolio": "portfolio",
+        "sequence": SEQUENCE,
+        "branch": "branch",  # in the free field of 4- and 6-digit convênios
+        "account": "account",
+    },
     "033": {"beneficiary_code": "agreement", "portfolio": "portfolio", "our_number": SEQUENCE},
     "104": {"beneficiary_code": "agreement", "our_number": SEQUENCE},
     "237": {
@@ -34,6 +40,8 @@ ACCOUNT_FIELDS = {
         "branch": "branch",
         "account": "account",
         "our_number": SEQUENCE,
+        "your_number": SEQUENCE,  # carteiras with seu número
+        "client_code": "agreement",
     },
     "748": {
         "branch": "branch",
@@ -49,7 +57,10 @@ SEQUENCE_FORMATS = {"104": "14{sequence:015d}", "748": "{year:02d}2{sequence:05d
 SEQUENCE_LIMITS = {"104": 10**15 - 1, "748": 99999}
 
 CNAB_OUR_NUMBER = {
-    # (bank, layout): (our number template, our-number digit template or None)
+    # (bank, layout[, free-field variant]): (our number template, our-number
+    # digit template or None); a variant's entry wins over its bank's
+    ("001", "cnab240", "agreement4"): ("{agreement}{sequence}{our_number_digit}", None),
+    ("001", "cnab240", "agreement6"): ("{agreement}{sequence}{our_number_digit}", None),
     ("001", "cnab240"): ("{agreement}{sequence}", None),
     ("033", "cnab240"): ("{our_number}", "{our_number_digit}"),
     ("104", "cnab240"): ("{our_number}", None),
@@ -64,6 +75,9 @@ CNAB_OUR_NUMBER = {
 
 # (bank, layout): 0-based slice of the our-number field read from a return file
 RETURN_KEY = {
+    # convênios of 4 and 6 digits: convênio + sequence (11), then the digit
+    ("001", "cnab240", "agreement4"): (0, 11),
+    ("001", "cnab240", "agreement6"): (0, 11),
     ("001", "cnab240"): (0, 17),
     ("033", "cnab240"): (0, 12),
     ("104", "cnab240"): (0, 17),
@@ -141,13 +155,43 @@ def document_kind_code(bank, layout, species):
     return codes[species]
 
 
-def sequence_limit(bank):
-    """Largest sequence number the our number of ``bank`` can hold."""
+# CNAB layouts without a title format for a free-field variant (Banco do
+# Brasil's CNAB 400 of 4- and 6-digit convênios has its own detail record)
+VARIANT_LAYOUTS_MISSING = {("001", "agreement4"): ("cnab400",), ("001", "agreement6"): ("cnab400",)}
+
+
+def _layout_of(bank, settings):
+    """The free-field layout of ``bank`` for the account ``settings`` (the
+    bank's usual one when the settings choose none)."""
+    if settings is None:
+        return boleto.get_layout(bank)
+    inputs = {
+        name: "1" if source == SEQUENCE else (settings.get(source) or "")
+        for name, source in ACCOUNT_FIELDS.get(bank, {}).items()
+    }
+    try:
+        return boleto.layout_for(bank, **inputs)
+    except boleto.BoletoError:
+        return boleto.get_layout(bank)
+
+
+def variant_of(bank, settings):
+    """Free-field variant of ``bank`` chosen by the account ``settings``."""
+    return _layout_of(bank, settings).variant
+
+
+def sequence_limit(bank, settings=None):
+    """Largest sequence number the our number of ``bank`` can hold (with the
+    layout the account ``settings`` choose, when given)."""
     if bank in SEQUENCE_LIMITS:
         return SEQUENCE_LIMITS[bank]
-    fields = ACCOUNT_FIELDS[bank]
-    name = next(name for name, source in fields.items() if source == SEQUENCE)
-    return 10 ** boleto.get_layout(bank).fields[name] - 1
+    layout = _layout_of(bank, settings)
+    widths = [
+        layout.fields[name]
+        for name, source in ACCOUNT_FIELDS[bank].items()
+        if source == SEQUENCE and name in layout.fields
+    ]
+    return 10 ** min(widths) - 1
 
 
 def boleto_fields(bank, settings, sequence, issue_date):
@@ -158,10 +202,9 @@ def boleto_fields(bank, settings, sequence, issue_date):
         fields = ACCOUNT_FIELDS[bank]
     except KeyError:
         raise boleto.BoletoError("bank", f"no collection settings for bank {bank!r}") from None
-    if not 1 <= sequence <= sequence_limit(bank):
-        raise boleto.BoletoError(
-            "sequence", f"{sequence} is outside 1..{sequence_limit(bank)} for bank {bank}"
-        )
+    limit = sequence_limit(bank, settings)
+    if not 1 <= sequence <= limit:
+        raise boleto.BoletoError("sequence", f"{sequence} is outside 1..{limit} for bank {bank}")
     template = SEQUENCE_FORMATS.get(bank, "{sequence}")
     number = template.format(sequence=sequence, year=issue_date.year % 100)
     return {
@@ -176,30 +219,45 @@ def source_of(bank, name):
     return ACCOUNT_FIELDS.get(bank, {}).get(name)
 
 
-def layouts_of(bank):
-    """CNAB layouts with both a remittance title format and a return key."""
+def layouts_of(bank, variant=""):
+    """CNAB layouts with both a remittance title format and a return key
+    (for the free-field ``variant`` of the account, when given)."""
+    missing = VARIANT_LAYOUTS_MISSING.get((bank, variant), ())
     return [
         layout
         for layout in ("cnab240", "cnab400")
-        if (bank, layout) in CNAB_OUR_NUMBER and (bank, layout) in RETURN_KEY
+        if (bank, layout) in CNAB_OUR_NUMBER
+        and (bank, layout) in RETURN_KEY
+        and layout not in missing
     ]
+
+
+def _variant_of_values(bank, values):
+    names = set(boleto.bank_fields(bank))
+    try:
+        return boleto.layout_for(bank, **{k: v for k, v in values.items() if k in names}).variant
+    except boleto.BoletoError:
+        return ""
 
 
 def title_ids(bank, layout, values):
     """(our number, our-number digit) of a remittance title from the values of
     ``boleto.bank_values`` (digit is "" when the layout keeps it inside)."""
+    variant = _variant_of_values(bank, values)
     try:
-        number, digit = CNAB_OUR_NUMBER[bank, layout]
+        number, digit = (
+            CNAB_OUR_NUMBER.get((bank, layout, variant)) or CNAB_OUR_NUMBER[bank, layout]
+        )
     except KeyError:
         raise boleto.BoletoError("layout", f"no {layout} title format for bank {bank}") from None
     values = {**values, "installment_2": values.get("installment", "")[-2:]}
     return number.format(**values), digit.format(**values) if digit else ""
 
 
-def return_key(bank, layout, our_number):
+def return_key(bank, layout, our_number, variant=""):
     """Identifying number (as a string without leading zeros) of the
     our-number field of a return file line; None when it holds no number."""
-    start, end = RETURN_KEY[bank, layout]
+    start, end = RETURN_KEY.get((bank, layout, variant)) or RETURN_KEY[bank, layout]
     chunk = (our_number or "")[start:end].strip()
     if not chunk.isdigit():
         return None
@@ -208,4 +266,5 @@ def return_key(bank, layout, our_number):
 
 def title_key(bank, layout, values):
     """The ``return_key`` the bank will send back for the title of ``values``."""
-    return return_key(bank, layout, title_ids(bank, layout, values)[0])
+    variant = _variant_of_values(bank, values)
+    return return_key(bank, layout, title_ids(bank, layout, values)[0], variant)

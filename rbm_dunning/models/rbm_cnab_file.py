@@ -308,7 +308,8 @@ class RbmCnabFile(models.Model):
         layout, header, items = self._parse_return(account, content, filename)
         bank = account.bank_code
         file_date = header.get("generated_on") or fields.Date.context_today(self)
-        keys = [collection.return_key(bank, layout, item.our_number) for item in items]
+        variant = account._get_layout_variant()
+        keys = [collection.return_key(bank, layout, item.our_number, variant) for item in items]
         Boleto = self.env["rbm.boleto"]
         boletos = Boleto.search(
             [
@@ -341,6 +342,9 @@ class RbmCnabFile(models.Model):
                 "discount": _money(currency, (item.discount or 0) + (item.rebate or 0)),
                 "fee": _money(currency, item.fee),
                 "net_amount": _money(currency, item.net_amount),
+                "pix_code": item.pix_code or False,
+                "pix_txid": item.pix_txid or False,
+                "pix_location": item.pix_location or False,
             }
             vals["dedup_key"] = Occurrence._build_dedup_key(
                 key, vals["code"], vals["occurrence_date"], vals["amount_paid"], vals["fee"]
@@ -494,6 +498,9 @@ class RbmCnabFile(models.Model):
             boleto, vals = entry["boleto"], entry["vals"]
             if not boleto:
                 continue
+            if vals.get("pix_code") and boleto.pix_payload != vals["pix_code"]:
+                # the bank's Pix of the boleto híbrido replaces the static code
+                boleto.pix_payload = vals["pix_code"]
             kind = vals["kind"]
             if kind == "registered":
                 registered |= boleto

@@ -62,6 +62,10 @@ class RbmCnabOccurrence(models.Model):
     fee = fields.Monetary(default=0.0)
     net_amount = fields.Monetary(default=0.0)
     payment_id = fields.Many2one("account.payment", index="btree_not_null", ondelete="set null")
+    # Pix record of a boleto híbrido that followed the title in the return
+    pix_code = fields.Char(string="Pix Copy and Paste")
+    pix_txid = fields.Char(string="Pix Transaction ID")
+    pix_location = fields.Char(string="Pix Location")
     dedup_key = fields.Char(compute="_compute_dedup_key", store=True, precompute=True)
 
     _sql_constraints = [

@@ -76,7 +76,9 @@ class RbmCollectionAccount(models.Model):
     portfolio = fields.Char(string="Portfolio", help="Carteira (e.g. 109 at Itaú, 17 at BB).")
     agreement = fields.Char(
         string="Beneficiary Code",
-        help="Convênio / código do beneficiário (cedente) given by the bank.",
+        help="Convênio / código do beneficiário (cedente) given by the bank: at Banco do "
+        "Brasil its number of digits (4, 6 or 7) chooses the boleto layout, at Caixa 6 or 7 "
+        "digits, at Itaú the client code of the carteiras with seu número.",
     )
     post = fields.Char(string="Post (Sicredi)", help="Sicredi posto (2 digits).")
     cnab_agreement = fields.Char(
@@ -286,7 +288,8 @@ class RbmCollectionAccount(models.Model):
         header); ValidationError naming the field."""
         self.ensure_one()
         bank = self.bank_code
-        if self.layout not in collection.layouts_of(bank):
+        variant = collection.variant_of(bank, self._settings())
+        if self.layout not in collection.layouts_of(bank, variant):
             raise ValidationError(
                 _(
                     "CNAB Layout: %(layout)s is not available for bank %(bank)s.",
@@ -294,7 +297,7 @@ class RbmCollectionAccount(models.Model):
                     bank=bank,
                 )
             )
-        limit = collection.sequence_limit(bank)
+        limit = collection.sequence_limit(bank, self._settings())
         if self.next_our_number > limit:
             raise ValidationError(
                 _(
@@ -561,7 +564,15 @@ class RbmCollectionAccount(models.Model):
             agreement=(self.cnab_agreement or self.agreement or "").strip(),
             portfolio=(self.portfolio or "").strip(),
             extra=extra,
+            variant=self._get_layout_variant(),
         )
+
+    def _get_layout_variant(self):
+        """Free-field variant of the bank's boleto that the settings choose
+        (Banco do Brasil convênio length, Caixa beneficiary code length, Itaú
+        seu-número carteiras); "" for the bank's usual layout."""
+        self.ensure_one()
+        return collection.variant_of(self.bank_code, self._settings())
 
     # ------------------------------------------------------------
     # BUSINESS: locks

@@ -1,5 +1,6 @@
 from . import (
     test_alphanumeric_cnpj,
+    test_bank_variants,
     test_boleto,
     test_boleto_follow,
     test_card,

@@ -263,7 +263,8 @@ class TestCollectionAccount(RbmDunningCase):
         cases = [
             ({"branch": "12345"}, "Agency: has 5 digits, at most 4"),
             ({"account_number": "53a78"}, "Account: must contain only digits"),
-            ({"portfolio": "106"}, "Portfolio: .*not supported"),
+            # carteira 106 has Itaú's seu-número layout, which needs the client code
+            ({"portfolio": "106"}, "Beneficiary Code: is required for Itaú"),
             ({"account_digit": "1"}, "Account Check Digit: Itaú's digit .* is 9, not 1"),
             (
                 {"bank_code": "104", "agreement": "123456", "layout": "cnab400"},
