@@ -10,7 +10,7 @@ reusable), it sets up N customers with one monthly in-advance contract each
 (three recurring service lines, posting policy "post", all due today) and then
 times:
 
-* RBM: ``rbm.contract._cron_billing_run(batch_size=100)`` called until no
+* RBM: ``rbm.billing.run._cron_billing_run(batch_size=100)`` (after ``_cron_lifecycle``) called until no
   contract is due any more (the cron as it is: search, lock, prepare, create,
   advance, post);
 * plain Odoo: for N other customers, the same 3-line invoices created with
@@ -232,7 +232,7 @@ def run(args):
         t_setup = time.perf_counter()
 
         # the run must bill only the benchmark's contracts
-        due = Contract.search_count(Contract._get_billing_domain(today))
+        due = Contract.search_count(env["rbm.billing.run"]._get_domain(today))
         if due:
             raise SystemExit(
                 f"bench: {args.db} already has {due} contracts due today; "
