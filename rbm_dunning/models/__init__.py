@@ -1,11 +1,7 @@
 from . import (
     account_bank_statement_line,
     account_move,
-    account_move_card,
-    account_move_collection,
-    account_move_debit,
     account_move_line,
-    account_move_pix,
     account_move_send,
     payment_transaction,
     rbm_bank_file_mixin,
