@@ -15,7 +15,6 @@ from . import (
     rbm_collection_log,
     rbm_collection_policy,
     rbm_contract,
-    rbm_contract_card,
     rbm_debit,
     rbm_debit_file,
     rbm_debit_mandate,
@@ -29,6 +28,4 @@ from . import (
     res_company,
     res_config_settings,
     res_partner,
-    res_partner_collection,
-    res_partner_document,
 )
