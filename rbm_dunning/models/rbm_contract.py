@@ -4,6 +4,21 @@ from odoo import _, fields, models
 class RbmContract(models.Model):
     _inherit = "rbm.contract"
 
+    # a contract paid a way this addon collects falls back to a plain invoice
+    # when the addon is uninstalled
+    payment_mode = fields.Selection(
+        selection_add=[
+            ("boleto", "Boleto"),
+            ("pix", "Pix"),
+            ("card",),
+            ("direct_debit", "Direct debit"),
+        ],
+        ondelete={
+            "boleto": "set invoice",
+            "pix": "set invoice",
+            "direct_debit": "set invoice",
+        },
+    )
     rbm_collection_account_id = fields.Many2one(
         "rbm.collection.account",
         string="Collection Account",
