@@ -1,6 +1,7 @@
-"""What rbm_dunning adds to invoices: boletos, Pix code, direct debit
-mandate, saved-card charges and the collection steps, all hooked on posting
-and on the reset to draft by the one extension below."""
+"""What rbm_dunning adds to invoices (boletos, Pix code, direct debit
+mandate, saved-card charges, collection steps and late fees), in one
+extension of account.move: its ``_post`` and ``button_draft`` are the only
+hooks of this addon on posting and on the reset to draft."""
 
 import base64
 import logging
