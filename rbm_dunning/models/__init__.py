@@ -1,11 +1,7 @@
 from . import (
     account_bank_statement_line,
     account_move,
-    account_move_card,
-    account_move_collection,
-    account_move_debit,
     account_move_line,
-    account_move_pix,
     account_move_send,
     payment_transaction,
     rbm_bank_file_mixin,
@@ -20,7 +16,6 @@ from . import (
     rbm_collection_policy,
     rbm_collection_run,
     rbm_contract,
-    rbm_contract_card,
     rbm_debit,
     rbm_debit_file,
     rbm_debit_mandate,
@@ -34,6 +29,4 @@ from . import (
     res_company,
     res_config_settings,
     res_partner,
-    res_partner_collection,
-    res_partner_document,
 )

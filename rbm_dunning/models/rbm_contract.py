@@ -1,9 +1,24 @@
-from odoo import fields, models
+from odoo import _, fields, models
 
 
 class RbmContract(models.Model):
     _inherit = "rbm.contract"
 
+    # a contract paid a way this addon collects falls back to a plain invoice
+    # when the addon is uninstalled
+    payment_mode = fields.Selection(
+        selection_add=[
+            ("boleto", "Boleto"),
+            ("pix", "Pix"),
+            ("card",),
+            ("direct_debit", "Direct debit"),
+        ],
+        ondelete={
+            "boleto": "set invoice",
+            "pix": "set invoice",
+            "direct_debit": "set invoice",
+        },
+    )
     rbm_collection_account_id = fields.Many2one(
         "rbm.collection.account",
         string="Collection Account",
@@ -74,4 +89,29 @@ class RbmContract(models.Model):
             ],
             order="state, id desc",
             limit=1,
+        )
+
+    def _rbm_get_portal_tokens(self):
+        """Saved cards the customer of this contract can pay it with (sudo)."""
+        self.ensure_one()
+        return (
+            self.env["payment.token"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "child_of", self.commercial_partner_id.id),
+                    ("company_id", "=", self.company_id.id),
+                    ("provider_id.state", "in", ("enabled", "test")),
+                ]
+            )
+        )
+
+    def _rbm_set_card(self, token, author):
+        """Pay this contract with the saved card ``token`` from now on."""
+        self.ensure_one()
+        self.write({"payment_mode": "card", "payment_token_id": token.id})
+        self.message_post(
+            body=_("Saved card chosen by the customer: %(card)s", card=token.display_name),
+            author_id=author.id,
+            subtype_xmlid="mail.mt_note",
         )

@@ -15,6 +15,7 @@ from . import (
     test_l10n_br,
     test_pix,
     test_portal,
+    test_posting,
     test_security_rpc,
     test_tours,
 )

@@ -74,13 +74,3 @@ class AccountMove(models.Model):
                 "res_id": self.id,
             }
         )
-
-
-class AccountMoveLine(models.Model):
-    _inherit = "account.move.line"
-
-    def unlink(self):
-        """A usage line removed from a draft invoice, or an invoice deleted,
-        no longer bills its usage: the events go back to the next invoice."""
-        self.env["rbm.usage"]._release_invoice_lines(self)
-        return super().unlink()

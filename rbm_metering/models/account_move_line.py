@@ -12,3 +12,9 @@ class AccountMoveLine(models.Model):
         copy=False,
         help="The property value whose usage this invoice line bills.",
     )
+
+    def unlink(self):
+        """A usage line removed from a draft invoice, or an invoice deleted,
+        no longer bills its usage: the events go back to the next invoice."""
+        self.env["rbm.usage"]._release_invoice_lines(self)
+        return super().unlink()

@@ -19,5 +19,4 @@ from . import (
     rbm_price_index,
     rbm_provisioning,
     res_partner,
-    res_partner_kpi,
 )

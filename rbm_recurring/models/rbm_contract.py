@@ -192,14 +192,9 @@ class RbmContract(models.Model):
     renewal_notice_sent = fields.Date(
         copy=False, readonly=True, help="Commitment end the renewal notice was sent for."
     )
+    # the collection addons add their own methods (boleto, Pix, direct debit)
     payment_mode = fields.Selection(
-        [
-            ("invoice", "Invoice (bank transfer)"),
-            ("boleto", "Boleto"),
-            ("pix", "Pix"),
-            ("card", "Card"),
-            ("direct_debit", "Direct debit"),
-        ],
+        [("invoice", "Invoice (bank transfer)"), ("card", "Card")],
         string="Payment Method",
         tracking=True,
     )

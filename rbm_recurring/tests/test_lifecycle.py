@@ -316,7 +316,7 @@ class TestContractLifecycle(RbmBillingCase):
 
     def test_trial_becomes_active_or_expires(self):
         plan = self._make_plan(trial_days=14, trial_requires_payment=True, trial_reminder_days=3)
-        paying = self._make_contract(plan, d("2026-11-01"), payment_mode="boleto")
+        paying = self._make_contract(plan, d("2026-11-01"), payment_mode="invoice")
         leaving = self._make_contract(plan, d("2026-11-01"), partner=self.customer_b)
         self.assertEqual((paying.state, paying.trial_end), ("trial", d("2026-11-14")))
         self._run("2026-11-01")

@@ -54,7 +54,7 @@ class TestBillingClerkTour(HttpCase):
         contract = self.env["rbm.contract"].search([("partner_id", "=", self.customer.id)])
         self.assertEqual(len(contract), 1)
         self.assertEqual(contract.plan_id, self.premium_plan)
-        self.assertEqual(contract.payment_mode, "boleto")
+        self.assertEqual(contract.payment_mode, "invoice")
         self.assertEqual(contract.cancel_reason_id.name, "Too expensive")
         invoices = contract.invoice_ids.filtered(lambda m: m.move_type == "out_invoice")
         # the first period, billed in advance by "Invoice now" at the plan's price

@@ -49,9 +49,9 @@ registry.category("web_tour.tours").add("rbm_billing_clerk_tour", {
         ...pickMany2one("partner_id", "Tour Cliente Ltda"),
         ...pickMany2one("plan_id", "Plano Tour Essencial"),
         {
-            content: "Paid by boleto",
+            content: "Paid by invoice (bank transfer)",
             trigger: ".o_field_widget[name=payment_mode] select",
-            run: 'select "boleto"',
+            run: 'select "invoice"',
         },
         {
             content: "The plan's line is on the contract",
