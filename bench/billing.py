@@ -10,7 +10,8 @@ reusable), it sets up N customers with one monthly in-advance contract each
 (three recurring service lines, posting policy "post", all due today) and then
 times:
 
-* RBM: ``rbm.billing.run._cron_billing_run(batch_size=100)`` (after ``_cron_lifecycle``) called until no
+* RBM: ``rbm.billing.run._cron_billing_run(batch_size=100)`` (after the
+  ``_cron_lifecycle`` pass) called until no
   contract is due any more (the cron as it is: search, lock, prepare, create,
   advance, post);
 * plain Odoo: for N other customers, the same 3-line invoices created with
