@@ -62,7 +62,6 @@ _NUMBER = re.compile(r"[1-9]\d{0,14}")
 _ACCESS_KEY = re.compile(r"\d{50}")
 _CST_IBSCBS = re.compile(r"\d{3}")
 _CODE6 = re.compile(r"\d{6}")
-_OFFSET = re.compile(r"[+-](0\d|1[01]):00|\+12:00")
 CENT = Decimal("0.01")
 BRASILIA = datetime.timezone(datetime.timedelta(hours=-3))
 
@@ -264,14 +263,11 @@ def cancellation_id(access_key, event=CANCEL_EVENT):
 
 def datetime_text(moment, field_name):
     """TSDateTimeUTC: ``AAAA-MM-DDThh:mm:ss`` and an offset of whole hours (``-03:00``); the
-    pattern admits no ``Z`` and no fractions. A moment in another offset is written in
-    Brasília time (UTC-3, no daylight saving since 2019)."""
+    pattern admits no ``Z`` and no fractions. Written in Brasília time (UTC-3, no daylight
+    saving since 2019), whatever the moment's own zone."""
     if not isinstance(moment, datetime.datetime) or moment.tzinfo is None:
         raise DpsError(field_name, "a date and time with its time zone is required")
-    text = moment.replace(microsecond=0).isoformat()
-    if not _OFFSET.fullmatch(text[19:]):
-        text = moment.astimezone(BRASILIA).replace(microsecond=0).isoformat()
-    return text
+    return moment.astimezone(BRASILIA).replace(microsecond=0).isoformat()
 
 
 def pack(xml):
