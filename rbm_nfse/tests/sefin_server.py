@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
-from signxml import XMLSigner, XMLVerifier
+from signxml import SignatureConfiguration, XMLSigner, XMLVerifier
 from signxml.exceptions import InvalidInput, InvalidSignature
 
 NS = "http://www.sped.fazenda.gov.br/nfse"
@@ -248,8 +248,9 @@ def unpack(text):
 
 
 def verify_signature(xml, cert_pem):
-    """The element the signature covers, verified against ``cert_pem``; raises on failure."""
-    result = XMLVerifier().verify(xml, x509_cert=cert_pem)
+    """The element the root's own signature covers, verified against ``cert_pem``."""
+    config = SignatureConfiguration(location="./")
+    result = XMLVerifier().verify(xml, x509_cert=cert_pem, expect_config=config)
     return result.signed_xml
 
 
