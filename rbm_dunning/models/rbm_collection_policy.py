@@ -39,15 +39,6 @@ INSTALLMENT_POLICY_SQL = """
                    AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
 """
 
-PAYMENT_MODES = [
-    ("invoice", "Invoice (bank transfer)"),
-    ("boleto", "Boleto"),
-    ("pix", "Pix"),
-    ("card", "Card"),
-    ("direct_debit", "Direct debit"),
-]
-
-
 class RbmCollectionPolicy(models.Model):
     """A collection calendar (régua de cobrança): ordered steps at day offsets
     from the due date of each open installment, and the late-fee rules."""
@@ -326,7 +317,7 @@ class RbmCollectionStep(models.Model):
         help="Run only for customers with one of these tags (empty: every customer).",
     )
     payment_mode = fields.Selection(
-        PAYMENT_MODES,
+        selection="_selection_payment_mode",
         string="Payment Method",
         help="Run only for installments paid this way (empty: any).",
     )
@@ -338,6 +329,12 @@ class RbmCollectionStep(models.Model):
             "A step's day must be between 60 days before and ten years after the due date.",
         )
     ]
+
+    @api.model
+    def _selection_payment_mode(self):
+        """The contract's payment methods (one list, owned by the contract
+        model and extended by the addons that add a method)."""
+        return self.env["rbm.contract"]._fields["payment_mode"]._description_selection(self.env)
 
     @api.depends("action", "day_offset")
     def _compute_name(self):
