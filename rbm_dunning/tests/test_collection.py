@@ -434,6 +434,21 @@ class TestCollectionRules(RbmDunningCase):
         with self.assertRaisesRegex(ValidationError, "Webhook Endpoint"):
             business.step_ids = [Command.create({"day_offset": 1, "action": "webhook"})]
 
+    def test_step_offers_the_contracts_payment_methods(self):
+        """One list of payment methods: a step's condition offers exactly the
+        contract's, with the three rbm_dunning adds (boleto, Pix, direct debit)."""
+        contract_modes = (
+            self.env["rbm.contract"]._fields["payment_mode"]._description_selection(self.env)
+        )
+        step_modes = (
+            self.env["rbm.collection.step"]._fields["payment_mode"]._description_selection(self.env)
+        )
+        self.assertEqual(step_modes, contract_modes)
+        self.assertEqual(
+            [key for key, _label in step_modes],
+            ["invoice", "boleto", "pix", "card", "direct_debit"],
+        )
+
 
 @tagged("post_install", "-at_install")
 class TestLateFees(RbmDunningCase):
