@@ -417,6 +417,28 @@ def test_cob_errors(client, server):
     assert error.value.error_name == "CobOperacaoInvalida"
 
 
+def test_cob_list_between_two_moments(client, server):
+    """``GET /cob?inicio&fim``: a harmless read, what a connection test sends."""
+    txid = make_txid()
+    client.put_cob(txid, cob_body(server, "1.00"))
+    day = server.today.isoformat()
+    found = client.request(
+        "GET",
+        "/cob",
+        params={
+            "inicio": f"{day}T00:00:00Z",
+            "fim": f"{day}T23:59:59Z",
+            "paginacao.itensPorPagina": 1,
+        },
+    )
+    assert [cob["txid"] for cob in found["cobs"]] == [txid]
+    assert found["parametros"]["paginacao"]["quantidadeTotalDeItens"] == 1
+    assert not SpecValidator(load_spec()).check_schema("ParametrosConsultaCob", found["parametros"])
+    with pytest.raises(PixApiError) as error:
+        client.request("GET", "/cob", params={"inicio": "ontem", "fim": f"{day}T00:00:00Z"})
+    assert error.value.fields == ["inicio"]
+
+
 def test_cobv_with_fine_interest_and_discount(client, server, receiver):
     client.put_webhook(server.pix_key, receiver.url)
     txid = make_txid()
