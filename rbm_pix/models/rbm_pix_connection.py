@@ -114,7 +114,9 @@ class RbmPixConnection(models.Model):
         help="The PSP's OAuth2 token endpoint (client credentials). https only.",
     )
     client_id = fields.Char(string="Client ID", required=True, tracking=True)
-    client_secret = fields.Char(string="Stored Client Secret", groups="base.group_system", copy=False)
+    client_secret = fields.Char(
+        string="Stored Client Secret", groups="base.group_system", copy=False
+    )
     new_client_secret = fields.Char(
         string="Client Secret",
         compute="_compute_upload_fields",
@@ -126,13 +128,15 @@ class RbmPixConnection(models.Model):
         string="Client Secret Stored", compute="_compute_has_secrets", compute_sudo=True
     )
     scope = fields.Char(
-        help="OAuth2 scopes to ask for, separated by spaces (e.g. \"cob.read cob.write\"); "
+        help='OAuth2 scopes to ask for, separated by spaces (e.g. "cob.read cob.write"); '
         "empty: the scopes the PSP grants to the client."
     )
     certificate_pem = fields.Text(
         string="Client Certificate (PEM)", groups="base.group_system", copy=False
     )
-    private_key_pem = fields.Text(string="Private Key (PEM)", groups="base.group_system", copy=False)
+    private_key_pem = fields.Text(
+        string="Private Key (PEM)", groups="base.group_system", copy=False
+    )
     certificate_file = fields.Binary(
         string="Certificate",
         compute="_compute_upload_fields",
@@ -361,9 +365,7 @@ class RbmPixConnection(models.Model):
         client certificate converted to PEM."""
         self.ensure_one()
         if not (self.env.su or self.env.user.has_group("base.group_system")):
-            raise AccessError(
-                _("Only administrators may change the secrets of a PSP connection.")
-            )
+            raise AccessError(_("Only administrators may change the secrets of a PSP connection."))
         values = {}
         if upload.get("new_client_secret"):
             values["client_secret"] = upload["new_client_secret"]
@@ -385,7 +387,7 @@ class RbmPixConnection(models.Model):
                 )
             )
         if values:
-            super(RbmPixConnection, self).write(values)
+            super().write(values)
         if "certificate_not_after" in values and not self.certificate_expiring:
             self.activity_unlink(["rbm_pix.mail_activity_type_certificate_expiry"])
 
@@ -687,8 +689,7 @@ class RbmPixConnection(models.Model):
         known = {
             "NaoAutorizado": _("the token was not accepted"),
             "AcessoNegado": _(
-                "access denied: the client credentials lack the scope this call needs "
-                "(field Scope)"
+                "access denied: the client credentials lack the scope this call needs (field Scope)"
             ),
             "ServicoIndisponivel": _("the PSP is unavailable, try again later"),
             "IndisponibilidadePorTempoEsgotado": _("the PSP took too long to answer"),
@@ -761,12 +762,16 @@ class RbmPixConnection(models.Model):
             [("certificate_not_after", "!=", False), ("certificate_not_after", "<=", limit)]
         )
         activity_type = self.env.ref("rbm_pix.mail_activity_type_certificate_expiry")
-        warned = self.env["mail.activity"].sudo().search(
-            [
-                ("res_model", "=", self._name),
-                ("res_id", "in", connections_sudo.ids),
-                ("activity_type_id", "=", activity_type.id),
-            ]
+        warned = (
+            self.env["mail.activity"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", self._name),
+                    ("res_id", "in", connections_sudo.ids),
+                    ("activity_type_id", "=", activity_type.id),
+                ]
+            )
         )
         today = fields.Date.context_today(self)
         for connection_sudo in connections_sudo.filtered(
@@ -792,11 +797,17 @@ class RbmPixConnection(models.Model):
         """The administrator warned of the certificate's expiry: the first one of the
         connection's company."""
         self.ensure_one()
-        admins = self.env.ref("base.group_system").sudo().users.filtered(
-            lambda user: user.active
-            and not user._is_superuser()
-            and user._is_internal()
-            and self.company_id in user.company_ids
+        admins = (
+            self.env.ref("base.group_system")
+            .sudo()
+            .users.filtered(
+                lambda user: (
+                    user.active
+                    and not user._is_superuser()
+                    and user._is_internal()
+                    and self.company_id in user.company_ids
+                )
+            )
         )
         return admins.sorted("id")[:1] or self.create_uid
 
