@@ -18,7 +18,7 @@ registry.category("web_tour.tours").add("rbm_pix_connection_tour", {
         },
         {
             content: "The PSP answered",
-            trigger: ".o_notification.border-success:contains(works)",
+            trigger: ".o_notification:has(.o_notification_bar.bg-success):contains(works)",
         },
     ],
 });
