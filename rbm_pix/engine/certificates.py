@@ -141,13 +141,3 @@ def load_certificates(data):
         return [x509.load_pem_x509_certificate(block) for block in blocks]
     except ValueError as exc:
         raise CertificateError(UNREADABLE, str(exc)) from exc
-
-
-def describe(certificate_pem):
-    """``(subject, issuer, not_after)`` of the first certificate of a PEM text."""
-    certificate = load_certificates(certificate_pem.encode())[0]
-    return (
-        certificate.subject.rfc4514_string(),
-        certificate.issuer.rfc4514_string(),
-        certificate.not_valid_after,
-    )

@@ -332,7 +332,12 @@ class RbmPixConnection(models.Model):
 
     def write(self, vals):
         upload = self._pop_uploads(vals)
+        if vals.get("active") and not vals.get("is_default"):
+            # restored from the archive: the company's current default stays the default
+            self.filtered(lambda c: not c.active and c.is_default).write({"is_default": False})
         if vals.get("is_default") or "company_id" in vals:
+            # becoming the default, or moving to another company as its default: the mark
+            # is taken from the current one
             for connection in self:
                 if vals.get("is_default", connection.is_default):
                     company_id = vals.get("company_id") or connection.company_id.id
@@ -452,6 +457,7 @@ class RbmPixConnection(models.Model):
                 client.access_token()
                 self._query_recent_charges(client)
         except (PixError, url_guard.UrlRefused) as error:
+            _logger.info("PSP connection %s: test failed: %s", self.id, error)
             return self._notify(self._get_pix_error_message(error), "danger")
         except UserError as error:
             return self._notify(error.args[0], "danger")

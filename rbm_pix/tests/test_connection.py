@@ -312,12 +312,18 @@ class TestPixConnection(PspCase, TransactionCase):
             self._connection_values(name="Third", is_default=True, company_id=other_company.id)
         )
         self.assertTrue(second.is_default and third.is_default)
+        # restored from the archive, the old default leaves the mark to the current one
+        second.with_user(self.admin).action_archive()
+        first.with_user(self.admin).is_default = True
+        second.with_user(self.admin).action_unarchive()
+        self.assertTrue(first.is_default)
+        self.assertFalse(second.is_default)
         # the database refuses a second default, whatever path writes it
         self.env.flush_all()
         with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.errors.UniqueViolation):
             with self.env.cr.savepoint():
                 self.env.cr.execute(
-                    "UPDATE rbm_pix_connection SET is_default = true WHERE id = %s", [first.id]
+                    "UPDATE rbm_pix_connection SET is_default = true WHERE id = %s", [second.id]
                 )
 
     def test_http_and_private_urls_refused(self):
@@ -385,7 +391,11 @@ class TestPixConnectionTour(PspCase, HttpCase):
         self.assertEqual(names[0]["name"], "Test PSP")
         self.assertTrue(manager)
         for fname in ("private_key_pem", "client_secret"):
-            with self.subTest(field=fname), self.assertRaisesRegex(JsonRpcException, "AccessError"):
+            with (
+                self.subTest(field=fname),
+                mute_logger("odoo.http"),
+                self.assertRaisesRegex(JsonRpcException, "AccessError"),
+            ):
                 self.make_jsonrpc_request(
                     "/web/dataset/call_kw/rbm.pix.connection/read",
                     dict(kwargs, args=[self.connection.ids, [fname]]),
