@@ -2,8 +2,9 @@
 
 A :class:`~.pix_api.PixClient` caches its token for its own lifetime; a client is built for
 each piece of work (its certificate files live only that long), so the token is kept here,
-per process, under a key that changes whenever the connection's settings change (the
-record's id and last write): new credentials never reuse an old token.
+per process, under a key that changes whenever the connection's credentials change (the
+record's id and a digest of its URLs, credentials and certificate): new credentials never
+reuse an old token.
 
 Why in memory and not in the database: a token is a bearer secret valid for minutes; in a
 column it would be written on every refresh from inside business transactions (two workers
@@ -22,7 +23,7 @@ class TokenCache:
     """``key -> (token, expiry)``; ``expiry`` on the clients' clock (``time.monotonic``).
 
     A key is ``(database, connection id, version)``: storing a version drops the other
-    versions of the same connection.
+    versions of the same connection (the token of credentials replaced since).
     """
 
     def __init__(self):

@@ -18,12 +18,14 @@ the certificate, key and CA bundle are written to files only the server's user r
 (``0600`` in a ``0700`` folder, what ``requests`` needs) and removed when the block ends.
 The session only connects to the addresses the outbound guard allows (the system
 parameters of ``rbm_recurring``'s provisioning endpoints), and every call has a timeout.
-Tokens are cached per process (``engine/token_cache.py`` says why not in the database).
+Tokens are cached per process under a digest of the credentials
+(``engine/token_cache.py`` says why not in the database).
 """
 
 import base64
 import contextlib
 import datetime
+import hashlib
 import logging
 import os
 import shutil
@@ -605,10 +607,22 @@ class RbmPixConnection(models.Model):
             shutil.rmtree(folder, ignore_errors=True)
 
     def _get_token_key(self):
-        """The key of this connection's token in the process's cache: it changes when the
-        connection is written (new credentials never reuse an old token)."""
+        """The key of this connection's token in the process's cache. Its last part is a
+        digest of what the token depends on (URLs, credentials, certificate): changing any
+        of them never reuses an old token, even within one transaction, where the record's
+        write date does not change."""
         self.ensure_one()
-        return (self.env.cr.dbname, self.id, fields.Datetime.to_string(self.write_date))
+        connection_sudo = self.sudo()
+        parts = (
+            connection_sudo.base_url,
+            connection_sudo.token_url,
+            connection_sudo.client_id,
+            connection_sudo.client_secret,
+            connection_sudo.scope,
+            connection_sudo.certificate_pem,
+        )
+        digest = hashlib.sha256("\0".join(part or "" for part in parts).encode()).hexdigest()
+        return (self.env.cr.dbname, self.id, digest)
 
     def _query_recent_charges(self, client):
         """``GET /cob`` of the last minute: a read every PSP answers, that changes nothing."""

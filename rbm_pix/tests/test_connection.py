@@ -150,6 +150,10 @@ class TestPixConnection(PspCase, TransactionCase):
         # the token is cached for the next calls of this process
         self.assertEqual(self._test(connection)["type"], "success")
         self.assertEqual(self.psp.token_requests, tokens + 1)
+        # ... as long as the credentials it was issued for stay the same
+        connection.with_user(self.admin).new_client_secret = "replaced-secret"
+        self.assertEqual(self._test(connection)["type"], "danger")
+        self.assertEqual(self.psp.token_requests, tokens + 2)
 
     def test_pkcs12_upload_with_password(self):
         connection = self._form_connection(
