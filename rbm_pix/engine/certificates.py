@@ -62,7 +62,9 @@ def _load_pem_key(data, password):
     if not match:
         return None
     try:
-        return serialization.load_pem_private_key(match.group(0), password or None)
+        return serialization.load_pem_private_key(
+            match.group(0), password.encode() if password else None
+        )
     except TypeError as exc:  # encrypted without a password, or a password for a clear key
         if password:
             return serialization.load_pem_private_key(match.group(0), None)
@@ -89,6 +91,8 @@ def _load_pem(data, key_data, password):
 
 
 def _load_pkcs12(data, password):
+    if data[:1] != b"\x30":  # a PKCS#12 file is a DER SEQUENCE
+        raise CertificateError(UNREADABLE)
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(
             data, password.encode() if password else None

@@ -59,11 +59,16 @@ class CachedTokenClient(PixClient):
         super().__init__(connection, **kwargs)
         self._cache = cache
         self._cache_key = key
-        cached = cache.get(key)
+        self._take_cached()
+
+    def _take_cached(self):
+        cached = self._cache.get(self._cache_key)
         if cached:
             self._token, self._token_expiry = cached
 
     def access_token(self, force=False):
+        if not force:
+            self._take_cached()  # another client may have fetched one since
         token = super().access_token(force=force)
         self._cache.put(self._cache_key, self._token, self._token_expiry)
         return token

@@ -458,7 +458,7 @@ class RbmPixConnection(models.Model):
             with self._get_client() as client:
                 client.access_token()
                 self._query_recent_charges(client)
-        except (PixError, url_guard.UrlRefused) as error:
+        except (PixError, url_guard.UrlRefused, requests.RequestException) as error:
             _logger.info("PSP connection %s: test failed: %s", self.id, error)
             return self._notify(self._get_pix_error_message(error), "danger")
         except UserError as error:
@@ -659,7 +659,7 @@ class RbmPixConnection(models.Model):
             if _is_token_error(error):
                 return self._describe_token_error(error)
             return self._describe_api_error(error)
-        if isinstance(error, PixConnectionError):
+        if isinstance(error, PixConnectionError | requests.RequestException):
             return self._describe_connection_error(error)
         return _(
             "PSP connection %(connection)s: %(error)s",
@@ -738,7 +738,7 @@ class RbmPixConnection(models.Model):
         ).strip()
 
     def _describe_connection_error(self, error):
-        cause = error.__cause__
+        cause = error if isinstance(error, requests.RequestException) else error.__cause__
         if isinstance(cause, requests.exceptions.SSLError):
             if "CERTIFICATE_VERIFY_FAILED" in str(cause):
                 return _(
