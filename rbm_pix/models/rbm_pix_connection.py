@@ -450,14 +450,15 @@ class RbmPixConnection(models.Model):
     # ------------------------------------------------------------
 
     def action_test_connection(self):
-        """Get a token and make a harmless query (the charges of the last minute); report
-        the outcome as a notification."""
+        """Get a token, make a harmless query (the charges of the last minute) and check
+        that the PSP knows the Pix key; report the outcome as a notification."""
         check_staff_access(self, "read")
         self.ensure_one()
         try:
             with self._get_client() as client:
                 client.access_token()
                 self._query_recent_charges(client)
+                self._check_pix_key_at_psp(client)
         except (PixError, url_guard.UrlRefused, requests.RequestException) as error:
             _logger.info("PSP connection %s: test failed: %s", self.id, error)
             return self._notify(self._get_pix_error_message(error), "danger")
@@ -638,6 +639,16 @@ class RbmPixConnection(models.Model):
             },
         )
 
+    def _check_pix_key_at_psp(self, client):
+        """``GET /webhook/{chave}``: the PSP refuses a key that is not the receiver's; a key
+        without a webhook yet is answered 404, which is fine here."""
+        self.ensure_one()
+        try:
+            client.get_webhook(self.pix_key)
+        except PixApiError as error:
+            if error.status != 404:
+                raise
+
     def _raise_pix_error(self, error):
         """Raise ``error`` (from the Pix API client) as a UserError in words naming the
         connection and the field."""
@@ -668,11 +679,17 @@ class RbmPixConnection(models.Model):
         )
 
     def _describe_violations(self, error):
+        # what the PSP names, for the fields of the connection that set it
+        own_fields = {"chave": "pix_key", "webhookUrl": "notification_url"}
         parts = []
         for violacao in error.violacoes:
+            field = violacao.get("propriedade") or "?"
+            if field in own_fields:
+                label = self._fields[own_fields[field]].get_description(self.env)["string"]
+                field = f"{field} ({label})"
             text = _(
                 "field %(field)s: %(reason)s",
-                field=violacao.get("propriedade") or "?",
+                field=field,
                 reason=violacao.get("razao") or _("invalid"),
             )
             if violacao.get("valor") not in (None, ""):

@@ -343,6 +343,12 @@ class TestPixConnection(PspCase, TransactionCase):
     def test_pix_key_checked(self):
         with self.assertRaisesRegex(ValidationError, r"not a Pix key \(field Pix Key\)"):
             self._form_connection(pix_key="123.456.789-00")
+        # a valid key that is not the receiver's at this PSP
+        connection = self._form_connection(pix_key="outra@chave.example.com")
+        result = self._test(connection)
+        self.assertEqual(result["type"], "danger")
+        self.assertIn("field chave (Pix Key)", result["message"])
+        self.assertIn("outra@chave.example.com", result["message"])
 
     def test_company_rule(self):
         other_company = self.env["res.company"].create({"name": "RBM Pix Rule Co"})
