@@ -6,8 +6,20 @@
     "author": "RBM",
     "website": "https://github.com/rbm-odoo/rbm",
     "license": "LGPL-3",
-    "depends": ["rbm_dunning"],
+    "depends": ["rbm_dunning", "mail"],
     "external_dependencies": {"python": ["requests", "cryptography"]},
-    "data": [],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/rbm_pix_security.xml",
+        "data/rbm_pix_data.xml",
+        "data/ir_cron_data.xml",
+        "views/rbm_pix_connection_views.xml",
+        "views/rbm_pix_menus.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "rbm_pix/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
 }

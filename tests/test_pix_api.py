@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import requests
 
+from rbm_pix_engine import certificates
 from rbm_pix_engine.pix_api import (
     PixApiError,
     PixClient,
@@ -18,6 +19,7 @@ from rbm_pix_engine.pix_api import (
     format_amount,
     make_txid,
 )
+from rbm_pix_engine.token_cache import CachedTokenClient, TokenCache
 from rbm_pix_psp_server import SPEC_FILE, PspServer, SpecValidator, load_spec, make_pki
 
 TODAY = datetime.date(2025, 7, 1)  # a Tuesday
@@ -415,6 +417,28 @@ def test_cob_errors(client, server):
             {"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR", "solicitacaoPagador": "x"},
         )
     assert error.value.error_name == "CobOperacaoInvalida"
+
+
+def test_cob_list_between_two_moments(client, server):
+    """``GET /cob?inicio&fim``: a harmless read, what a connection test sends."""
+    txid = make_txid()
+    client.put_cob(txid, cob_body(server, "1.00"))
+    day = server.today.isoformat()
+    found = client.request(
+        "GET",
+        "/cob",
+        params={
+            "inicio": f"{day}T00:00:00Z",
+            "fim": f"{day}T23:59:59Z",
+            "paginacao.itensPorPagina": 1,
+        },
+    )
+    assert [cob["txid"] for cob in found["cobs"]] == [txid]
+    assert found["parametros"]["paginacao"]["quantidadeTotalDeItens"] == 1
+    assert not SpecValidator(load_spec()).check_schema("ParametrosConsultaCob", found["parametros"])
+    with pytest.raises(PixApiError) as error:
+        client.request("GET", "/cob", params={"inicio": "ontem", "fim": f"{day}T00:00:00Z"})
+    assert error.value.fields == ["inicio"]
 
 
 def test_cobv_with_fine_interest_and_discount(client, server, receiver):
@@ -875,3 +899,87 @@ def test_repeated_notification(client, server, receiver):
     server.redeliver()
     server.wait_notifications()
     assert [b["recs"][0]["idRec"] for _p, _h, b in receiver.received] == [id_rec, id_rec]
+
+
+# ---------------------------------------------------------------------------
+# the client certificate as uploaded, and tokens shared by the clients of a process
+# ---------------------------------------------------------------------------
+
+
+def _read(path):
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def test_client_certificate_from_pem_or_pkcs12(pki):
+    cert, key = _read(pki.client_cert), _read(pki.client_key)
+    together = certificates.load_client_certificate(cert + key)
+    apart = certificates.load_client_certificate(cert, key)
+    p12 = certificates.load_client_certificate(
+        _read(pki.client_p12), password=pki.client_p12_password
+    )
+    assert together.key_pem == apart.key_pem == p12.key_pem
+    assert together.key_pem.startswith("-----BEGIN PRIVATE KEY-----")
+    assert together.certificate_pem == p12.certificate_pem
+    assert "CN=rbm-client" in p12.subject and "CN=RBM test CA" in p12.issuer
+    assert p12.not_after > datetime.datetime.utcnow()
+
+
+def test_client_certificate_with_an_encrypted_key(pki):
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(_read(pki.client_key), None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"k3y"),
+    )
+    loaded = certificates.load_client_certificate(_read(pki.client_cert), encrypted, "k3y")
+    assert "ENCRYPTED" not in loaded.key_pem
+    for password in (None, "wrong"):
+        with pytest.raises(certificates.CertificateError) as error:
+            certificates.load_client_certificate(_read(pki.client_cert), encrypted, password)
+        assert error.value.code == certificates.WRONG_PASSWORD
+
+
+@pytest.mark.parametrize(
+    "upload, code",
+    [
+        (lambda pki, other: (_read(pki.client_p12), None, "wrong"), certificates.WRONG_PASSWORD),
+        (lambda pki, other: (_read(pki.client_p12), None, None), certificates.WRONG_PASSWORD),
+        (
+            lambda pki, other: (_read(pki.client_cert), _read(other.client_key), None),
+            certificates.KEY_MISMATCH,
+        ),
+        (lambda pki, other: (_read(pki.client_cert), None, None), certificates.NO_KEY),
+        (lambda pki, other: (_read(pki.client_key), None, None), certificates.NO_CERTIFICATE),
+        (lambda pki, other: (b"not a certificate", None, None), certificates.UNREADABLE),
+    ],
+)
+def test_client_certificate_refused(pki, other_pki, upload, code):
+    data, key, password = upload(pki, other_pki)
+    with pytest.raises(certificates.CertificateError) as error:
+        certificates.load_client_certificate(data, key, password)
+    assert error.value.code == code
+
+
+def test_token_shared_by_the_clients_of_one_connection_version(server):
+    cache = TokenCache()
+    first = CachedTokenClient(connect(server), cache, ("db", 1, "v1"))
+    second = CachedTokenClient(connect(server), cache, ("db", 1, "v1"))
+    token = first.access_token()
+    assert second.access_token() == token
+    assert server.token_requests == 1
+    # new credentials (a new version): a new token, the old one forgotten
+    third = CachedTokenClient(connect(server), cache, ("db", 1, "v2"))
+    assert third.access_token() != token
+    assert server.token_requests == 2
+    assert cache.get(("db", 1, "v1")) is None
+    # a token the PSP stopped accepting: fetched again once, and shared
+    server.expire_tokens()
+    with pytest.raises(PixApiError):
+        third.get_webhookrec()  # no webhook registered: 404, after a new token
+    assert server.token_requests == 3
+    fourth = CachedTokenClient(connect(server), cache, ("db", 1, "v2"))
+    assert fourth.access_token() == third.access_token()
+    assert server.token_requests == 3

@@ -714,6 +714,8 @@ class PspServer:
     # -- dispatch ----------------------------------------------------------------------
 
     ROUTES = (
+        ("GET", r"/cob", "/cob", "cob", "_list_cob"),
+        ("GET", r"/cobv", "/cobv", "cobv", "_list_cob"),
         ("PUT", r"/cob/(?P<txid>[^/]+)", "/cob/{txid}", "cob", "_put_cob"),
         ("PATCH", r"/cob/(?P<txid>[^/]+)", "/cob/{txid}", "cob", "_patch_cob"),
         ("GET", r"/cob/(?P<txid>[^/]+)", "/cob/{txid}", "cob", "_get_cob"),
@@ -1096,6 +1098,51 @@ class PspServer:
                 raise _invalid(name, "revisao", "revisão inexistente", query["revisao"])
             return 200, copy.deepcopy(revisions[query["revisao"]])
         return 200, self._public(cob)
+
+    def _list_cob(self, entity, params, query, body):
+        """``GET /cob`` and ``GET /cobv``: the charges created between ``inicio`` and ``fim``."""
+        name = "CobConsultaInvalida" if entity == "cob" else "CobVConsultaInvalida"
+        moments = {}
+        for key in ("inicio", "fim"):
+            if not query.get(key):
+                raise _invalid(name, key, "campo obrigatório ausente")
+            problem = _format_problem("date-time", query[key])
+            if problem:
+                raise _invalid(name, key, problem, query[key])
+            moment = datetime.datetime.fromisoformat(query[key].replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=datetime.timezone.utc)
+            moments[key] = moment
+        if moments["fim"] < moments["inicio"]:
+            raise _invalid(name, "fim", "anterior a inicio", query["fim"])
+        try:
+            page = int(query.get("paginacao.paginaAtual", 0))
+            size = int(query.get("paginacao.itensPorPagina", 100))
+        except ValueError as exc:
+            raise _invalid(name, "paginacao", "deve ser um número inteiro") from exc
+        if page < 0 or not 1 <= size <= 1000:
+            raise _invalid(name, "paginacao.itensPorPagina", "de 1 a 1000", size)
+        found = []
+        for cob in self._store(entity).values():
+            created = datetime.datetime.fromisoformat(
+                cob["calendario"]["criacao"].replace("Z", "+00:00")
+            )
+            if moments["inicio"] <= created <= moments["fim"]:
+                found.append(self._public(cob))
+        pages = max(1, -(-len(found) // size))
+        return 200, {
+            "parametros": {
+                "inicio": query["inicio"],
+                "fim": query["fim"],
+                "paginacao": {
+                    "paginaAtual": page,
+                    "itensPorPagina": size,
+                    "quantidadeDePaginas": pages,
+                    "quantidadeTotalDeItens": len(found),
+                },
+            },
+            "cobs": found[page * size : (page + 1) * size],
+        }
 
     # -- locrec ----------------------------------------------------------------------
 
