@@ -39,6 +39,7 @@ INSTALLMENT_POLICY_SQL = """
                    AND (%(all_companies)s OR m.company_id = ANY(%(company_ids)s))
 """
 
+
 class RbmCollectionPolicy(models.Model):
     """A collection calendar (régua de cobrança): ordered steps at day offsets
     from the due date of each open installment, and the late-fee rules."""
