@@ -8,7 +8,9 @@ posting transaction. The charges cron sends it (``PUT /cobv/{txid}`` under our o
 idempotent: sending it again after a crash answers the same charge), then the invoice's Pix
 copy-and-paste becomes the charge's. Resetting the invoice to draft or cancelling it, or the
 installment being paid by other means, marks the charge ``to_cancel``: the cron asks the PSP
-to remove it (``PATCH`` with status ``REMOVIDA_PELO_USUARIO_RECEBEDOR``).
+to remove it (``PATCH`` with status ``REMOVIDA_PELO_USUARIO_RECEBEDOR``). A partial
+payment by other means, or a new due date of the installment, changes the charge
+(``PATCH`` of its amount and due date).
 
 Settlement
 ==========
@@ -254,6 +256,11 @@ class RbmPixCharge(models.Model):
         for state, method in (("to_send", "_send"), ("to_cancel", "_remove")):
             for charge in self.search([("state", "=", state)], order="id"):
                 charge._run(method, auto_commit)
+        changed = self.search([("state", "=", "active")], order="id").filtered(
+            lambda c: c._get_changes()
+        )
+        for charge in changed:
+            charge._run("_update", auto_commit)
         overdue = self.search([("state", "=", "active"), ("due_date", "<=", today)], order="id")
         for charge in overdue:
             charge._run("_poll", auto_commit)
@@ -463,6 +470,37 @@ class RbmPixCharge(models.Model):
         )
         if closed:
             closed.write({"state": "to_cancel"})
+
+    def _get_changes(self):
+        """What changed on the installment since the charge was sent (its amount left to
+        pay, or its due date moved to a day not past): the values to write, or {}."""
+        self.ensure_one()
+        line = self.move_line_id
+        changes = {}
+        if self.currency_id.compare_amounts(line.amount_residual, self.amount) != 0:
+            changes["amount"] = line.amount_residual
+        due = line.date_maturity
+        if due and due != self.due_date and due >= fields.Date.context_today(self):
+            changes["due_date"] = due
+        return changes
+
+    def _update(self, client):
+        """``PATCH`` the amount and due date of an active charge whose installment
+        changed (a partial payment by other means, a new due date)."""
+        self.ensure_one()
+        changes = self._get_changes()
+        if not changes or self.currency_id.compare_amounts(changes.get("amount", 1), 0) <= 0:
+            return
+        self.write(changes)
+        body = {"valor": {"original": format_amount(self.amount)}}
+        if self.kind == "cobv":
+            body["calendario"] = {
+                "dataDeVencimento": self.due_date.isoformat(),
+                "validadeAposVencimento": self.validity_days,
+            }
+            self._apply_answer(client.patch_cobv(self.txid, body))
+        else:
+            self._apply_answer(client.patch_cob(self.txid, body))
 
     def _cancel(self):
         """Ask the PSP to remove these charges (the cron does it)."""

@@ -1,7 +1,10 @@
+import datetime
 import json
 from decimal import Decimal
 
-from odoo import Command
+import psycopg2
+
+from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -175,6 +178,29 @@ class TestPixCobv(PspCase, RbmDunningCase, HttpCase):
         self.assertEqual(charge.state, "cancelled", charge.error_message)
         self.assertEqual(self.psp.cobvs[charge.txid]["status"], REMOVED_STATUS)
 
+    def test_installment_changed_patches_charge(self):
+        invoice, charge = self._active_charge()
+        # a partial payment by other means: the charge asks for what is left
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"amount": 50.0})._create_payments()
+        # and the installment's due date moves
+        new_due = fields.Date.today() + datetime.timedelta(days=10)
+        charge.move_line_id.date_maturity = new_due
+        self.Charge._process_pending()
+        self.assertEqual(charge.state, "active", charge.error_message)
+        cobv = self.psp.cobvs[charge.txid]
+        self.assertEqual(cobv["valor"]["original"], "100.00")
+        self.assertEqual(cobv["calendario"]["dataDeVencimento"], new_due.isoformat())
+        self.assertEqual((charge.amount, charge.due_date), (100.0, new_due))
+        self.assertEqual(charge.revision, cobv["revisao"])
+        # nothing changed since: no other call
+        calls = len(self.psp.requests)
+        self.Charge._process_pending()
+        self.assertFalse(
+            [r for r in self.psp.requests[calls:] if r[0] == "PATCH"], self.psp.requests[calls:]
+        )
+
     def test_missed_notification_read_back(self):
         invoice, charge = self._active_charge()
         # no webhook registered: the payment is found by the cron
@@ -189,6 +215,17 @@ class TestPixCobv(PspCase, RbmDunningCase, HttpCase):
         self.assertEqual(response.status_code, 200)
         self.env.invalidate_all()
         self.assertEqual(self._payments(invoice), payment)
+
+    def test_one_live_charge_per_installment(self):
+        invoice = self._bill_contract(payment_mode="pix")
+        charge = invoice.rbm_pix_charge_ids
+        # posting logic asked twice: nothing more
+        invoice._rbm_issue_pix(force=True)
+        self.assertEqual(invoice.rbm_pix_charge_ids, charge)
+        # the database refuses a second live charge, whoever creates it
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError):
+            with self.env.cr.savepoint():
+                charge.copy({"txid": "RBMV" + "1" * 30})
 
     def test_no_connection_static_code(self):
         self.connection.active = False
