@@ -47,8 +47,10 @@ class AccountMove(models.Model):
         dynamic Pix charges at the PSP (by the charges cron)."""
         check_staff_access(self, "write")
         result = super().button_draft()
-        self.sudo().rbm_pix_charge_ids._cancel()
-        self._rbm_restore_static_pix()
+        charges = self.sudo().rbm_pix_charge_ids
+        if charges:
+            charges._cancel()
+            charges.move_id._rbm_restore_static_pix()
         return result
 
     def _rbm_get_shown_pix_charge(self):
