@@ -13,7 +13,9 @@
         "security/rbm_pix_security.xml",
         "data/rbm_pix_data.xml",
         "data/ir_cron_data.xml",
+        "views/rbm_pix_charge_views.xml",
         "views/rbm_pix_connection_views.xml",
+        "views/account_move_views.xml",
         "views/rbm_pix_menus.xml",
     ],
     "assets": {

@@ -1,1 +1,1 @@
-from . import rbm_pix_connection
+from . import account_move, rbm_pix_charge, rbm_pix_connection

@@ -28,6 +28,7 @@ import datetime
 import hashlib
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from urllib.parse import urlsplit
@@ -205,6 +206,21 @@ class RbmPixConnection(models.Model):
         help="What Pix Automático authorizations offer when a cycle's charge fails "
         "(politicaRetentativa).",
     )
+    validity_days = fields.Integer(
+        string="Validity After Due Date (days)",
+        required=True,
+        default=30,
+        help="Days after the due date an invoice's dynamic Pix charge can still be paid "
+        "(validadeAposVencimento), with the fine and interest of its collection account.",
+    )
+    webhook_secret = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        default=lambda self: secrets.token_hex(24),
+        help="Part of the address registered at the PSP for its notifications: a "
+        "notification that does not carry it is refused.",
+    )
+    charge_count = fields.Integer(string="Dynamic Pix Charges", compute="_compute_charge_count")
     timeout = fields.Integer(
         string="Timeout (seconds)",
         required=True,
@@ -218,6 +234,11 @@ class RbmPixConnection(models.Model):
 
     _sql_constraints = [
         ("timeout_positive", "CHECK(timeout > 0)", "The timeout must be positive."),
+        (
+            "validity_days_positive",
+            "CHECK(validity_days >= 0)",
+            "The validity after the due date cannot be negative.",
+        ),
     ]
 
     def init(self):
@@ -251,6 +272,15 @@ class RbmPixConnection(models.Model):
         for connection in self:
             connection.has_client_secret = bool(connection.client_secret)
             connection.has_private_key = bool(connection.private_key_pem)
+
+    def _compute_charge_count(self):
+        counts = dict(
+            self.env["rbm.pix.charge"]._read_group(
+                [("connection_id", "in", self.ids)], ["connection_id"], ["__count"]
+            )
+        )
+        for connection in self:
+            connection.charge_count = counts.get(connection, 0)
 
     @api.depends("certificate_not_after")
     def _compute_certificate_expiring(self):
@@ -473,12 +503,66 @@ class RbmPixConnection(models.Model):
             "success",
         )
 
-    def _notify(self, message, kind):
+    def action_register_webhook(self):
+        """``PUT /webhook/{chave}``: the PSP sends the payments of the charges to this
+        Odoo's notification route (the address carries the connection's secret)."""
+        check_staff_access(self, "write")
+        self.ensure_one()
+        if not self.notification_url:
+            raise UserError(
+                _(
+                    "PSP connection %(connection)s has no notification URL (field "
+                    "Notification URL): write the public https address of this Odoo.",
+                    connection=self.display_name,
+                )
+            )
+        url = self._get_webhook_url()
+        try:
+            with self._get_client() as client:
+                client.put_webhook(self.pix_key, url)
+        except (PixError, url_guard.UrlRefused, requests.RequestException) as error:
+            _logger.info("PSP connection %s: webhook registration failed: %s", self.id, error)
+            return self._notify(
+                self._get_pix_error_message(error), "danger", _("Register notifications")
+            )
+        self.message_post(
+            body=_(
+                "Notifications of Pix payments registered at the PSP for key %(key)s.",
+                key=self.pix_key,
+            )
+        )
+        return self._notify(
+            _(
+                "PSP connection %(connection)s: the PSP now notifies the Pix payments to "
+                "this Odoo.",
+                connection=self.display_name,
+            ),
+            "success",
+            _("Register notifications"),
+        )
+
+    def action_view_charges(self):
+        check_staff_access(self, "read")
+        action = self.env["ir.actions.act_window"]._for_xml_id("rbm_pix.rbm_pix_charge_action")
+        action["domain"] = [("connection_id", "in", self.ids)]
+        return action
+
+    def _get_webhook_url(self, base_url=None):
+        """Where the PSP sends notifications: ``{base}/rbm/pix/webhook/{id}/{secret}``
+        (the PSP appends ``/pix``)."""
+        self.ensure_one()
+        connection_sudo = self.sudo()
+        if not connection_sudo.webhook_secret:
+            connection_sudo.webhook_secret = secrets.token_hex(24)
+        base = (base_url or self.notification_url or "").rstrip("/")
+        return f"{base}/rbm/pix/webhook/{self.id}/{connection_sudo.webhook_secret}"
+
+    def _notify(self, message, kind, title=None):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Test connection"),
+                "title": title or _("Test connection"),
                 "message": message,
                 "type": kind,
                 "sticky": kind != "success",

@@ -1,0 +1,534 @@
+"""A dynamic Pix charge (``cobv``, or ``cob``) for one open installment of an invoice.
+
+Lifecycle
+=========
+
+Posting the invoice creates the charge in state ``to_send``; nothing is sent inside the
+posting transaction. The charges cron sends it (``PUT /cobv/{txid}`` under our own txid,
+idempotent: sending it again after a crash answers the same charge), then the invoice's Pix
+copy-and-paste becomes the charge's. Resetting the invoice to draft or cancelling it, or the
+installment being paid by other means, marks the charge ``to_cancel``: the cron asks the PSP
+to remove it (``PATCH`` with status ``REMOVIDA_PELO_USUARIO_RECEBEDOR``). A partial
+payment by other means, or a new due date of the installment, changes the charge
+(``PATCH`` of its amount and due date).
+
+Settlement
+==========
+
+A payment is applied once, by its end-to-end id (unique in the database), whether it came
+from the PSP's notification or from the cron that reads the charges still active from their
+due date on (a missed notification is never lost). Each payment posts one ``account.payment``
+on the collection account's journal, reconciled with the installment when it is still open
+(``rbm.bank.file.mixin._pay_installments``).
+"""
+
+import datetime
+import logging
+import re
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, sql
+
+from ..engine.pix_api import (
+    E2E_ID_RE,
+    PixApiError,
+    PixError,
+    PixRequestError,
+    format_amount,
+    make_txid,
+)
+
+_logger = logging.getLogger(__name__)
+
+TXID_PREFIX = "RBMV"
+LIVE_STATES = ("to_send", "active", "to_cancel", "paid")
+REMOVED_STATUS = "REMOVIDA_PELO_USUARIO_RECEBEDOR"
+# juros "percentual ao mês (dias corridos)", multa and desconto "percentual" (Pix API)
+INTEREST_MONTHLY_PERCENT = 3
+FINE_PERCENT = 2
+DISCOUNT_PERCENT_UNTIL_DATE = 2
+# days a charge is read back from the PSP after its due date when no notification came
+POLL_DAYS_AFTER_VALIDITY = 1
+
+
+class RbmPixCharge(models.Model):
+    _name = "rbm.pix.charge"
+    _description = "Dynamic Pix Charge"
+    _order = "due_date desc, id desc"
+    _rec_name = "txid"
+    _check_company_auto = True
+
+    # ------------------------------------------------------------
+    # FIELDS
+    # ------------------------------------------------------------
+
+    connection_id = fields.Many2one(
+        "rbm.pix.connection", string="PSP Connection", required=True, ondelete="restrict"
+    )
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    move_line_id = fields.Many2one(
+        "account.move.line",
+        string="Installment",
+        required=True,
+        ondelete="cascade",
+        index=True,
+    )
+    move_id = fields.Many2one(
+        "account.move", string="Invoice", required=True, ondelete="cascade", index=True
+    )
+    partner_id = fields.Many2one("res.partner", string="Customer")
+    txid = fields.Char(string="Transaction ID", required=True, readonly=True, copy=False)
+    kind = fields.Selection(
+        [("cobv", "Due-date charge (cobv)"), ("cob", "Immediate charge (cob)")],
+        required=True,
+        default="cobv",
+    )
+    state = fields.Selection(
+        [
+            ("to_send", "To Send"),
+            ("active", "Active"),
+            ("to_cancel", "To Cancel"),
+            ("paid", "Paid"),
+            ("cancelled", "Cancelled"),
+            ("failed", "Failed"),
+        ],
+        default="to_send",
+        required=True,
+        index=True,
+    )
+    amount = fields.Monetary(required=True)
+    due_date = fields.Date(required=True)
+    validity_days = fields.Integer(
+        string="Validity After Due Date (days)",
+        help="Days after the due date the charge can still be paid (validadeAposVencimento).",
+    )
+    fine_rate = fields.Float(string="Fine (%)", digits=(5, 2))
+    interest_rate = fields.Float(string="Interest (% a month)", digits=(5, 4))
+    discount_rate = fields.Float(string="Discount (%)", digits=(5, 2))
+    discount_date = fields.Date(help="The discount applies to payments up to this date.")
+    location = fields.Char(readonly=True, copy=False)
+    pix_copy_paste = fields.Char(string="Pix Copy and Paste", readonly=True, copy=False)
+    revision = fields.Integer(readonly=True, copy=False)
+    error_message = fields.Text(string="Last Error", readonly=True, copy=False)
+    end_to_end_id = fields.Char(string="End-to-End ID", readonly=True, copy=False)
+    paid_amount = fields.Monetary(readonly=True, copy=False)
+    paid_on = fields.Datetime(readonly=True, copy=False)
+    payment_id = fields.Many2one("account.payment", readonly=True, copy=False)
+
+    # ------------------------------------------------------------
+    # SQL
+    # ------------------------------------------------------------
+
+    _sql_constraints = [
+        ("txid_uniq", "unique(txid)", "A Pix transaction ID is used by one charge only."),
+        (
+            "end_to_end_uniq",
+            "unique(end_to_end_id)",
+            "A Pix payment (end-to-end ID) settles one charge only.",
+        ),
+    ]
+
+    def init(self):
+        super().init()
+        # one live charge per installment (a removed or refused one may be replaced)
+        if not sql.index_exists(self.env.cr, "rbm_pix_charge_move_line_live_uniq"):
+            self.env.cr.execute(
+                SQL(
+                    """
+                    CREATE UNIQUE INDEX rbm_pix_charge_move_line_live_uniq
+                        ON rbm_pix_charge (move_line_id)
+                     WHERE state IN %s
+                    """,
+                    LIVE_STATES,
+                )
+            )
+
+    # ------------------------------------------------------------
+    # CREATION
+    # ------------------------------------------------------------
+
+    @api.model
+    def _create_for_installments(self, connection, installments):
+        """Charges in state ``to_send`` for ``installments`` (open receivable lines of
+        posted invoices) that have no live charge yet."""
+        if not installments:
+            return self.browse()
+        charged = set(
+            self.search(
+                [("move_line_id", "in", installments.ids), ("state", "in", LIVE_STATES)]
+            ).move_line_id.ids
+        )
+        today = fields.Date.context_today(self)
+        vals_list = []
+        for line in installments:
+            if line.id in charged:
+                continue
+            move = line.move_id
+            account = move.rbm_collection_account_id
+            due = max(line.date_maturity or today, today)
+            vals = {
+                "connection_id": connection.id,
+                "company_id": move.company_id.id,
+                "move_line_id": line.id,
+                "move_id": move.id,
+                "partner_id": move.commercial_partner_id.id,
+                "txid": make_txid(TXID_PREFIX),
+                "kind": "cobv" if _payer_document(move.commercial_partner_id) else "cob",
+                "amount": line.amount_residual,
+                "due_date": due,
+                "validity_days": connection.validity_days,
+            }
+            if account:
+                vals.update(fine_rate=account.fine_rate, interest_rate=account.interest_rate)
+                discount_date = due - datetime.timedelta(days=account.discount_days)
+                if account.discount_rate and discount_date >= today:
+                    vals.update(discount_rate=account.discount_rate, discount_date=discount_date)
+            vals_list.append(vals)
+        charges = self.create(vals_list)
+        if charges:
+            self.env.ref("rbm_pix.ir_cron_rbm_pix_charges")._trigger()
+        return charges
+
+    # ------------------------------------------------------------
+    # WHAT IS SENT
+    # ------------------------------------------------------------
+
+    def _prepare_body(self):
+        """The body of ``PUT /cobv/{txid}`` (or ``/cob/{txid}``)."""
+        self.ensure_one()
+        body = {
+            "chave": self.connection_id.pix_key,
+            "valor": {"original": format_amount(self.amount)},
+            "solicitacaoPagador": _("Invoice %(invoice)s", invoice=self.move_id.name)[:140],
+        }
+        if self.kind == "cob":
+            last_day = self.due_date + datetime.timedelta(days=self.validity_days)
+            end = datetime.datetime.combine(last_day, datetime.time.max)
+            body["calendario"] = {
+                "expiracao": max(int((end - datetime.datetime.now()).total_seconds()), 1)
+            }
+            return body
+        body["calendario"] = {
+            "dataDeVencimento": self.due_date.isoformat(),
+            "validadeAposVencimento": self.validity_days,
+        }
+        partner = self.partner_id
+        kind, number = _payer_document(partner)
+        body["devedor"] = {kind: number, "nome": (partner.name or "")[:200]}
+        if self.fine_rate:
+            body["valor"]["multa"] = {
+                "modalidade": FINE_PERCENT,
+                "valorPerc": format_amount(self.fine_rate),
+            }
+        if self.interest_rate:
+            body["valor"]["juros"] = {
+                "modalidade": INTEREST_MONTHLY_PERCENT,
+                "valorPerc": format_amount(self.interest_rate),
+            }
+        if self.discount_rate and self.discount_date:
+            body["valor"]["desconto"] = {
+                "modalidade": DISCOUNT_PERCENT_UNTIL_DATE,
+                "descontoDataFixa": [
+                    {
+                        "data": self.discount_date.isoformat(),
+                        "valorPerc": format_amount(self.discount_rate),
+                    }
+                ],
+            }
+        return body
+
+    # ------------------------------------------------------------
+    # CRON
+    # ------------------------------------------------------------
+
+    @api.model
+    def _cron_process(self):
+        self._process_pending(auto_commit=True)
+
+    @api.model
+    def _process_pending(self, auto_commit=False):
+        """Send what is to send, remove what is to cancel, and read back the charges
+        still active from their due date on (payments whose notification was missed)."""
+        self._mark_paid_otherwise()
+        today = fields.Date.context_today(self)
+        for state, method in (("to_send", "_send"), ("to_cancel", "_remove")):
+            for charge in self.search([("state", "=", state)], order="id"):
+                charge._run(method, auto_commit)
+        changed = self.search([("state", "=", "active")], order="id").filtered(
+            lambda c: c._get_changes()
+        )
+        for charge in changed:
+            charge._run("_update", auto_commit)
+        overdue = self.search([("state", "=", "active"), ("due_date", "<=", today)], order="id")
+        for charge in overdue:
+            charge._run("_poll", auto_commit)
+
+    def _run(self, method, auto_commit):
+        """Call ``method`` on the charge with the connection's client; an error is kept on
+        the charge in words (failed when the PSP refused it, kept for the next run when
+        it could not be reached)."""
+        self.ensure_one()
+        connection = self.connection_id
+        try:
+            with self.env.cr.savepoint(), connection._get_client() as client:
+                getattr(self, method)(client)
+        except PixError as error:
+            message = connection._get_pix_error_message(error)
+            refused = isinstance(error, PixApiError) and (error.status or 0) < 500
+            values = {"error_message": message}
+            if refused and self.state == "to_send":
+                values["state"] = "failed"
+            self.write(values)
+            _logger.info("Pix charge %s: %s failed: %s", self.txid, method, error)
+        except UserError as error:
+            self.write({"error_message": error.args[0]})
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _send(self, client):
+        """``PUT`` the charge under our txid; when the PSP refuses it because it already
+        exists (sent before a crash, and perhaps paid since), read it back."""
+        self.ensure_one()
+        put = client.put_cobv if self.kind == "cobv" else client.put_cob
+        get = client.get_cobv if self.kind == "cobv" else client.get_cob
+        try:
+            answer = put(self.txid, self._prepare_body())
+        except PixRequestError:
+            raise
+        except PixApiError as error:
+            if error.status is None or error.status >= 500:
+                raise
+            try:
+                answer = get(self.txid)
+            except PixApiError:
+                raise error from None
+        self._apply_answer(answer)
+
+    def _remove(self, client):
+        """``PATCH`` status ``REMOVIDA_PELO_USUARIO_RECEBEDOR``; a charge the PSP no
+        longer has as active is read back (it may have been paid)."""
+        self.ensure_one()
+        patch = client.patch_cobv if self.kind == "cobv" else client.patch_cob
+        get = client.get_cobv if self.kind == "cobv" else client.get_cob
+        try:
+            answer = patch(self.txid, {"status": REMOVED_STATUS})
+        except PixApiError as error:
+            if error.status == 404:
+                self.write({"state": "cancelled", "error_message": False})
+                return
+            if error.status is None or error.status >= 500:
+                raise
+            answer = get(self.txid)
+        self._apply_answer(answer)
+
+    def _poll(self, client):
+        self.ensure_one()
+        get = client.get_cobv if self.kind == "cobv" else client.get_cob
+        self._apply_answer(get(self.txid))
+
+    def _apply_answer(self, answer):
+        """Store what the PSP answered of the charge (status, location, copy-and-paste,
+        payments)."""
+        self.ensure_one()
+        answer = answer or {}
+        status = answer.get("status")
+        values = {"error_message": False}
+        location = (answer.get("loc") or {}).get("location") or answer.get("location")
+        if location:
+            values["location"] = location
+        if answer.get("pixCopiaECola"):
+            values["pix_copy_paste"] = answer["pixCopiaECola"]
+        if isinstance(answer.get("revisao"), int):
+            values["revision"] = answer["revisao"]
+        if status == "ATIVA":
+            values["state"] = "to_cancel" if self.state == "to_cancel" else "active"
+        elif status in (REMOVED_STATUS, "REMOVIDA_PELO_PSP"):
+            values["state"] = "cancelled"
+        self.write(values)
+        if status == "CONCLUIDA" or answer.get("pix"):
+            self._apply_payments(answer.get("pix") or [])
+        if self.state == "active":
+            self.move_id._rbm_show_pix_charge()
+        elif self.state == "cancelled":
+            self.move_id._rbm_restore_static_pix()
+
+    # ------------------------------------------------------------
+    # SETTLEMENT
+    # ------------------------------------------------------------
+
+    @api.model
+    def _apply_notifications(self, connection, items):
+        """Apply the payments of a notification (``{"pix": [...]}`` items already
+        checked by ``_check_notification_item``): each one once. Returns the charges
+        that were paid now."""
+        paid = self.browse()
+        for item in items:
+            charge = self.search(
+                [("txid", "=", item.get("txid")), ("connection_id", "=", connection.id)],
+                limit=1,
+            )
+            if charge:
+                paid |= charge._apply_payments([item])
+        return paid
+
+    @api.model
+    def _check_notification_item(self, item):
+        """Whether ``item`` of a notification is a payment we can read."""
+        if not isinstance(item, dict):
+            return False
+        e2e, valor = item.get("endToEndId"), item.get("valor")
+        if not isinstance(e2e, str) or not E2E_ID_RE.fullmatch(e2e):
+            return False
+        if item.get("txid") is not None and not isinstance(item.get("txid"), str):
+            return False
+        return isinstance(valor, str) and bool(re.fullmatch(r"\d{1,10}\.\d{2}", valor))
+
+    def _apply_payments(self, items):
+        """Post and reconcile the payments in ``items`` not applied yet (by end-to-end
+        id). Returns the charge when a payment was applied now."""
+        self.ensure_one()
+        # one settlement at a time per charge (a notification and the cron at once)
+        self.env.cr.execute(SQL("SELECT id FROM rbm_pix_charge WHERE id = %s FOR UPDATE", self.id))
+        self.invalidate_recordset()
+        applied = self.browse()
+        for item in items:
+            e2e = item.get("endToEndId")
+            if not isinstance(e2e, str) or not E2E_ID_RE.fullmatch(e2e):
+                continue
+            if self.end_to_end_id or self.search_count([("end_to_end_id", "=", e2e)]):
+                if self.end_to_end_id != e2e:
+                    _logger.warning(
+                        "Pix charge %s: payment %s not applied, the charge was paid by %s",
+                        self.txid,
+                        e2e,
+                        self.end_to_end_id,
+                    )
+                continue
+            self._post_payment(e2e, item)
+            applied |= self
+        return applied
+
+    def _post_payment(self, e2e, item):
+        self.ensure_one()
+        move = self.move_id
+        account = move.rbm_collection_account_id
+        if not account or not account.journal_id:
+            raise UserError(
+                _(
+                    "Pix charge %(txid)s of invoice %(invoice)s was paid but the invoice has "
+                    "no collection account with a journal to post the payment in.",
+                    txid=self.txid,
+                    invoice=move.display_name,
+                )
+            )
+        amount = float(item["valor"])
+        paid_on = _parse_moment(item.get("horario")) or fields.Datetime.now()
+        mixin = self.env["rbm.bank.file.mixin"]
+        memo = _("Pix %(e2e)s (transaction ID %(txid)s)", e2e=e2e, txid=self.txid)
+        vals = mixin._prepare_installment_payment_vals(
+            account,
+            move,
+            self.move_line_id,
+            move.commercial_partner_id,
+            amount,
+            paid_on.date(),
+            memo,
+        )
+        # the end-to-end id first: a second settlement of the same payment stops here
+        self.write(
+            {
+                "end_to_end_id": e2e,
+                "paid_amount": amount,
+                "paid_on": paid_on,
+                "state": "paid",
+                "error_message": False,
+            }
+        )
+        self.flush_recordset()
+        [(payment, reconciled)] = mixin._pay_installments(self.move_line_id, [vals])
+        self.payment_id = payment
+        message = (
+            _("Pix payment %(e2e)s received: reconciled with the installment.", e2e=e2e)
+            if reconciled
+            else _(
+                "Pix payment %(e2e)s received: the installment was no longer open, the "
+                "payment stays as the customer's credit.",
+                e2e=e2e,
+            )
+        )
+        move.message_post(body=message)
+
+    @api.model
+    def _mark_paid_otherwise(self):
+        """Active charges whose installment was paid by other means, or whose invoice is
+        no longer posted, are removed at the PSP."""
+        charges = self.search([("state", "in", ("active", "to_send"))])
+        closed = charges.filtered(
+            lambda c: c.move_line_id.reconciled or c.move_id.state != "posted"
+        )
+        if closed:
+            closed.write({"state": "to_cancel"})
+
+    def _get_changes(self):
+        """What changed on the installment since the charge was sent (its amount left to
+        pay, or its due date moved to a day not past): the values to write, or {}."""
+        self.ensure_one()
+        line = self.move_line_id
+        changes = {}
+        if self.currency_id.compare_amounts(line.amount_residual, self.amount) != 0:
+            changes["amount"] = line.amount_residual
+        due = line.date_maturity
+        if due and due != self.due_date and due >= fields.Date.context_today(self):
+            changes["due_date"] = due
+        return changes
+
+    def _update(self, client):
+        """``PATCH`` the amount and due date of an active charge whose installment
+        changed (a partial payment by other means, a new due date)."""
+        self.ensure_one()
+        changes = self._get_changes()
+        if not changes or self.currency_id.compare_amounts(changes.get("amount", 1), 0) <= 0:
+            return
+        self.write(changes)
+        body = {"valor": {"original": format_amount(self.amount)}}
+        if self.kind == "cobv":
+            body["calendario"] = {
+                "dataDeVencimento": self.due_date.isoformat(),
+                "validadeAposVencimento": self.validity_days,
+            }
+            self._apply_answer(client.patch_cobv(self.txid, body))
+        else:
+            self._apply_answer(client.patch_cob(self.txid, body))
+
+    def _cancel(self):
+        """Ask the PSP to remove these charges (the cron does it)."""
+        live = self.filtered(lambda c: c.state in ("to_send", "active"))
+        if live:
+            live.write({"state": "to_cancel"})
+            self.env.ref("rbm_pix.ir_cron_rbm_pix_charges")._trigger()
+        return live
+
+
+def _payer_document(partner):
+    """``("cpf", digits)`` or ``("cnpj", digits)`` of the payer, or False."""
+    digits = re.sub(r"\D", "", partner.vat or "")
+    if len(digits) == 11:
+        return "cpf", digits
+    if len(digits) == 14:
+        return "cnpj", digits
+    return False
+
+
+def _parse_moment(text):
+    """A notification's ``horario`` (RFC 3339) as a naive UTC datetime, or False."""
+    if not isinstance(text, str):
+        return False
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if moment.tzinfo:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
