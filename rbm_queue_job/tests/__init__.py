@@ -5,4 +5,4 @@ from odoo.tests import common
 # that name lack: an empty one lets them load there and changes nothing else
 common.__dict__.setdefault("SETATTR_SOURCES", {})
 
-from . import test_billing_jobs  # noqa: E402
+from . import test_billing_jobs, test_billing_jobs_concurrency  # noqa: E402
