@@ -87,7 +87,7 @@ class RbmBillingRun(models.AbstractModel):
         return f"rbm.billing.run._bill_job:{today.isoformat()}:{digest}"
 
     @api.model
-    def _enqueue_bill_jobs(self, chunks, today, eta=None):
+    def _enqueue_bill_jobs(self, chunks, today):
         """Enqueue a ``_bill_job`` per chunk of contracts, except the chunks
         a job already waits for or runs. Returns ``(enqueued, queued)``."""
         keys = [self._bill_job_identity_key(chunk, today) for chunk in chunks]
@@ -110,9 +110,7 @@ class RbmBillingRun(models.AbstractModel):
                 chunks=len(chunks),
                 count=len(chunk),
             )
-            self.with_delay(identity_key=key, description=description, eta=eta)._bill_job(
-                chunk, today
-            )
+            self.with_delay(identity_key=key, description=description)._bill_job(chunk, today)
             enqueued += 1
         return enqueued, len(chunks) - enqueued
 
