@@ -1,0 +1,1 @@
+from . import rbm_billing_run
