@@ -484,7 +484,7 @@ class RbmNfse(models.Model):
             }
         )
         move = self.move_id
-        move.message_post(
+        move.with_context(no_new_invoice=True).message_post(
             body=_(
                 "NFS-e %(number)s cancelled at the Sefin Nacional: %(reason)s",
                 number=self.nfse_number or "-",
@@ -558,7 +558,8 @@ class RbmNfse(models.Model):
                 "error_message": False,
             }
         )
-        self.move_id.message_post(
+        # no_new_invoice: the XML is not an invoice for Odoo to read
+        self.move_id.with_context(no_new_invoice=True).message_post(
             body=_(
                 "NFS-e %(number)s issued by the Sefin Nacional (access key %(key)s).",
                 number=number or "-",
@@ -572,14 +573,11 @@ class RbmNfse(models.Model):
         invoice = self.move_id.display_name
         lines = []
         for field_path, reason in problems:
-            label = next(
-                (
-                    str(text)
-                    for prefix, text in FIELD_LABELS
-                    if (field_path or "").startswith(prefix)
-                ),
-                field_path,
-            )
+            label = field_path
+            for prefix, text in FIELD_LABELS:
+                if (field_path or "").startswith(prefix):
+                    label = str(text)
+                    break
             if label:
                 lines.append(
                     _(

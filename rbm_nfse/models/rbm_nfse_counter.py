@@ -32,6 +32,7 @@ class RbmNfseCounter(models.Model):
     def _reserve(self, company, series):
         """The next DPS number of ``company``'s ``series``; the counter row stays locked until
         the caller's transaction ends."""
+        self.flush_model()
         self.env.cr.execute(
             """
             INSERT INTO rbm_nfse_counter (company_id, series, last_number, create_date,
@@ -50,5 +51,6 @@ class RbmNfseCounter(models.Model):
             """,
             [company.id, series],
         )
-        self.invalidate_model(["last_number"])
-        return self.env.cr.fetchone()[0]
+        number = self.env.cr.fetchone()[0]
+        self.invalidate_model(["last_number"], flush=False)
+        return number

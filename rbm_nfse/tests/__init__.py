@@ -1,0 +1,1 @@
+from . import test_nfse_issue, test_nfse_settings
