@@ -32,6 +32,8 @@ RETRY_MAX = datetime.timedelta(hours=6)
 # the DPS's dhEmi is set a minute back, so a Sefin clock slightly behind ours does not
 # refuse it as issued in the future (E0008)
 CLOCK_MARGIN = datetime.timedelta(minutes=1)
+# serialization conflicts with other workers a run absorbs before giving up until next time
+MAX_CONFLICTS = 20
 
 # the DPS element at fault (DpsError.field, longest prefix first) in the user's words
 FIELD_LABELS = [
@@ -169,12 +171,30 @@ class RbmNfse(models.Model):
         LOCKED``: two workers never send the same one), re-triggering while work remains."""
         self.env["account.move"]._nfse_queue_due(fields.Date.context_today(self))
         done = self.browse()
+        conflicts = 0
         while len(done) < batch_size:
-            nfse = self._lock_next(done)
-            if not nfse:
-                break
-            done |= nfse
-            nfse._issue()
+            nfse = self.browse()
+            try:
+                nfse = self._lock_next(done)
+                if not nfse:
+                    break
+                done |= nfse
+                nfse._issue()
+            except OperationalError as error:
+                # REPEATABLE READ: another worker committed a change to a row this
+                # transaction reads (the NFS-e, the DPS counter) after it began; start a
+                # new transaction and go on (nothing of this NFS-e was kept)
+                if (
+                    error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY
+                    or not auto_commit_allowed()
+                    or conflicts >= MAX_CONFLICTS
+                ):
+                    raise
+                conflicts += 1
+                self.env.cr.rollback()
+                self.env.invalidate_all()
+                done -= nfse
+                continue
             if auto_commit_allowed():
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         remaining = self._count_due()
@@ -206,22 +226,14 @@ class RbmNfse(models.Model):
     def _lock_next(self, skip):
         """The next NFS-e due, its row locked; rows locked by another worker are skipped."""
         self.env.flush_all()
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    "SELECT n.id "  # noqa: S608 -- constant SQL, values as parameters
-                    + self._due_sql()
-                    + " AND NOT n.id = ANY(%(skip)s) ORDER BY n.id LIMIT 1"
-                    " FOR NO KEY UPDATE OF n SKIP LOCKED",
-                    {"now": fields.Datetime.now(), "skip": skip.ids or [0]},
-                )
-                row = self.env.cr.fetchone()
-        except OperationalError as error:
-            # REPEATABLE READ: another worker changed the row since this transaction began;
-            # the next run sees its new state
-            if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
-                raise
-            return self.browse()
+        self.env.cr.execute(
+            "SELECT n.id "  # noqa: S608 -- constant SQL, values as parameters
+            + self._due_sql()
+            + " AND NOT n.id = ANY(%(skip)s) ORDER BY n.id LIMIT 1"
+            " FOR NO KEY UPDATE OF n SKIP LOCKED",
+            {"now": fields.Datetime.now(), "skip": skip.ids or [0]},
+        )
+        row = self.env.cr.fetchone()
         nfse = self.browse(row[0]) if row else self.browse()
         nfse.invalidate_recordset()
         return nfse
