@@ -22,5 +22,8 @@
         "wizards/rbm_nfse_cancel_wizard_views.xml",
         "views/rbm_nfse_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["rbm_nfse/static/tests/tours/*.js"],
+    },
     "installable": True,
 }
