@@ -155,12 +155,6 @@ class RbmNfse(models.Model):
         self.env.ref("rbm_nfse.ir_cron_rbm_nfse_issue")._trigger()
         return True
 
-    def action_issue_now(self):
-        """Issue these NFS-e now, in this request (the cron does it otherwise)."""
-        check_staff_access(self)
-        self.sudo().filtered(lambda nfse: nfse.state in ("to_issue", "sent"))._issue()
-        return True
-
     # ------------------------------------------------------------
     # ISSUING RUN
     # ------------------------------------------------------------
