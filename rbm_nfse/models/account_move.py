@@ -66,8 +66,8 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------
 
     def action_rbm_nfse_cancel(self):
-        self.ensure_one()
         check_staff_access(self)
+        self.ensure_one()
         return {
             "type": "ir.actions.act_window",
             "name": _("Cancel NFS-e"),
@@ -78,6 +78,7 @@ class AccountMove(models.Model):
         }
 
     def action_rbm_nfse_open(self):
+        check_staff_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -25,6 +25,7 @@ class RbmNfseCancelWizard(models.TransientModel):
     )
 
     def action_cancel(self):
+        check_staff_access(self, "write")
         self.ensure_one()
         check_staff_access(self.nfse_id)
         self.nfse_id._cancel(self.reason_code, self.reason)
