@@ -1,0 +1,1 @@
+from . import test_nfse_concurrency, test_nfse_issue, test_nfse_settings, test_nfse_tour

@@ -1,0 +1,1 @@
+from . import rbm_nfse_cancel_wizard
