@@ -9,7 +9,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo import SUPERUSER_ID, Command, api
+from odoo import SUPERUSER_ID, api
 from odoo.api import Transaction
 from odoo.modules.registry import Registry
 from odoo.tests import TransactionCase, tagged
@@ -17,6 +17,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.job import Job
+from odoo.addons.rbm_recurring.tests.common import commit_contracts
 
 _logger = logging.getLogger(__name__)
 
@@ -28,62 +29,15 @@ class TestConcurrentBillingJobs(TransactionCase):
     def setUp(self):
         super().setUp()
         with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
             cr.execute("SELECT COALESCE(max(id), 0) FROM queue_job")
             self.last_job_id = cr.fetchone()[0]
-            product = env["product.product"].create(
-                {"name": "Job plan", "type": "service", "taxes_id": [Command.clear()]}
-            )
-            plan = env["rbm.plan"].create(
-                {
-                    "name": "Jobs",
-                    "line_ids": [
-                        Command.create({"product_id": product.id, "quantity": 1, "price_unit": 50})
-                    ],
-                }
-            )
-            partners = env["res.partner"].create([{"name": f"Job worker {i}"} for i in range(6)])
-            contracts = env["rbm.contract"].create(
-                [
-                    {"partner_id": p.id, "plan_id": plan.id, "date_start": date(2026, 10, 1)}
-                    for p in partners
-                ]
-            )
-            contracts.action_activate()
-            self.ids = contracts.ids
-            self.partner_ids = partners.ids
-            self.cleanup = (product.id, plan.id)
-        self.addCleanup(self._cleanup)
+        self.ids, self.partner_ids = commit_contracts(self, 6, date(2026, 10, 1), "Jobs")
+        # runs before the contracts are deleted (cleanups run last added, first)
+        self.addCleanup(self._delete_jobs)
 
-    def _cleanup(self):
-        product_id, plan_id = self.cleanup
+    def _delete_jobs(self):
         with self.registry.cursor() as cr:
-            ids = tuple(self.ids)
             cr.execute("DELETE FROM queue_job WHERE id > %s", [self.last_job_id])
-            cr.execute(
-                "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
-                "(SELECT id FROM account_move_line WHERE move_id IN "
-                "(SELECT id FROM account_move WHERE rbm_contract_id IN %s))",
-                [ids],
-            )
-            cr.execute(
-                "DELETE FROM account_move_line WHERE move_id IN "
-                "(SELECT id FROM account_move WHERE rbm_contract_id IN %s)",
-                [ids],
-            )
-            cr.execute("DELETE FROM account_move WHERE rbm_contract_id IN %s", [ids])
-            cr.execute("DELETE FROM rbm_contract WHERE id IN %s", [ids])
-            cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
-            cr.execute("DELETE FROM res_partner WHERE id IN %s", [tuple(self.partner_ids)])
-            cr.execute(
-                "DELETE FROM product_template WHERE id IN "
-                "(SELECT product_tmpl_id FROM product_product WHERE id = %s)",
-                [product_id],
-            )
-
-    # ------------------------------------------------------------
-    # HELPERS
-    # ------------------------------------------------------------
 
     def _enqueue(self, chunks):
         """Enqueue a billing job per chunk of contract indexes and hand them to

@@ -4,7 +4,7 @@ from datetime import date
 
 from freezegun import freeze_time
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import TransactionCase
 from odoo.tools import SQL
 
@@ -139,3 +139,57 @@ class RbmBillingCase(TransactionCase):
 
 def d(value):
     return date.fromisoformat(value)
+
+
+def commit_contracts(case, count, start, name):
+    """``count`` active contracts of a 50.00 monthly plan starting on ``start``,
+    created and committed in their own transaction (for tests whose workers
+    use their own database connections), and deleted with everything billed
+    for them when ``case`` ends. Returns ``(contract ids, partner ids)``."""
+    with case.registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        product = env["product.product"].create(
+            {"name": f"{name} plan", "type": "service", "taxes_id": [Command.clear()]}
+        )
+        plan = env["rbm.plan"].create(
+            {
+                "name": name,
+                "line_ids": [
+                    Command.create({"product_id": product.id, "quantity": 1, "price_unit": 50})
+                ],
+            }
+        )
+        partners = env["res.partner"].create(
+            [{"name": f"{name} customer {i}"} for i in range(count)]
+        )
+        contracts = env["rbm.contract"].create(
+            [{"partner_id": p.id, "plan_id": plan.id, "date_start": start} for p in partners]
+        )
+        contracts.action_activate()
+        ids, partner_ids = contracts.ids, partners.ids
+        product_id, plan_id = product.id, plan.id
+
+    def delete():
+        with case.registry.cursor() as cr:
+            moves = "SELECT id FROM account_move WHERE rbm_contract_id IN %s"
+            cr.execute(
+                "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
+                f"(SELECT id FROM account_move_line WHERE move_id IN ({moves}))",  # noqa: S608
+                [tuple(ids)],
+            )
+            cr.execute(
+                f"DELETE FROM account_move_line WHERE move_id IN ({moves})",  # noqa: S608
+                [tuple(ids)],
+            )
+            cr.execute("DELETE FROM account_move WHERE rbm_contract_id IN %s", [tuple(ids)])
+            cr.execute("DELETE FROM rbm_contract WHERE id IN %s", [tuple(ids)])
+            cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
+            cr.execute("DELETE FROM res_partner WHERE id IN %s", [tuple(partner_ids)])
+            cr.execute(
+                "DELETE FROM product_template WHERE id IN "
+                "(SELECT product_tmpl_id FROM product_product WHERE id = %s)",
+                [product_id],
+            )
+
+    case.addCleanup(delete)
+    return ids, partner_ids

@@ -7,12 +7,12 @@ from datetime import date
 from freezegun import freeze_time
 from psycopg2.errors import LockNotAvailable
 
-from odoo import SUPERUSER_ID, Command, api
+from odoo import SUPERUSER_ID, api
 from odoo.api import Transaction
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
-from .common import RbmBillingCase, d
+from .common import RbmBillingCase, commit_contracts, d
 
 
 @tagged("post_install", "-at_install")
@@ -105,38 +105,7 @@ class TestBillingRunTransientErrors(TransactionCase):
 
     def setUp(self):
         super().setUp()
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            product = env["product.product"].create(
-                {"name": "Transient plan", "type": "service", "taxes_id": [Command.clear()]}
-            )
-            plan = env["rbm.plan"].create(
-                {
-                    "name": "Transient",
-                    "line_ids": [
-                        Command.create({"product_id": product.id, "quantity": 1, "price_unit": 50})
-                    ],
-                }
-            )
-            partner = env["res.partner"].create({"name": "Transient customer"})
-            contract = env["rbm.contract"].create(
-                {"partner_id": partner.id, "plan_id": plan.id, "date_start": date(2026, 11, 1)}
-            )
-            contract.action_activate()
-            self.ids = (contract.id, plan.id, partner.id, product.id)
-        self.addCleanup(self._cleanup)
-
-    def _cleanup(self):
-        contract_id, plan_id, partner_id, product_id = self.ids
-        with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM rbm_contract WHERE id = %s", [contract_id])
-            cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
-            cr.execute("DELETE FROM res_partner WHERE id = %s", [partner_id])
-            cr.execute(
-                "DELETE FROM product_template WHERE id IN "
-                "(SELECT product_tmpl_id FROM product_product WHERE id = %s)",
-                [product_id],
-            )
+        self.ids = commit_contracts(self, 1, date(2026, 11, 1), "Transient")[0]
 
     def test_lock_not_available_propagates_and_records_nothing(self):
         contract_id = self.ids[0]

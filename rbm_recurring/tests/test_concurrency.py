@@ -5,11 +5,13 @@ from datetime import date
 from freezegun import freeze_time
 from psycopg2 import OperationalError
 
-from odoo import SUPERUSER_ID, Command, api
+from odoo import SUPERUSER_ID, api
 from odoo.api import Transaction
 from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE, PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
+
+from .common import commit_contracts
 
 TODAY = date(2026, 11, 2)
 
@@ -45,55 +47,7 @@ class TestConcurrentBilling(TransactionCase):
 
     def setUp(self):
         super().setUp()
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            product = env["product.product"].create(
-                {"name": "Concurrency plan", "type": "service", "taxes_id": [Command.clear()]}
-            )
-            plan = env["rbm.plan"].create(
-                {
-                    "name": "Concurrency",
-                    "line_ids": [
-                        Command.create({"product_id": product.id, "quantity": 1, "price_unit": 50})
-                    ],
-                }
-            )
-            partners = env["res.partner"].create([{"name": f"Concurrent {i}"} for i in range(6)])
-            contracts = env["rbm.contract"].create(
-                [
-                    {"partner_id": p.id, "plan_id": plan.id, "date_start": date(2026, 10, 1)}
-                    for p in partners
-                ]
-            )
-            contracts.action_activate()
-            self.ids = contracts.ids
-            self.cleanup = (product.id, plan.id, partners.ids)
-        self.addCleanup(self._cleanup)
-
-    def _cleanup(self):
-        product_id, plan_id, partner_ids = self.cleanup
-        with self.registry.cursor() as cr:
-            ids = tuple(self.ids)
-            cr.execute(
-                "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
-                "(SELECT id FROM account_move_line WHERE move_id IN "
-                "(SELECT id FROM account_move WHERE rbm_contract_id IN %s))",
-                [ids],
-            )
-            cr.execute(
-                "DELETE FROM account_move_line WHERE move_id IN "
-                "(SELECT id FROM account_move WHERE rbm_contract_id IN %s)",
-                [ids],
-            )
-            cr.execute("DELETE FROM account_move WHERE rbm_contract_id IN %s", [ids])
-            cr.execute("DELETE FROM rbm_contract WHERE id IN %s", [ids])
-            cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
-            cr.execute("DELETE FROM res_partner WHERE id IN %s", [tuple(partner_ids)])
-            cr.execute(
-                "DELETE FROM product_template WHERE id IN "
-                "(SELECT product_tmpl_id FROM product_product WHERE id = %s)",
-                [product_id],
-            )
+        self.ids = commit_contracts(self, 6, date(2026, 10, 1), "Concurrency")[0]
 
     def _run_threads(self, threads):
         with (
