@@ -1,1 +1,7 @@
-from . import account_move, rbm_pix_charge, rbm_pix_connection
+from . import (
+    account_move,
+    rbm_contract,
+    rbm_pix_authorization,
+    rbm_pix_charge,
+    rbm_pix_connection,
+)
