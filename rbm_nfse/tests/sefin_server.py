@@ -42,6 +42,7 @@ import re
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -384,6 +385,7 @@ class SefinServer:
         self.cancel_window = cancel_window
         self.replace_window = replace_window
         self._refusals_next = []
+        self._stalls = []
         self.municipal_iss_rate = Decimal(municipal_iss_rate)
         self.lock = threading.RLock()
         self.nfse = {}  # access key -> dict
@@ -469,6 +471,21 @@ class SefinServer:
                     return refusal
         return None
 
+    def stall_next(self, seconds, times=1, path_regex=r"^/nfse$"):
+        """Hold the next ``times`` requests matching ``path_regex`` for ``seconds``, then
+        close the connection without processing them (a Sefin that hangs: the client's read
+        times out and nothing was issued)."""
+        with self.lock:
+            self._stalls.append({"times": times, "seconds": seconds, "re": re.compile(path_regex)})
+
+    def _stall(self, path):
+        with self.lock:
+            for stall in self._stalls:
+                if stall["times"] > 0 and stall["re"].search(path):
+                    stall["times"] -= 1
+                    return stall["seconds"]
+        return None
+
     def drop_after_issue(self, times=1):
         """Issue the next ``times`` NFS-e, then close the connection without answering."""
         with self.lock:
@@ -490,9 +507,16 @@ class SefinServer:
         raw = handler.rfile.read(length) if length else b""
         with self.lock:
             self.requests.append((handler.command, path))
+        stall = self._stall(path)
+        if stall:
+            time.sleep(stall)
+            handler.drop()
+            return
         status = self._outage(path)
         if status:
-            handler.reply(status, None if status >= 500 else self._errors("X0503", "outage"))
+            # 5xx: an outage; 401/403: the gateway refuses the caller, no error list
+            bare = status >= 500 or status in (401, 403)
+            handler.reply(status, None if bare else self._errors("X0503", "outage"))
             return
         peer = handler.connection.getpeercert(binary_form=True)
         try:

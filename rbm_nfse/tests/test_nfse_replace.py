@@ -1,0 +1,173 @@
+import datetime
+
+from lxml import etree
+from psycopg2 import IntegrityError
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import Form, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from .common import NfseCase
+
+NS = {"n": "http://www.sped.fazenda.gov.br/nfse"}
+
+
+@tagged("post_install", "-at_install")
+class TestNfseReplace(NfseCase):
+    """Substituição: the wizard on an issued NFS-e issues a substitute DPS (group subst) from
+    the invoice as it is now; the local Sefin cancels the replaced NFS-e (event e105102)."""
+
+    def setUp(self):
+        super().setUp()
+        # the messages are compared in the source language, whatever the admin's language
+        self.env = self.env(context=dict(self.env.context, lang="en_US"))
+
+    def issued_invoice(self, amount=1000.0):
+        move = self.make_invoice(amount=amount)
+        self.run_cron()
+        nfse = move.rbm_nfse_id
+        self.assertEqual(nfse.state, "issued", nfse.error_message)
+        return move, nfse
+
+    def replace(self, nfse, code="99", reason="Correção do endereço do tomador"):
+        action = nfse.action_replace()
+        self.assertEqual(action["res_model"], "rbm.nfse.replace.wizard")
+        wizard = Form(self.env[action["res_model"]].with_context(action["context"]))
+        wizard.reason_code = code
+        if reason is not None:
+            wizard.reason = reason
+        result = wizard.save().action_replace()
+        return self.env["rbm.nfse"].browse(result["res_id"])
+
+    def test_replace_end_to_end(self):
+        move, old = self.issued_invoice()
+        old_key, old_number = old.access_key, old.nfse_number
+        # the correction: the customer's address was wrong on the issued NFS-e
+        self.customer.street = "Rua Augusta, 1500"
+        posts = len(self.posts())
+        new = self.replace(old)
+        self.assertEqual(len(self.posts()), posts + 1, "one DPS sent")
+        # the substitute is issued and is now the invoice's NFS-e
+        self.assertEqual(new.state, "issued", new.error_message)
+        self.assertEqual(new.replaces_id, old)
+        self.assertEqual(new.replace_reason_code, "99")
+        self.assertEqual(move.rbm_nfse_id, new)
+        self.assertEqual(move.rbm_nfse_state, "issued")
+        self.assertEqual(new.number, old.number + 1, "next DPS number of the series")
+        dps = etree.fromstring(new.dps_attachment_id.raw).find("n:infDPS", NS)
+        self.assertEqual(dps.findtext("n:subst/n:chSubstda", namespaces=NS), old_key)
+        self.assertEqual(dps.findtext("n:subst/n:cMotivo", namespaces=NS), "99")
+        self.assertEqual(dps.findtext("n:toma/n:end/n:nro", namespaces=NS), "1500")
+        # the replaced one: cancelled by substitution at the Sefin and here
+        self.assertEqual(self.sefin.nfse[old_key]["replaced_by"], new.access_key)
+        self.assertTrue(self.sefin.nfse[old_key]["cancelled"])
+        self.assertEqual(old.state, "cancelled")
+        self.assertEqual(old.replaced_by_id, new)
+        self.assertEqual(old.cancel_reason, "Correção do endereço do tomador")
+        event = etree.fromstring(old.cancel_attachment_id.raw)
+        request = event.find("n:infEvento/n:pedRegEvento/n:infPedReg", NS)
+        self.assertEqual(request.findtext("n:chNFSe", namespaces=NS), old_key)
+        self.assertEqual(
+            request.findtext("n:e105102/n:chSubstituta", namespaces=NS), new.access_key
+        )
+        # the invoice's chatter tells both
+        bodies = move.message_ids.mapped("body")
+        self.assertTrue(any(new.access_key in body for body in bodies))
+        replaced_note = [b for b in bodies if "e105102" in b]
+        self.assertEqual(len(replaced_note), 1)
+        self.assertIn(old_number, replaced_note[0])
+        self.assertIn(new.nfse_number, replaced_note[0])
+        # an NFS-e replaced is not replaced again, nor cancelled
+        with self.assertRaisesRegex(UserError, "Only an issued NFS-e can be replaced"):
+            old._replace("99", "Outra correção qualquer aqui")
+        # the substitute itself may be replaced (a chain)
+        newer = self.replace(new, code="01", reason=None)
+        self.assertEqual(newer.state, "issued", newer.error_message)
+        self.assertEqual(new.replaced_by_id, newer)
+        self.assertEqual(move.rbm_nfse_id, newer)
+
+    def test_refusals_before_sending(self):
+        move, old = self.issued_invoice()
+        posts = len(self.posts())
+        # "99 - Outros" needs its explanation: the form requires it ...
+        action = old.action_replace()
+        wizard = Form(self.env[action["res_model"]].with_context(action["context"]))
+        wizard.reason_code = "99"
+        with self.assertRaises(AssertionError):
+            wizard.save()
+        # ... and so does the method behind it (RPC)
+        with self.assertRaisesRegex(UserError, "replaced NFS-e.*needs its explanation"):
+            old._replace("99", "")
+        with self.assertRaisesRegex(UserError, "15 to 255"):
+            old._replace("02", "curto")
+        # another taker: refused with the customer's name
+        self.customer.vat = "52998224725"
+        with self.assertRaisesRegex(UserError, "Cliente Exemplo Ltda.*52998224725"):
+            old._replace("01", "")
+        self.assertEqual(len(self.posts()), posts, "nothing sent")
+        self.assertFalse(self.env["rbm.nfse"].search([("replaces_id", "=", old.id)]))
+        self.assertEqual(old.state, "issued")
+
+    def test_refused_by_the_sefin_then_discarded(self):
+        move, old = self.issued_invoice()
+        window = self.sefin.replace_window
+        self.sefin.replace_window = datetime.timedelta(seconds=-1)
+        try:
+            new = self.replace(old)
+        finally:
+            self.sefin.replace_window = window
+        self.assertEqual(new.state, "rejected")
+        # not a documented code: the Sefin's own words, with the invoice
+        self.assertEqual(new.error_codes, "X0204")
+        self.assertIn(move.name, new.error_message)
+        self.assertIn("Prazo para substituição da NFS-e expirado", new.error_message)
+        self.assertEqual(old.state, "issued", "the replaced NFS-e is unchanged")
+        self.assertFalse(self.sefin.nfse[old.access_key]["cancelled"])
+        # a second replacement waits for this one
+        with self.assertRaisesRegex(UserError, "already being replaced"):
+            old._replace("01", "")
+        new.action_discard_replacement()
+        self.assertEqual(new.state, "cancelled")
+        self.assertEqual(move.rbm_nfse_id, old)
+        self.assertEqual(move.rbm_nfse_state, "issued")
+        # then it can be replaced again
+        newer = self.replace(old, code="01", reason=None)
+        self.assertEqual(newer.state, "issued", newer.error_message)
+        self.assertEqual(old.replaced_by_id, newer)
+
+    def test_outage_then_retry_keeps_one_substitute(self):
+        move, old = self.issued_invoice()
+        self.sefin.fail_next(times=1, status=503, path_regex=r"^/nfse$")
+        new = self.replace(old)
+        self.assertEqual(new.state, "sent")
+        self.assertFalse(new.error_codes, "an outage is not a rejection")
+        self.assertEqual(old.state, "issued")
+        # double submit while the first is pending: refused, and the database agrees
+        with self.assertRaisesRegex(UserError, "already being replaced"):
+            old._replace("01", "")
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            self.env["rbm.nfse"].create({"move_id": move.id, "replaces_id": old.id})
+            self.env.flush_all()
+        new.next_retry = self.past()
+        self.run_cron()
+        self.assertEqual(new.state, "issued", new.error_message)
+        self.assertEqual(old.state, "cancelled")
+        self.assertEqual(old.replaced_by_id, new)
+        self.assertEqual(move.rbm_nfse_id, new)
+
+    def test_only_staff_replace(self):
+        _move, old = self.issued_invoice()
+        portal = new_test_user(self.env, login="nfse_portal_replace", groups="base.group_portal")
+        with self.assertRaises(AccessError):
+            old.with_user(portal).action_replace()
+        wizard = self.env["rbm.nfse.replace.wizard"].create(
+            {"nfse_id": old.id, "reason_code": "01"}
+        )
+        with self.assertRaises(AccessError):
+            wizard.with_user(portal).action_replace()
+        reader = new_test_user(
+            self.env, login="nfse_reader_replace", groups="account.group_account_readonly"
+        )
+        with self.assertRaises(AccessError):
+            old.with_user(reader).action_replace()
+        self.assertEqual(old.state, "issued")
