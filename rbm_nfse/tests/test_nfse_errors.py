@@ -1,8 +1,11 @@
 import datetime
 import socket
 
+from lxml import etree
+
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import NfseCase
 
@@ -207,3 +210,53 @@ class TestNfseOutage(NfseCase):
         self.run_cron()
         self.assertEqual(nfse.state, "issued", nfse.error_message)
         self.assertEqual(len(self.sefin.nfse), issued + 1)
+
+
+@tagged("post_install", "-at_install")
+class TestNfseLateFilter(NfseCase):
+    """ "Late": not issued (to issue, sent, rejected) N days after the invoice date, N the
+    company's setting; the same filter in the NFS-e list and in the invoice list."""
+
+    def filter_domain(self, view, name):
+        arch = etree.fromstring(self.env.ref(view).arch)
+        return safe_eval(arch.xpath(f"//filter[@name='{name}']")[0].get("domain"))
+
+    def test_late_follows_the_company_days(self):
+        today = fields.Date.today()
+        self.company.nfse_start_date = today - datetime.timedelta(days=30)
+        five = self.make_invoice(invoice_date=today - datetime.timedelta(days=5))
+        two = self.make_invoice(invoice_date=today - datetime.timedelta(days=2))
+        issued = self.make_invoice(invoice_date=today - datetime.timedelta(days=9))
+        issued.rbm_nfse_id._issue()
+        self.assertEqual(issued.rbm_nfse_state, "issued")
+        self.sefin.refuse_next("E0312", "Não administrado")
+        rejected = self.make_invoice(invoice_date=today - datetime.timedelta(days=4))
+        rejected.rbm_nfse_id._issue()
+        self.assertEqual(rejected.rbm_nfse_state, "rejected")
+        mine = five | two | issued | rejected
+        nfse_domain = self.filter_domain("rbm_nfse.rbm_nfse_view_search", "late")
+        move_domain = self.filter_domain(
+            "rbm_nfse.account_move_view_search_rbm_nfse", "rbm_nfse_late"
+        )
+
+        def late():
+            by_nfse = self.env["rbm.nfse"].search(nfse_domain + [("move_id", "in", mine.ids)])
+            by_move = self.env["account.move"].search(move_domain + [("id", "in", mine.ids)])
+            self.assertEqual(by_nfse.move_id, by_move)
+            return by_move
+
+        self.company.nfse_late_days = 3  # the default
+        self.assertEqual(late(), five | rejected)
+        self.assertTrue(five.rbm_nfse_id.late)
+        self.assertFalse(two.rbm_nfse_id.late)
+        self.company.nfse_late_days = 1
+        self.assertEqual(late(), five | two | rejected)
+        self.company.nfse_late_days = 4
+        self.assertEqual(late(), five, "4 days ago is not more than 4 days")
+        # the opposite filter, and another company's days do not count here
+        others = self.env["rbm.nfse"].search([("late", "=", False), ("move_id", "in", mine.ids)])
+        self.assertEqual(others.move_id, two | issued | rejected)
+        with Form(self.env["res.config.settings"]) as settings:
+            settings.nfse_late_days = 10
+        self.assertEqual(self.company.nfse_late_days, 10)
+        self.assertFalse(late())

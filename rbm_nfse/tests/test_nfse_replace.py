@@ -3,11 +3,12 @@ import datetime
 from lxml import etree
 from psycopg2 import IntegrityError
 
+from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import NfseCase
+from .common import CUSTOMER_CNPJ, NfseCase, SefinMixin
 
 NS = {"n": "http://www.sped.fazenda.gov.br/nfse"}
 
@@ -171,3 +172,79 @@ class TestNfseReplace(NfseCase):
         with self.assertRaises(AccessError):
             old.with_user(reader).action_replace()
         self.assertEqual(old.state, "issued")
+
+
+@tagged("post_install", "-at_install")
+class TestNfseReplaceTour(SefinMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_sefin()
+        cls.configure_company(cls.env, cls.env.company)
+        # no DPS Id of the other test classes (the Sefin keeps what it issued)
+        counter = cls.env["rbm.nfse.counter"]
+        counter._reserve(cls.env.company, "1")
+        counter.search([("company_id", "=", cls.env.company.id), ("series", "=", "1")]).write(
+            {"last_number": 850000}
+        )
+        cls.product = cls.env["product.product"].create(
+            {"name": "Assinatura Tour", "type": "service", "taxes_id": [Command.clear()]}
+        )
+        # invoices of the last days get their NFS-e; the tours read the source language
+        cls.env.company.nfse_start_date = fields.Date.today() - datetime.timedelta(days=30)
+        cls.env.ref("base.user_admin").lang = "en_US"
+
+    def invoice(self, name, days_ago=0):
+        partner = self.env["res.partner"].create(
+            {
+                "name": name,
+                "is_company": True,
+                "vat": CUSTOMER_CNPJ,
+                "street": "Rua Augusta, 500",
+                "street2": "Consolação",
+                "zip": "01304000",
+                "nfse_city_ibge": "3550308",
+            }
+        )
+        move = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": partner.id,
+                "invoice_date": fields.Date.today() - datetime.timedelta(days=days_ago),
+                "invoice_line_ids": [
+                    Command.create(
+                        {"product_id": self.product.id, "quantity": 1, "price_unit": 450}
+                    )
+                ],
+            }
+        )
+        move.action_post()
+        return move
+
+    def test_replace_tour(self):
+        move = self.invoice("Cliente Tour Substituição Ltda")
+        old = move.rbm_nfse_id
+        old._issue()
+        self.assertEqual(old.state, "issued", old.error_message)
+        self.start_tour(
+            f"/odoo/action-account.action_move_out_invoice_type/{move.id}",
+            "rbm_nfse_replace_tour",
+            login="admin",
+        )
+        self.assertEqual(old.state, "cancelled")
+        new = old.replaced_by_id
+        self.assertEqual(new.state, "issued", new.error_message)
+        self.assertEqual(new.replace_reason_code, "01")
+        self.assertEqual(new.replace_reason, "Endereço do tomador corrigido na nota")
+        self.assertEqual(move.rbm_nfse_id, new)
+        self.assertEqual(self.sefin.nfse[old.access_key]["replaced_by"], new.access_key)
+
+    def test_late_filter_tour(self):
+        self.env.company.nfse_late_days = 3
+        late = self.invoice("Cliente Atrasado Ltda", days_ago=5)
+        recent = self.invoice("Cliente Recente Ltda", days_ago=1)
+        self.assertEqual(late.rbm_nfse_id.state, "to_issue")
+        self.assertEqual(recent.rbm_nfse_id.state, "to_issue")
+        self.start_tour(
+            "/odoo/action-rbm_nfse.rbm_nfse_action", "rbm_nfse_late_filter_tour", login="admin"
+        )
