@@ -341,6 +341,8 @@ class RbmNfse(models.Model):
         self.env["account.move"]._nfse_queue_due(fields.Date.context_today(self))
         done = self.browse()
         conflicts = 0
+        # the companies' A1 certificates, read once per run (PKCS#12 decryption is costly)
+        certificates = {}
         while len(done) < batch_size:
             nfse = self.browse()
             try:
@@ -348,7 +350,7 @@ class RbmNfse(models.Model):
                 if not nfse:
                     break
                 done |= nfse
-                nfse._issue()
+                nfse._issue(certificates)
             except OperationalError as error:
                 # REPEATABLE READ: another worker committed a change to a row this
                 # transaction reads (the NFS-e, the DPS counter) after it began; start a
@@ -407,25 +409,31 @@ class RbmNfse(models.Model):
         nfse.invalidate_recordset()
         return nfse
 
-    def _issue(self):
-        """Build, sign and send the DPS of each NFS-e (rows locked by the caller)."""
+    def _issue(self, certificates=None):
+        """Build, sign and send the DPS of each NFS-e (rows locked by the caller);
+        ``certificates``: the loaded A1 certificates of the run, by certificate record."""
+        certificates = {} if certificates is None else certificates
         for nfse in self:
-            nfse._issue_one()
+            nfse._issue_one(certificates)
 
-    def _issue_one(self):  # noqa: C901 -- the steps of one issue, in order
+    def _issue_one(self, certificates):  # noqa: C901 -- the steps of one issue, in order
         self.ensure_one()
         company = self.company_id
         version = company.nfse_layout_version or "1.01"
         try:
             certificate = company._nfse_certificate()
-            a1 = certificate._load()
+            key = (certificate.id, certificate.write_date)
+            if key not in certificates:
+                certificates[key] = certificate._load()
+            a1 = certificates[key]
             if a1.expired():
                 raise dps_engine.DpsError(
                     "certificate",
                     _("it expired on %(date)s", date=a1.not_after.date().isoformat()),
                 )
             dps = self._prepare_dps(self.number or 1)
-            dps_engine.build_dps(dps, version)
+            # the rules before a DPS number is used (built and validated once numbered)
+            dps_engine.layout(version).check(dps)
         except dps_engine.DpsError as error:
             self._reject([(error.field, error.message)])
             return
