@@ -72,9 +72,10 @@ FIELD_LABELS = [
 ]
 
 # The Sefin Nacional's rejection codes in words: code -> (the DPS element at fault, what to
-# do). The national table (Manual do Contribuinte, Anexo I "Leiaute e Regras de Negócio da
-# DPS", layout 1.01) is the reference; each code below is the one the Sefin answers for that
-# rule, as published with its Descricao:
+# do). The national table is Anexo I "Leiaute e Regras de Negócio da DPS" of the Manual do
+# Contribuinte (layout 1.01); the codes below are those the Sefin returns with these texts
+# (its answers as issuers report them), to be cross-checked against the Anexo I edition in
+# force when it changes:
 # - RNG6110 "Falha Schema Xml", E6154 "Xml não está utilizando codificação UTF-8", E6155 "Xml
 #   declarado com prefixo de namespace": the Sefin's schema and encoding checks;
 # - E0004 "Conteúdo do identificador informado na DPS difere da concatenação dos campos
