@@ -7,7 +7,8 @@ import tempfile
 from decimal import Decimal
 
 from lxml import etree
-from psycopg2 import OperationalError
+from psycopg2 import IntegrityError, OperationalError
+from psycopg2.errors import LockNotAvailable, SerializationFailure
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -706,6 +707,21 @@ class RbmNfse(models.Model):
         What the rules refuse is refused here, in words, before any number is used."""
         self.ensure_one()
         invoice = self.move_id.display_name
+        # two users replacing the same NFS-e at once: the second is told, not queued
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT id FROM rbm_nfse WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.id]
+                )
+        except (LockNotAvailable, SerializationFailure) as error:
+            raise UserError(
+                _(
+                    "The NFS-e %(nfse)s of invoice %(invoice)s is being replaced by someone "
+                    "else right now; reopen it in a moment.",
+                    nfse=self.display_name,
+                    invoice=invoice,
+                )
+            ) from error
         if self.state != "issued" or not self.access_key:
             raise UserError(
                 _(
@@ -746,14 +762,27 @@ class RbmNfse(models.Model):
                 )
             ) from error
         self._check_replacement_parties()
-        substitute = self.create(
-            {
-                "move_id": self.move_id.id,
-                "replaces_id": self.id,
-                "replace_reason_code": reason_code,
-                "replace_reason": (reason or "").strip() or False,
-            }
-        )
+        try:
+            with self.env.cr.savepoint():
+                substitute = self.create(
+                    {
+                        "move_id": self.move_id.id,
+                        "replaces_id": self.id,
+                        "replace_reason_code": reason_code,
+                        "replace_reason": (reason or "").strip() or False,
+                    }
+                )
+                self.env.flush_all()
+        except IntegrityError as error:
+            # rbm_nfse_replaces_live_uniq: a substitute committed meanwhile
+            raise UserError(
+                _(
+                    "The NFS-e %(nfse)s of invoice %(invoice)s is already being replaced: "
+                    "reopen it to see its substitute.",
+                    nfse=self.display_name,
+                    invoice=invoice,
+                )
+            ) from error
         substitute._issue()
         return substitute
 
