@@ -1,13 +1,18 @@
 import datetime
+import threading
+from unittest.mock import patch
 
 from lxml import etree
 from psycopg2 import IntegrityError
 
-from odoo import Command, fields
+from odoo import SUPERUSER_ID, Command, api, fields
+from odoo.api import Transaction
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..models import rbm_nfse as rbm_nfse_module
+from . import test_nfse_concurrency
 from .common import CUSTOMER_CNPJ, NfseCase, SefinMixin
 
 NS = {"n": "http://www.sped.fazenda.gov.br/nfse"}
@@ -247,4 +252,65 @@ class TestNfseReplaceTour(SefinMixin, HttpCase):
         self.assertEqual(recent.rbm_nfse_id.state, "to_issue")
         self.start_tour(
             "/odoo/action-rbm_nfse.rbm_nfse_action", "rbm_nfse_late_filter_tour", login="admin"
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestNfseReplaceConcurrent(test_nfse_concurrency.TestConcurrentIssuing):
+    """Two users press "Issue Substitute" on the same NFS-e at the same time, each in its own
+    transaction committing as the wizard does: one substitute, the other user told in words."""
+
+    # the issuing race of the parent class runs there, not again here
+    test_two_runs_issue_each_invoice_once = None
+
+    def test_double_submit_one_substitute(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            original = env["account.move"].browse(self.move_ids[0]).rbm_nfse_id
+            original._issue()
+            self.assertEqual(original.state, "issued", original.error_message)
+            original_id, original_key = original.id, original.access_key
+        barrier = threading.Barrier(2)
+        outcomes = []
+
+        def worker():
+            try:
+                with self.registry.cursor() as cr:
+                    cr.transaction = Transaction(self.registry)
+                    env = api.Environment(cr, SUPERUSER_ID, {"lang": "en_US"})
+                    nfse = env["rbm.nfse"].browse(original_id)
+                    nfse.mapped("state")  # open the snapshot
+                    barrier.wait(timeout=20)
+                    substitute = nfse._replace("01", "")
+                    outcomes.append(("ok", substitute.id))
+            except UserError as error:
+                outcomes.append(("refused", str(error)))
+            except Exception as error:  # noqa: BLE001 - reported in the assertion
+                outcomes.append(("error", repr(error)))
+
+        threads = [threading.Thread(target=worker) for _i in range(2)]
+        with (
+            patch.object(rbm_nfse_module, "auto_commit_allowed", return_value=True),
+            mute_logger("odoo.sql_db"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
+        kinds = sorted(kind for kind, _value in outcomes)
+        self.assertEqual(kinds, ["ok", "refused"], outcomes)
+        refusal = next(value for kind, value in outcomes if kind == "refused")
+        self.assertRegex(refusal, "being replaced")
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT id, state FROM rbm_nfse WHERE replaces_id = %s", [original_id])
+            substitutes = cr.fetchall()
+            cr.execute("SELECT state, replaced_by_id FROM rbm_nfse WHERE id = %s", [original_id])
+            state, replaced_by = cr.fetchone()
+        self.assertEqual(len(substitutes), 1, "one substitute")
+        self.assertEqual(substitutes[0][1], "issued")
+        self.assertEqual((state, replaced_by), ("cancelled", substitutes[0][0]))
+        self.assertTrue(self.sefin.nfse[original_key]["cancelled"])
+        self.assertEqual(
+            sum(1 for record in self.sefin.nfse.values() if record.get("replaced_by")), 1
         )
