@@ -20,6 +20,7 @@
         "views/rbm_plan_views.xml",
         "views/res_partner_views.xml",
         "wizards/rbm_nfse_cancel_wizard_views.xml",
+        "wizards/rbm_nfse_replace_wizard_views.xml",
         "views/rbm_nfse_menus.xml",
     ],
     "assets": {

@@ -49,6 +49,18 @@ SPECIAL_REGIMES = ("0", "1", "2", "3", "4", "5", "6", "9")
 # TE101101/cMotivo (TSCodJustCanc): 1 error in issuing, 2 service not rendered, 9 other
 CANCEL_REASONS = {"1": "Erro na Emissão", "2": "Serviço não Prestado", "9": "Outros"}
 CANCEL_EVENT = "101101"
+# TCSubstituicao/cMotivo (TSCodJustSubst): why an NFS-e is replaced; the Sefin registers the
+# event e105102 "Cancelamento de NFS-e por Substituição" on the replaced NFS-e with the same code
+REPLACE_REASONS = {
+    "01": "Desenquadramento de NFS-e do Simples Nacional",
+    "02": "Enquadramento de NFS-e no Simples Nacional",
+    "03": "Inclusão Retroativa de Imunidade/Isenção para NFS-e",
+    "04": "Exclusão Retroativa de Imunidade/Isenção para NFS-e",
+    "05": "Rejeição de NFS-e pelo tomador ou pelo intermediário se responsável pelo "
+    "recolhimento do tributo",
+    "99": "Outros",
+}
+REPLACE_EVENT = "105102"
 
 _CPF = re.compile(r"\d{11}")
 _CNPJ = re.compile(r"\d{14}")
@@ -162,6 +174,15 @@ class IbsCbs:
 
 
 @dataclass
+class Replacement:
+    """The ``subst`` group (TCSubstituicao): the NFS-e this DPS replaces and why."""
+
+    access_key: str  # chSubstda, TSChaveNFSe (50 digits)
+    reason_code: str  # cMotivo, key of REPLACE_REASONS
+    reason: str = ""  # xMotivo, TSMotivo (15 to 255 characters), required with "99"
+
+
+@dataclass
 class Dps:
     issuer: Issuer
     taker: Taker
@@ -173,6 +194,7 @@ class Dps:
     environment: str = "2"  # tpAmb: 1 production, 2 restricted production
     ibscbs: IbsCbs | None = None
     app_version: str = APP_VERSION
+    replaces: Replacement | None = None
 
 
 @dataclass
@@ -367,8 +389,22 @@ class Layout101:
             raise DpsError("verAplic", "1 to 20 characters")
         self.check_taker(taker)
         self.check_service(issuer, service)
+        if dps.replaces is not None:
+            self.check_replacement(dps.replaces)
         if dps.ibscbs is not None:
             self.check_ibscbs(dps.ibscbs, service)
+
+    def check_replacement(self, replacement):
+        if not _ACCESS_KEY.fullmatch(replacement.access_key or ""):  # TSChaveNFSe
+            raise DpsError("subst/chSubstda", "the replaced NFS-e's access key has 50 digits")
+        if replacement.reason_code not in REPLACE_REASONS:  # TSCodJustSubst
+            raise DpsError("subst/cMotivo", "01, 02, 03, 04, 05 or 99")
+        reason = (replacement.reason or "").strip()
+        if replacement.reason_code == "99" and not reason:
+            # "99 - Outros" says nothing by itself: the explanation is required with it
+            raise DpsError("subst/xMotivo", 'the reason "99 - Outros" needs its explanation')
+        if reason and not 15 <= len(reason) <= 255:  # TSMotivo
+            raise DpsError("subst/xMotivo", "the reason has 15 to 255 characters")
 
     def check_taker(self, taker):
         cpf, cnpj = _document(taker.cpf), _document(taker.cnpj)
@@ -496,6 +532,7 @@ class Layout101:
                 dCompet=dps.competence.isoformat(),
                 tpEmit=tc.TsemitenteDps("1"),  # 1: the provider issues
                 cLocEmi=issuer.city_ibge,
+                subst=self._replacement(tc, dps.replaces),
                 prest=tc.TcinfoPrestador(
                     CNPJ=cnpj, IM=issuer.municipal_registration, regTrib=reg_trib
                 ),
@@ -504,6 +541,16 @@ class Layout101:
                 valores=self._values(tc, issuer, service),
                 IBSCBS=self._ibscbs(tc, dps.ibscbs),
             ),
+        )
+
+    @staticmethod
+    def _replacement(tc, replacement):
+        if replacement is None:
+            return None
+        return tc.Tcsubstituicao(
+            chSubstda=replacement.access_key,
+            cMotivo=tc.TscodJustSubst(replacement.reason_code),
+            xMotivo=(replacement.reason or "").strip() or None,
         )
 
     def _values(self, tc, issuer, service):

@@ -219,6 +219,16 @@ class SefinClient:
     def nfse_xml(self, access_key):
         return dps_engine.unpack(self.get_nfse(access_key)["nfseXmlGZipB64"])
 
+    def get_event(self, access_key, kind, sequence=1):
+        """``GET /nfse/{chave}/eventos/{tipoEvento}/{numSeqEvento}``: the event XML (for
+        example the e105102 the Sefin registers on an NFS-e replaced by another)."""
+        response = self._request(
+            "GET", f"/nfse/{quote(access_key)}/eventos/{quote(kind)}/{int(sequence)}"
+        )
+        if response.status_code != 200:
+            self._raise_for(response)
+        return dps_engine.unpack(response.json()["eventoXmlGZipB64"])
+
     def send_event(self, access_key, prepared):
         """``POST /nfse/{chave}/eventos`` with a prepared pedRegEvento; answers the event XML."""
         response = self._request(

@@ -7,7 +7,8 @@ import tempfile
 from decimal import Decimal
 
 from lxml import etree
-from psycopg2 import OperationalError
+from psycopg2 import IntegrityError, OperationalError
+from psycopg2.errors import LockNotAvailable, SerializationFailure
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -61,8 +62,86 @@ FIELD_LABELS = [
     ("valores", _lt("the amounts of the invoice")),
     ("IBSCBS", _lt("the IBS/CBS classification of the product")),
     ("serie", _lt("the DPS series")),
+    ("nDPS", _lt("the DPS number")),
+    ("dhEmi", _lt("the DPS issue date and time")),
+    ("dCompet", _lt("the competence date (invoice date)")),
+    ("subst", _lt("the replaced NFS-e")),
+    ("schema", _lt("the DPS layout (XML schema)")),
+    ("versao", _lt("the DPS layout version")),
+    ("signature", _lt("the DPS signature (the company's A1 certificate)")),
     ("certificate", _lt("the company's A1 certificate")),
 ]
+
+# The Sefin Nacional's rejection codes in words: code -> (the DPS element at fault, what to
+# do). The national table is Anexo I "Leiaute e Regras de Negócio da DPS" of the Manual do
+# Contribuinte (layout 1.01); the codes below are those the Sefin returns with these texts
+# (its answers as issuers report them), to be cross-checked against the Anexo I edition in
+# force when it changes:
+# - RNG6110 "Falha Schema Xml", E6154 "Xml não está utilizando codificação UTF-8", E6155 "Xml
+#   declarado com prefixo de namespace": the Sefin's schema and encoding checks;
+# - E0004 "Conteúdo do identificador informado na DPS difere da concatenação dos campos
+#   correspondentes" (TSIdDPS: municipality, CPF/CNPJ, series, number);
+# - E0008 (DPS issue date after the processing date), E0312 (national service code not
+#   administered by the municipality), E0714 "Arquivo enviado com erro na assinatura";
+# - E0310 "O código de tributação nacional informado não existe conforme a lista de serviços
+#   nacional do Sistema Nacional NFS-e";
+# - E0014: the DPS Id was already turned into an NFS-e (the client looks it up first);
+# - E1235: the Sefin requires the NT 009 layout (``finNFSe``) from its production date.
+# Any other code is shown with the Sefin's own Descricao and Complemento.
+SEFIN_ERRORS = {
+    "RNG6110": (
+        "schema",
+        _lt("the DPS does not follow the official schema of layout 1.01"),
+    ),
+    "E6154": ("schema", _lt("the DPS was not sent in UTF-8")),
+    "E6155": (
+        "signature",
+        _lt("the signature was written with a namespace prefix (ds:), which the Sefin refuses"),
+    ),
+    "E0004": (
+        "nDPS",
+        _lt(
+            "the DPS Id does not match the municipality, CNPJ, series and number it carries: "
+            "check the company's municipality (IBGE code) and the DPS series"
+        ),
+    ),
+    "E0008": (
+        "dhEmi",
+        _lt(
+            "the DPS issue date and time is later than the Sefin's clock: check this server's "
+            "clock, then resend"
+        ),
+    ),
+    "E0014": (
+        "nDPS",
+        _lt("this series and DPS number were already turned into another NFS-e"),
+    ),
+    "E0310": (
+        "serv/cServ/cTribNac",
+        _lt("the national service code does not exist in the national service list"),
+    ),
+    "E0312": (
+        "serv/cServ/cTribNac",
+        _lt(
+            "the municipality does not administer this national service code: check the "
+            "product's code or ask the municipality which code it accepts"
+        ),
+    ),
+    "E0714": (
+        "signature",
+        _lt(
+            "the Sefin could not verify the DPS signature: upload the company's A1 "
+            "certificate again (the one the connection uses must sign the DPS)"
+        ),
+    ),
+    "E1235": (
+        "versao",
+        _lt(
+            "the Sefin requires the new layout (NT 009, with finNFSe): choose it in the "
+            "NFS-e settings when this version offers it"
+        ),
+    ),
+}
 
 
 class RbmNfse(models.Model):
@@ -111,6 +190,31 @@ class RbmNfse(models.Model):
     )
     cancel_reason = fields.Char(string="Cancellation Explanation", readonly=True, copy=False)
     cancelled_at = fields.Datetime(readonly=True, copy=False)
+    replaces_id = fields.Many2one(
+        "rbm.nfse",
+        string="Replaces",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        check_company=True,
+        help="The NFS-e this one replaces (DPS group subst).",
+    )
+    replaced_by_id = fields.Many2one(
+        "rbm.nfse", string="Replaced By", readonly=True, copy=False, check_company=True
+    )
+    replace_reason_code = fields.Selection(
+        [(code, f"{code} - {text}") for code, text in dps_engine.REPLACE_REASONS.items()],
+        string="Replacement Reason",
+        readonly=True,
+        copy=False,
+    )
+    replace_reason = fields.Char(string="Replacement Explanation", readonly=True, copy=False)
+    late = fields.Boolean(
+        string="Late",
+        compute="_compute_late",
+        search="_search_late",
+        help="Not issued yet although its invoice is older than the company's days for it.",
+    )
 
     _sql_constraints = [
         (
@@ -122,12 +226,18 @@ class RbmNfse(models.Model):
 
     def init(self):
         super().init()
-        # One live NFS-e per invoice, whatever runs concurrently.
+        # One live NFS-e per invoice, whatever runs concurrently; a replacement is the one
+        # live substitute of the NFS-e it replaces (the replaced one is cancelled when the
+        # Sefin issues the substitute).
         self.env.cr.execute(
             """
-            CREATE UNIQUE INDEX IF NOT EXISTS rbm_nfse_move_uniq
+            DROP INDEX IF EXISTS rbm_nfse_move_uniq;
+            CREATE UNIQUE INDEX IF NOT EXISTS rbm_nfse_move_live_uniq
                 ON rbm_nfse (move_id)
-             WHERE state != 'cancelled'
+             WHERE state != 'cancelled' AND replaces_id IS NULL;
+            CREATE UNIQUE INDEX IF NOT EXISTS rbm_nfse_replaces_live_uniq
+                ON rbm_nfse (replaces_id)
+             WHERE state != 'cancelled' AND replaces_id IS NOT NULL;
             """
         )
 
@@ -140,6 +250,36 @@ class RbmNfse(models.Model):
                 nfse.name = _("DPS %(series)s/%(number)s", series=nfse.series, number=nfse.number)
             else:
                 nfse.name = _("NFS-e of %(invoice)s", invoice=nfse.move_id.display_name)
+
+    @api.depends_context("today")
+    def _compute_late(self):
+        late = self.filtered("id").search(
+            [("id", "in", self.filtered("id").ids), ("late", "=", True)]
+        )
+        for nfse in self:
+            nfse.late = nfse in late
+
+    def _search_late(self, operator, value):
+        """Not issued (to issue, sent, rejected) while its invoice date (else its creation) is
+        more than the company's ``nfse_late_days`` days ago: one query for every company."""
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(_("The filter %(field)s takes only = or != True/False.", field="late"))
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT n.id
+              FROM rbm_nfse n
+              JOIN account_move m ON m.id = n.move_id
+              JOIN res_company c ON c.id = n.company_id
+             WHERE n.state IN ('to_issue', 'sent', 'rejected')
+               AND COALESCE(m.invoice_date, n.create_date::date)
+                   < %(today)s::date - COALESCE(c.nfse_late_days, 3)
+            """,
+            {"today": fields.Date.context_today(self)},
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        positive = (operator == "=") == value
+        return [("id", "in" if positive else "not in", ids)]
 
     # ------------------------------------------------------------
     # ACTIONS
@@ -155,6 +295,43 @@ class RbmNfse(models.Model):
         self.env.ref("rbm_nfse.ir_cron_rbm_nfse_issue")._trigger()
         return True
 
+    def action_replace(self):
+        """Open the replacement wizard of an issued NFS-e."""
+        check_staff_access(self)
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Replace NFS-e"),
+            "res_model": "rbm.nfse.replace.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_nfse_id": self.id},
+        }
+
+    def action_discard_replacement(self):
+        """A refused replacement is given up: the substitute (rejected, never issued) is
+        closed with its DPS number kept, and the replaced NFS-e stays as it is."""
+        check_staff_access(self)
+        for nfse in self:
+            if not nfse.replaces_id or nfse.state != "rejected":
+                raise UserError(
+                    _(
+                        "Only a rejected replacement is discarded; %(nfse)s of invoice "
+                        "%(invoice)s is not one.",
+                        nfse=nfse.display_name,
+                        invoice=nfse.move_id.display_name,
+                    )
+                )
+        for nfse in self:
+            nfse.sudo().write({"state": "cancelled", "cancelled_at": fields.Datetime.now()})
+            nfse.move_id.message_post(
+                body=_(
+                    "The replacement of NFS-e %(number)s was discarded; it stays valid.",
+                    number=nfse.replaces_id.nfse_number or "-",
+                )
+            )
+        return True
+
     # ------------------------------------------------------------
     # ISSUING RUN
     # ------------------------------------------------------------
@@ -166,6 +343,8 @@ class RbmNfse(models.Model):
         self.env["account.move"]._nfse_queue_due(fields.Date.context_today(self))
         done = self.browse()
         conflicts = 0
+        # the companies' A1 certificates, read once per run (PKCS#12 decryption is costly)
+        certificates = {}
         while len(done) < batch_size:
             nfse = self.browse()
             try:
@@ -173,7 +352,7 @@ class RbmNfse(models.Model):
                 if not nfse:
                     break
                 done |= nfse
-                nfse._issue()
+                nfse._issue(certificates)
             except OperationalError as error:
                 # REPEATABLE READ: another worker committed a change to a row this
                 # transaction reads (the NFS-e, the DPS counter) after it began; start a
@@ -232,25 +411,31 @@ class RbmNfse(models.Model):
         nfse.invalidate_recordset()
         return nfse
 
-    def _issue(self):
-        """Build, sign and send the DPS of each NFS-e (rows locked by the caller)."""
+    def _issue(self, certificates=None):
+        """Build, sign and send the DPS of each NFS-e (rows locked by the caller);
+        ``certificates``: the loaded A1 certificates of the run, by certificate record."""
+        certificates = {} if certificates is None else certificates
         for nfse in self:
-            nfse._issue_one()
+            nfse._issue_one(certificates)
 
-    def _issue_one(self):  # noqa: C901 -- the steps of one issue, in order
+    def _issue_one(self, certificates):  # noqa: C901 -- the steps of one issue, in order
         self.ensure_one()
         company = self.company_id
         version = company.nfse_layout_version or "1.01"
         try:
             certificate = company._nfse_certificate()
-            a1 = certificate._load()
+            key = (certificate.id, certificate.write_date)
+            if key not in certificates:
+                certificates[key] = certificate._load()
+            a1 = certificates[key]
             if a1.expired():
                 raise dps_engine.DpsError(
                     "certificate",
                     _("it expired on %(date)s", date=a1.not_after.date().isoformat()),
                 )
             dps = self._prepare_dps(self.number or 1)
-            dps_engine.build_dps(dps, version)
+            # the rules before a DPS number is used (built and validated once numbered)
+            dps_engine.layout(version).check(dps)
         except dps_engine.DpsError as error:
             self._reject([(error.field, error.message)])
             return
@@ -286,12 +471,9 @@ class RbmNfse(models.Model):
         try:
             with self._sefin_client(a1) as client:
                 issued = client.issue(prepared, look_up_first=retry)
+                event_xml = self._replacement_event(client)
         except sefin.SefinError as error:
-            self._reject(
-                [(e["Complemento"], f"{e['Codigo']}: {e['Descricao']}") for e in error.errors]
-                or [("", str(error))],
-                codes=error.codes,
-            )
+            self._reject(self._sefin_problems(error), codes=error.codes)
         except sefin.SefinUnavailable as error:
             delay = min(RETRY_FIRST * 2 ** max(self.attempts - 1, 0), RETRY_MAX)
             self.write(
@@ -307,6 +489,7 @@ class RbmNfse(models.Model):
             )
         else:
             self._store(issued)
+            self._store_replacement(event_xml)
 
     def _prepare_dps(self, number):
         """The engine's ``Dps`` of this NFS-e's invoice."""
@@ -332,6 +515,17 @@ class RbmNfse(models.Model):
             competence=move.invoice_date or fields.Date.context_today(self),
             environment=company.nfse_environment or "2",
             ibscbs=ibscbs,
+            replaces=self._prepare_replacement(),
+        )
+
+    def _prepare_replacement(self):
+        replaced = self.replaces_id
+        if not replaced:
+            return None
+        return dps_engine.Replacement(
+            access_key=replaced.access_key or "",
+            reason_code=self.replace_reason_code or "",
+            reason=self.replace_reason or "",
         )
 
     def _prepare_taker(self):
@@ -503,6 +697,195 @@ class RbmNfse(models.Model):
         return True
 
     # ------------------------------------------------------------
+    # REPLACEMENT
+    # ------------------------------------------------------------
+
+    def _replace(self, reason_code, reason):
+        """Issue a substitute of this issued NFS-e from its invoice as it is now (DPS group
+        ``subst``: this NFS-e's access key and the reason). Issued, the Sefin cancels this one
+        by substitution (event e105102) and the substitute becomes the invoice's NFS-e.
+        What the rules refuse is refused here, in words, before any number is used."""
+        self.ensure_one()
+        invoice = self.move_id.display_name
+        # two users replacing the same NFS-e at once: the second is told, not queued
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT id FROM rbm_nfse WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.id]
+                )
+        except (LockNotAvailable, SerializationFailure) as error:
+            raise UserError(
+                _(
+                    "The NFS-e %(nfse)s of invoice %(invoice)s is being replaced by someone "
+                    "else right now; reopen it in a moment.",
+                    nfse=self.display_name,
+                    invoice=invoice,
+                )
+            ) from error
+        if self.state != "issued" or not self.access_key:
+            raise UserError(
+                _(
+                    "Only an issued NFS-e can be replaced: %(nfse)s of invoice %(invoice)s is "
+                    "%(state)s.",
+                    nfse=self.display_name,
+                    invoice=invoice,
+                    state=dict(self._fields["state"]._description_selection(self.env))[self.state],
+                )
+            )
+        pending = self.search(
+            [("replaces_id", "=", self.id), ("state", "!=", "cancelled")], limit=1
+        )
+        if pending:
+            raise UserError(
+                _(
+                    "The NFS-e %(nfse)s of invoice %(invoice)s is already being replaced by "
+                    "%(substitute)s: resend or discard that one first.",
+                    nfse=self.display_name,
+                    invoice=invoice,
+                    substitute=pending.display_name,
+                )
+            )
+        replacement = dps_engine.Replacement(self.access_key, reason_code, reason or "")
+        try:
+            dps_engine.layout(self.company_id.nfse_layout_version or "1.01").check_replacement(
+                replacement
+            )
+        except dps_engine.DpsError as error:
+            raise UserError(
+                _(
+                    "The replacement of NFS-e %(nfse)s of invoice %(invoice)s cannot be sent: "
+                    "%(field)s — %(reason)s",
+                    nfse=self.display_name,
+                    invoice=invoice,
+                    field=self._field_label(error.field),
+                    reason=error.message,
+                )
+            ) from error
+        self._check_replacement_parties()
+        try:
+            with self.env.cr.savepoint():
+                substitute = self.create(
+                    {
+                        "move_id": self.move_id.id,
+                        "replaces_id": self.id,
+                        "replace_reason_code": reason_code,
+                        "replace_reason": (reason or "").strip() or False,
+                    }
+                )
+                self.env.flush_all()
+        except IntegrityError as error:
+            # rbm_nfse_replaces_live_uniq: a substitute committed meanwhile
+            raise UserError(
+                _(
+                    "The NFS-e %(nfse)s of invoice %(invoice)s is already being replaced: "
+                    "reopen it to see its substitute.",
+                    nfse=self.display_name,
+                    invoice=invoice,
+                )
+            ) from error
+        substitute._issue()
+        return substitute
+
+    def _check_replacement_parties(self):
+        """Manual, TCSubstituicao: the substitute has the issuer and the taker of the NFS-e
+        it replaces (read from the NFS-e the Sefin returned)."""
+        root = etree.fromstring(self.nfse_attachment_id.raw or b"<none/>")
+        ns = {"n": dps_engine.NAMESPACE}
+        inf = root.find("n:infNFSe/n:DPS/n:infDPS", ns)
+        if inf is None:
+            raise UserError(
+                _(
+                    "The XML of NFS-e %(nfse)s of invoice %(invoice)s is missing: it cannot "
+                    "be replaced from here.",
+                    nfse=self.display_name,
+                    invoice=self.move_id.display_name,
+                )
+            )
+        issuer = inf.findtext("n:prest/n:CNPJ", namespaces=ns) or inf.findtext(
+            "n:prest/n:CPF", namespaces=ns
+        )
+        taker = inf.findtext("n:toma/n:CNPJ", namespaces=ns) or inf.findtext(
+            "n:toma/n:CPF", namespaces=ns
+        )
+        partner = self.move_id.partner_id.commercial_partner_id
+        now_issuer = self.company_id._nfse_cnpj()
+        now_taker = dps_engine.only_digits(partner.vat)
+        if issuer != now_issuer:
+            raise UserError(
+                _(
+                    "NFS-e %(nfse)s of invoice %(invoice)s was issued by CNPJ %(old)s and the "
+                    "company's CNPJ is now %(new)s: a substitute keeps the issuer.",
+                    nfse=self.display_name,
+                    invoice=self.move_id.display_name,
+                    old=issuer,
+                    new=now_issuer or "-",
+                )
+            )
+        if taker != now_taker:
+            raise UserError(
+                _(
+                    "NFS-e %(nfse)s of invoice %(invoice)s was issued to CPF/CNPJ %(old)s and "
+                    "the customer %(customer)s has now %(new)s: a substitute keeps the taker "
+                    "(for another customer, cancel it and invoice that customer).",
+                    nfse=self.display_name,
+                    invoice=self.move_id.display_name,
+                    old=taker,
+                    customer=partner.display_name,
+                    new=now_taker or "-",
+                )
+            )
+
+    def _replacement_event(self, client):
+        """The e105102 event the Sefin registered on the NFS-e this one replaced, or None
+        (the substitute is kept either way; the event is only the receipt)."""
+        if not self.replaces_id.access_key:
+            return None
+        try:
+            return client.get_event(self.replaces_id.access_key, dps_engine.REPLACE_EVENT)
+        except (sefin.SefinError, sefin.SefinUnavailable) as error:
+            _logger.warning(
+                "NFS-e %s: the replacement event of %s could not be read: %s",
+                self.id,
+                self.replaces_id.access_key,
+                error,
+            )
+            return None
+
+    def _store_replacement(self, event_xml):
+        """The substitute is issued: the replaced NFS-e is cancelled by substitution."""
+        replaced = self.replaces_id
+        if not replaced or replaced.state == "cancelled":
+            return
+        attachments = self.env["ir.attachment"]
+        if event_xml:
+            attachments = replaced._attach(
+                "cancel_attachment_id",
+                f"EVT{replaced.access_key}{dps_engine.REPLACE_EVENT}.xml",
+                event_xml,
+            )
+        replaced.write(
+            {
+                "state": "cancelled",
+                "replaced_by_id": self.id,
+                "cancelled_at": fields.Datetime.now(),
+                "cancel_reason": self.replace_reason
+                or dps_engine.REPLACE_REASONS.get(self.replace_reason_code),
+            }
+        )
+        self.move_id.with_context(no_new_invoice=True).message_post(
+            body=_(
+                "NFS-e %(old)s replaced by NFS-e %(new)s (reason %(code)s - %(reason)s): the "
+                "Sefin Nacional cancelled it by substitution (event e105102).",
+                old=replaced.nfse_number or "-",
+                new=self.nfse_number or "-",
+                code=self.replace_reason_code,
+                reason=self.replace_reason
+                or dps_engine.REPLACE_REASONS.get(self.replace_reason_code, ""),
+            ),
+            attachment_ids=attachments.ids,
+        )
+
+    # ------------------------------------------------------------
     # RESULTS
     # ------------------------------------------------------------
 
@@ -574,16 +957,66 @@ class RbmNfse(models.Model):
             attachment_ids=self.nfse_attachment_id.ids,
         )
 
+    @api.model
+    def _field_label(self, field_path):
+        """The user's words for a DPS element (its path when none is known)."""
+        for prefix, text in FIELD_LABELS:
+            if (field_path or "").startswith(prefix):
+                return str(text)
+        return field_path
+
+    @api.model
+    def _sefin_problems(self, error):
+        """(DPS element, reason) of each error of a Sefin refusal: the documented codes in
+        words (with the Sefin's text after them), any other code with the Sefin's own text."""
+        problems = []
+        for item in error.errors:
+            code, text, detail = item["Codigo"], item["Descricao"], item["Complemento"]
+            sefin_text = f"{text} ({detail})" if detail and detail not in text else text
+            known = SEFIN_ERRORS.get(code)
+            if known:
+                field_path, words = known
+                problems.append(
+                    (
+                        field_path,
+                        _(
+                            "%(words)s [%(code)s: %(sefin)s]",
+                            words=str(words),
+                            code=code,
+                            sefin=sefin_text,
+                        ),
+                    )
+                )
+            else:
+                problems.append(
+                    (
+                        "",
+                        _(
+                            "the Sefin Nacional refused it with %(code)s: %(sefin)s",
+                            code=code or "-",
+                            sefin=sefin_text or "-",
+                        ),
+                    )
+                )
+        if not problems and error.status in (401, 403):
+            problems.append(
+                (
+                    "certificate",
+                    _(
+                        "the Sefin Nacional refused the connection (HTTP %(status)s): the "
+                        "certificate is not accepted for this CNPJ",
+                        status=error.status,
+                    ),
+                )
+            )
+        return problems or [("", str(error))]
+
     def _reject(self, problems, codes=()):
         """Rejected: the reasons in the user's words, naming the invoice and the field."""
         invoice = self.move_id.display_name
         lines = []
         for field_path, reason in problems:
-            label = field_path
-            for prefix, text in FIELD_LABELS:
-                if (field_path or "").startswith(prefix):
-                    label = str(text)
-                    break
+            label = self._field_label(field_path)
             if label:
                 lines.append(
                     _(

@@ -70,6 +70,12 @@ class ResCompany(models.Model):
         ISSUE_MOMENTS, string="Issue the NFS-e", default="post", required=True
     )
     nfse_days_before_due = fields.Integer(string="Days Before Due Date", default=5)
+    nfse_late_days = fields.Integer(
+        string="NFS-e Late After (Days)",
+        default=3,
+        help="An NFS-e not issued this many days after its invoice date shows in the "
+        '"Late" filters of the NFS-e and invoice lists.',
+    )
     nfse_start_date = fields.Date(
         string="NFS-e From",
         help="Invoices dated before this day get no NFS-e (they were issued elsewhere).",

@@ -21,6 +21,7 @@ class ResConfigSettings(models.TransientModel):
     nfse_layout_version = fields.Selection(related="company_id.nfse_layout_version", readonly=False)
     nfse_issue_moment = fields.Selection(related="company_id.nfse_issue_moment", readonly=False)
     nfse_days_before_due = fields.Integer(related="company_id.nfse_days_before_due", readonly=False)
+    nfse_late_days = fields.Integer(related="company_id.nfse_late_days", readonly=False)
     nfse_start_date = fields.Date(related="company_id.nfse_start_date", readonly=False)
     nfse_service_code = fields.Char(related="company_id.nfse_service_code", readonly=False)
     nfse_municipal_code = fields.Char(related="company_id.nfse_municipal_code", readonly=False)

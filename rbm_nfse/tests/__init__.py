@@ -1,1 +1,8 @@
-from . import test_nfse_concurrency, test_nfse_issue, test_nfse_settings, test_nfse_tour
+from . import (
+    test_nfse_concurrency,
+    test_nfse_errors,
+    test_nfse_issue,
+    test_nfse_replace,
+    test_nfse_settings,
+    test_nfse_tour,
+)

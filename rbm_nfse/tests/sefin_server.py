@@ -14,7 +14,15 @@ and Odoo tests import it as ``odoo.addons.rbm_nfse.tests.sefin_server``.
   existing access key); then an NFS-e is issued (valid against ``NFSe_v1.01.xsd``, signed by the
   server) with a 50-digit access key.
 - ``GET /nfse/{chave}``, ``GET``/``HEAD /dps/{id}``, ``POST /nfse/{chave}/eventos`` (e101101
-  cancellation, refused outside :attr:`cancel_window`).
+  cancellation, refused outside :attr:`cancel_window`), ``GET /nfse/{chave}/eventos/{tipo}/{n}``.
+- Replacement: a DPS with the ``subst`` group issues the new NFS-e and, in the same step, the
+  Sefin registers the event e105102 "Cancelamento de NFS-e por Substituição" on the replaced one
+  (its ``chSubstituta`` is the new key); refused when the replaced NFS-e is unknown, already
+  cancelled or replaced, of another issuer or another taker, or older than
+  :attr:`replace_window`.
+- Any documented refusal on demand: :meth:`SefinServer.refuse_next` answers the next request
+  with the error body of a given code (what the Sefin sends for rules this server does not
+  model).
 - Failures on demand: :meth:`SefinServer.fail_next` (``status`` N times: an outage) and
   :meth:`SefinServer.drop_after_issue` (the NFS-e is issued, then the connection is closed
   without an answer: the client's read times out or sees it dropped).
@@ -34,6 +42,7 @@ import re
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +75,10 @@ NOT_FOUND = "X0404"
 CANCEL_WINDOW = "X0101"
 CANCELLED = "X0102"
 EVENT_KEY = "X0103"
+REPLACED_UNKNOWN = "X0201"
+REPLACED_STATE = "X0202"
+REPLACED_PARTY = "X0203"
+REPLACE_WINDOW = "X0204"
 
 CITIES = {
     "3550308": ("São Paulo", "SP"),
@@ -363,12 +376,16 @@ class SefinServer:
         unknown_service_codes=(),
         cancel_window=datetime.timedelta(days=30),
         municipal_iss_rate=Decimal("2.00"),
+        replace_window=datetime.timedelta(days=30),
     ):
         self.pki = pki
         self._now = now
         self.environment = environment
         self.unknown_service_codes = set(unknown_service_codes)
         self.cancel_window = cancel_window
+        self.replace_window = replace_window
+        self._refusals_next = []
+        self._stalls = []
         self.municipal_iss_rate = Decimal(municipal_iss_rate)
         self.lock = threading.RLock()
         self.nfse = {}  # access key -> dict
@@ -438,6 +455,37 @@ class SefinServer:
         with self.lock:
             self._outages.append({"times": times, "status": status, "re": re.compile(path_regex)})
 
+    def refuse_next(self, code, description, complement="", status=400, path_regex=r"^/nfse$"):
+        """Answer the next request matching ``path_regex`` with the error body of ``code``
+        (``erros[{Codigo, Descricao, Complemento}]``), as the Sefin refuses a DPS."""
+        with self.lock:
+            self._refusals_next.append(
+                (re.compile(path_regex), status, code, description, complement)
+            )
+
+    def _refusal_due(self, path):
+        with self.lock:
+            for index, (regex, *refusal) in enumerate(self._refusals_next):
+                if regex.search(path):
+                    del self._refusals_next[index]
+                    return refusal
+        return None
+
+    def stall_next(self, seconds, times=1, path_regex=r"^/nfse$"):
+        """Hold the next ``times`` requests matching ``path_regex`` for ``seconds``, then
+        close the connection without processing them (a Sefin that hangs: the client's read
+        times out and nothing was issued)."""
+        with self.lock:
+            self._stalls.append({"times": times, "seconds": seconds, "re": re.compile(path_regex)})
+
+    def _stall(self, path):
+        with self.lock:
+            for stall in self._stalls:
+                if stall["times"] > 0 and stall["re"].search(path):
+                    stall["times"] -= 1
+                    return stall["seconds"]
+        return None
+
     def drop_after_issue(self, times=1):
         """Issue the next ``times`` NFS-e, then close the connection without answering."""
         with self.lock:
@@ -459,16 +507,29 @@ class SefinServer:
         raw = handler.rfile.read(length) if length else b""
         with self.lock:
             self.requests.append((handler.command, path))
+        stall = self._stall(path)
+        if stall:
+            time.sleep(stall)
+            handler.drop()
+            return
         status = self._outage(path)
         if status:
-            handler.reply(status, None if status >= 500 else self._errors("X0503", "outage"))
+            # 5xx: an outage; 401/403: the gateway refuses the caller, no error list
+            bare = status >= 500 or status in (401, 403)
+            handler.reply(status, None if bare else self._errors("X0503", "outage"))
             return
         peer = handler.connection.getpeercert(binary_form=True)
         try:
+            refusal = self._refusal_due(path)
+            if refusal:
+                raise _Refusal(*refusal)
             if handler.command == "POST" and path == "/nfse":
                 self._post_nfse(handler, raw, peer)
             elif handler.command == "POST" and re.fullmatch(r"/nfse/\d{50}/eventos", path):
                 self._post_event(handler, path.split("/")[2], raw, peer)
+            elif handler.command == "GET" and re.fullmatch(r"/nfse/\d{50}/eventos/\d{6}/\d+", path):
+                parts = path.split("/")
+                self._get_event(handler, parts[2], parts[4], int(parts[5]))
             elif handler.command == "GET" and re.fullmatch(r"/nfse/[^/]+", path):
                 self._get_nfse(handler, path.split("/")[2])
             elif handler.command in ("GET", "HEAD") and re.fullmatch(r"/dps/[^/]+", path):
@@ -539,7 +600,9 @@ class SefinServer:
                 "Código de tributação nacional não administrado pelo município",
                 code,
             )
+        subst = inf.find(N + "subst")
         with self.lock:
+            replaced = self._check_replacement(inf, subst) if subst is not None else None
             existing = self.by_dps.get(dps_id)
             if existing:
                 self.duplicates.append(dps_id)
@@ -550,6 +613,8 @@ class SefinServer:
                     existing,
                 )
             record = self._issue(root, inf, dps_id)
+            if replaced:
+                self._register_replacement(replaced, record, subst)
             drop = self._drops > 0
             if drop:
                 self._drops -= 1
@@ -591,7 +656,9 @@ class SefinServer:
             "dhProc": now.replace(microsecond=0).isoformat(),
             "issued_at": now,
             "cnpj": document,
+            "taker": _text(inf, "n:toma/n:CNPJ") or _text(inf, "n:toma/n:CPF"),
             "cancelled": False,
+            "replaced_by": None,
             "alertas": alerts,
         }
         self.nfse[chave] = record
@@ -696,6 +763,77 @@ class SefinServer:
         _sub(_sub(ibs, "gIBSMunTot"), "vIBSMun", _money(ibs_mun))
         _sub(_sub(total, "gCBS"), "vCBS", _money(cbs))
 
+    # -- replacement -------------------------------------------------------------------
+
+    def _check_replacement(self, inf, subst):
+        """The replaced NFS-e's record, or a refusal: it must exist, be neither cancelled
+        nor replaced, belong to the same issuer and the same taker, and be recent enough."""
+        key = _text(subst, "n:chSubstda")
+        record = self.nfse.get(key)
+        if not record:
+            raise _Refusal(400, REPLACED_UNKNOWN, "NFS-e a ser substituída não encontrada", key)
+        if record["cancelled"] or record["replaced_by"]:
+            raise _Refusal(
+                400, REPLACED_STATE, "NFS-e a ser substituída já cancelada ou substituída", key
+            )
+        issuer = _text(inf, "n:prest/n:CNPJ") or _text(inf, "n:prest/n:CPF")
+        taker = _text(inf, "n:toma/n:CNPJ") or _text(inf, "n:toma/n:CPF")
+        if issuer != record["cnpj"] or taker != record["taker"]:
+            raise _Refusal(
+                400,
+                REPLACED_PARTY,
+                "Emitente ou tomador da DPS substituta difere da NFS-e substituída",
+                key,
+            )
+        if self.now() - record["issued_at"] > self.replace_window:
+            raise _Refusal(
+                400,
+                REPLACE_WINDOW,
+                "Prazo para substituição da NFS-e expirado",
+                f"emitida em {record['dhProc']}",
+            )
+        return record
+
+    def _register_replacement(self, replaced, record, subst):
+        """Event e105102 on the replaced NFS-e, registered by the Sefin itself."""
+        replaced["cancelled"] = True
+        replaced["replaced_by"] = record["chave"]
+        chave = replaced["chave"]
+        request = etree.Element(N + "pedRegEvento", nsmap={None: NS}, versao="1.01")
+        inf = _sub(request, "infPedReg")
+        inf.set("Id", f"PRE{chave}105102")
+        _sub(inf, "tpAmb", self.environment)
+        _sub(inf, "verAplic", "RBMTestSefin-1.0")
+        _sub(inf, "dhEvento", self._stamp())
+        _sub(inf, "CNPJAutor", replaced["cnpj"])
+        _sub(inf, "chNFSe", chave)
+        event = _sub(inf, "e105102")
+        _sub(event, "xDesc", "Cancelamento de NFS-e por Substituição")
+        _sub(event, "cMotivo", _text(subst, "n:cMotivo"))
+        if _text(subst, "n:xMotivo"):
+            _sub(event, "xMotivo", _text(subst, "n:xMotivo"))
+        _sub(event, "chSubstituta", record["chave"])
+        errors = schema_errors(request, "pedRegEvento_v1.01.xsd")
+        if errors:  # the server's own mistake: let the test see it
+            raise _Refusal(500, "X0500", "Evento inválido no servidor de teste", "; ".join(errors))
+        number = len(self.events) + 1
+        xml = self._event_xml(request, chave, number, "105102")
+        self.events.append({"chave": chave, "type": "105102", "xml": xml})
+
+    def _get_event(self, handler, chave, kind, sequence):
+        found = [e for e in self.events if e["chave"] == chave and e["type"] == kind]
+        if len(found) < sequence or sequence < 1:
+            raise _Refusal(404, NOT_FOUND, "Evento não encontrado", f"{chave}/{kind}")
+        handler.reply(
+            200,
+            {
+                "tipoAmbiente": int(self.environment),
+                "versaoAplicativo": "RBMTestSefin-1.0",
+                "dataHoraProcessamento": self._stamp(),
+                "eventoXmlGZipB64": pack(found[sequence - 1]["xml"]),
+            },
+        )
+
     # -- look-ups ----------------------------------------------------------------------
 
     def _get_nfse(self, handler, chave):
@@ -744,6 +882,8 @@ class SefinServer:
                 raise _Refusal(400, EVENT_KEY, "Evento não suportado pelo servidor de teste")
             if record["cancelled"]:
                 raise _Refusal(400, CANCELLED, "NFS-e já cancelada", chave)
+            if record["replaced_by"]:
+                raise _Refusal(400, CANCELLED, "NFS-e substituída", record["replaced_by"])
             if self.now() - record["issued_at"] > self.cancel_window:
                 raise _Refusal(
                     400,
@@ -765,10 +905,10 @@ class SefinServer:
             },
         )
 
-    def _event_xml(self, request_root, chave, number):
+    def _event_xml(self, request_root, chave, number, kind="101101"):
         root = etree.Element(N + "evento", nsmap={None: NS}, versao="1.01")
         info = _sub(root, "infEvento")
-        info.set("Id", f"EVT{chave}101101001")
+        info.set("Id", f"EVT{chave}{kind}001")
         _sub(info, "verAplic", "RBMTestSefin-1.0")
         _sub(info, "ambGer", "2")
         _sub(info, "nSeqEvento", "1")
@@ -783,6 +923,6 @@ class SefinServer:
             root,
             key=self._server_key,
             cert=self._server_cert,
-            reference_uri=f"#EVT{chave}101101001",
+            reference_uri=f"#EVT{chave}{kind}001",
         )
         return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
