@@ -564,6 +564,7 @@ class RbmNfse(models.Model):
                 "error_message": False,
             }
         )
+        self.move_id._rbm_nfse_attach_danfse(self)
         # no_new_invoice: the XML is not an invoice for Odoo to read
         self.move_id.with_context(no_new_invoice=True).message_post(
             body=_(

@@ -1,1 +1,7 @@
-from . import test_nfse_concurrency, test_nfse_issue, test_nfse_settings, test_nfse_tour
+from . import (
+    test_danfse,
+    test_nfse_concurrency,
+    test_nfse_issue,
+    test_nfse_settings,
+    test_nfse_tour,
+)
