@@ -14,6 +14,7 @@
         "data/ir_cron_data.xml",
         "report/rbm_nfse_report.xml",
         "report/rbm_nfse_report_templates.xml",
+        "report/rbm_nfse_danfse_cron.xml",
         "views/rbm_nfse_views.xml",
         "views/rbm_nfse_certificate_views.xml",
         "views/account_move_views.xml",

@@ -3,7 +3,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.rbm_recurring.tools import check_staff_access
+from odoo.addons.rbm_recurring.tools import auto_commit_allowed, check_staff_access
 
 from ..tools import STATES
 
@@ -141,9 +141,14 @@ class AccountMove(models.Model):
     def _rbm_nfse_attach_danfse(self, nfse, refresh=False):
         """The DANFSe PDF of ``nfse`` attached to this invoice beside its XML: rendered once
         (again with ``refresh``, e.g. with the cancellation watermark), found afterwards.
-        A rendering failure is logged and leaves the NFS-e as issued: the DANFSe is rendered
-        again the next time it is asked for."""
+        The NFS-e row is locked while it is rendered, so two requests never attach two.
+        A rendering failure is logged and returns no attachment: the issue is never undone,
+        the DANFSe is rendered again by the next run or the next request."""
         self.ensure_one()
+        attachment = self._rbm_nfse_danfse_find(nfse)
+        if attachment and not refresh:
+            return attachment
+        self.env.cr.execute("SELECT id FROM rbm_nfse WHERE id = %s FOR NO KEY UPDATE", [nfse.id])
         attachment = self._rbm_nfse_danfse_find(nfse)
         if attachment and not refresh:
             return attachment
@@ -174,6 +179,44 @@ class AccountMove(models.Model):
                 }
             )
         )
+
+    @api.model
+    def _cron_rbm_nfse_danfse(self, batch_size=50):
+        """Attach the DANFSe of the NFS-e issued without one yet (triggered by each issue:
+        wkhtmltopdf stays out of the issuing run and of its row locks), NFS-e rows locked
+        and skipped when another worker holds them; re-triggered while work remains."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT n.id
+              FROM rbm_nfse n
+             WHERE n.state = 'issued'
+               AND n.access_key IS NOT NULL
+               AND n.nfse_attachment_id IS NOT NULL
+               AND NOT EXISTS (
+                    SELECT 1
+                      FROM ir_attachment a
+                     WHERE a.res_model = 'account.move'
+                       AND a.res_id = n.move_id
+                       AND a.name = 'DANFSe' || n.access_key || '.pdf'
+                   )
+             ORDER BY n.id
+             LIMIT %s
+               FOR NO KEY UPDATE OF n SKIP LOCKED
+            """,
+            [batch_size + 1],
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        done = 0
+        for nfse in self.env["rbm.nfse"].sudo().browse(ids[:batch_size]):
+            if nfse.move_id._rbm_nfse_attach_danfse(nfse):
+                done += 1
+            if auto_commit_allowed():
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        self.env["ir.cron"]._notify_progress(done=done, remaining=len(ids) - done)
+        if len(ids) > batch_size:
+            self.env.ref("rbm_nfse.ir_cron_rbm_nfse_danfse")._trigger()
+        return done
 
     def _rbm_nfse_documents(self):
         """The DANFSe PDF and the NFS-e XML of this invoice's issued NFS-e (none when it

@@ -564,7 +564,7 @@ class RbmNfse(models.Model):
                 "error_message": False,
             }
         )
-        self.move_id._rbm_nfse_attach_danfse(self)
+        self.env.ref("rbm_nfse.ir_cron_rbm_nfse_danfse")._trigger()  # its DANFSe, next
         # no_new_invoice: the XML is not an invoice for Odoo to read
         self.move_id.with_context(no_new_invoice=True).message_post(
             body=_(

@@ -1,5 +1,6 @@
 import io
 import re
+from unittest.mock import patch
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
@@ -66,7 +67,7 @@ class DanfseCase(SefinMixin, HttpCase):
             {"last_number": DanfseCase.number_offset}
         )
 
-    def issue(self, amount=1234.56, partner=None):
+    def issue(self, amount=1234.56, partner=None, render=True):
         move = self.env["account.move"].create(
             {
                 "move_type": "out_invoice",
@@ -80,10 +81,18 @@ class DanfseCase(SefinMixin, HttpCase):
             }
         )
         move.action_post()
-        # wkhtmltopdf complains on stderr about its unpatched Qt build
-        with mute_logger("odoo.addons.base.models.ir_actions_report"):
-            move.rbm_nfse_id._issue()
+        cron = self.env.ref("rbm_nfse.ir_cron_rbm_nfse_danfse")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        move.rbm_nfse_id._issue()
         self.assertEqual(move.rbm_nfse_state, "issued", move.rbm_nfse_id.error_message)
+        # the issue wakes the DANFSe run up, which attaches it (wkhtmltopdf outside the
+        # issuing run); it complains on stderr about its unpatched Qt build
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1
+        )
+        if render:
+            with mute_logger("odoo.addons.base.models.ir_actions_report"):
+                self.env["account.move"]._cron_rbm_nfse_danfse()
         return move
 
     def attachments(self, move, prefix):
@@ -143,9 +152,60 @@ class TestDanfse(DanfseCase):
         move = self.issue(amount=100)
         nfse = move.rbm_nfse_id
         first = self.attachments(move, "DANFSe")
+        self.assertEqual(len(first), 1)
+        # the run finds nothing more to do
+        self.assertEqual(self.env["account.move"]._cron_rbm_nfse_danfse(), 0)
         self.assertEqual(move._rbm_nfse_attach_danfse(nfse), first)
         self.assertEqual(move._rbm_nfse_documents(), first | nfse.nfse_attachment_id)
         self.assertEqual(len(self.attachments(move, "DANFSe")), 1)
+
+    def test_the_run_attaches_in_batches(self):
+        Move = self.env["account.move"]
+        with mute_logger("odoo.addons.base.models.ir_actions_report"):
+            Move._cron_rbm_nfse_danfse(batch_size=1000)  # what the database holds
+        moves = [self.issue(amount=10 + i, render=False) for i in range(3)]
+        cron = self.env.ref("rbm_nfse.ir_cron_rbm_nfse_danfse")
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        with mute_logger("odoo.addons.base.models.ir_actions_report"):
+            self.assertEqual(Move._cron_rbm_nfse_danfse(batch_size=2), 2)
+            # work remains: the run wakes itself up again
+            self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
+            self.assertEqual(Move._cron_rbm_nfse_danfse(batch_size=2), 1)
+            self.assertEqual(Move._cron_rbm_nfse_danfse(batch_size=2), 0)
+        for move in moves:
+            self.assertEqual(len(self.attachments(move, "DANFSe")), 1)
+
+    def test_printed_from_the_xml_not_from_the_invoice(self):
+        move = self.issue(amount=150)
+        nfse = move.rbm_nfse_id
+        # the customer renamed after the issue: the NFS-e still names whom it was issued to
+        self.customer.name = "Nome Novo S.A."
+        with mute_logger("odoo.addons.base.models.ir_actions_report"):
+            danfse = move._rbm_nfse_attach_danfse(nfse, refresh=True)
+        text = pdf_text(danfse.raw)
+        self.assertIn("Cliente Exemplo Ltda", text)
+        self.assertNotIn("Nome Novo", text)
+        self.assertEqual(len(self.attachments(move, "DANFSe")), 1)
+
+    def test_a_rendering_failure_never_undoes_the_issue(self):
+        """The Sefin issued: whatever happens to the PDF, the NFS-e is kept as issued with
+        its XML, and the DANFSe is rendered when next asked for."""
+        move = self.issue(amount=160, render=False)
+        Report = type(self.env["ir.actions.report"])
+        with (
+            patch.object(Report, "_render_qweb_pdf", side_effect=OSError("wkhtmltopdf died")),
+            mute_logger("odoo.addons.rbm_nfse.models.account_move"),
+        ):
+            self.assertEqual(self.env["account.move"]._cron_rbm_nfse_danfse(), 0)
+        nfse = move.rbm_nfse_id
+        self.assertEqual(nfse.state, "issued")
+        self.assertTrue(nfse.access_key)
+        self.assertEqual(self.attachments(move, "NFSe"), nfse.nfse_attachment_id)
+        self.assertFalse(self.attachments(move, "DANFSe"))
+        with mute_logger("odoo.addons.base.models.ir_actions_report"):
+            documents = move._rbm_nfse_documents()
+        self.assertEqual(documents, self.attachments(move, "DANFSe") | nfse.nfse_attachment_id)
+        self.assertIn(nfse.nfse_number, pdf_text(self.attachments(move, "DANFSe").raw))
 
     def test_qr_code_targets_the_national_consultation(self):
         move = self.issue(amount=250)
@@ -179,7 +239,7 @@ class TestDanfse(DanfseCase):
         self.assertEqual(move.rbm_nfse_state, "to_issue")
         with self.assertRaisesRegex(UserError, move.name):
             move.action_rbm_nfse_danfse()
-        with self.assertRaisesRegex(UserError, "no XML"):
+        with self.assertRaisesRegex(UserError, move.name):
             self.env["ir.actions.report"]._render_qweb_html(
                 "rbm_nfse.action_report_danfse", move.rbm_nfse_id.ids
             )
