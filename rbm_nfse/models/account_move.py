@@ -218,14 +218,16 @@ class AccountMove(models.Model):
             self.env.ref("rbm_nfse.ir_cron_rbm_nfse_danfse")._trigger()
         return done
 
-    def _rbm_nfse_documents(self):
+    def _rbm_nfse_documents(self, render=True):
         """The DANFSe PDF and the NFS-e XML of this invoice's issued NFS-e (none when it
-        is not issued)."""
+        is not issued); the DANFSe rendered now when the run has not attached it yet, unless
+        ``render`` is False (read-only callers)."""
         self.ensure_one()
         nfse = self.rbm_nfse_id.sudo()
         if nfse.state != "issued" or not nfse.nfse_attachment_id:
             return self.env["ir.attachment"]
-        return self._rbm_nfse_attach_danfse(nfse) | nfse.nfse_attachment_id
+        danfse = self._rbm_nfse_attach_danfse(nfse) if render else self._rbm_nfse_danfse_find(nfse)
+        return danfse | nfse.nfse_attachment_id
 
     # ------------------------------------------------------------
     # BUSINESS METHODS

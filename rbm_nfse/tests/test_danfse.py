@@ -1,9 +1,10 @@
+import base64
 import io
 import re
 from unittest.mock import patch
 
 from odoo import Command, fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import mute_logger
 from odoo.tools.pdf import PdfFileReader
@@ -216,9 +217,11 @@ class TestDanfse(DanfseCase):
         html = html.decode()
         url = CONSULTATION + nfse.access_key
         self.assertIn(f'data-url="{url.replace("&", "&amp;")}"', html)
-        self.assertRegex(
-            html, r'class="o_rbm_danfse_qr" src="data:image/png;base64,[A-Za-z0-9+/=]{200,}'
+        # the image is the QR code of exactly that address (same encoder, same settings)
+        png = self.env["ir.actions.report"].barcode(
+            "QR", url, width=300, height=300, barLevel="M", quiet=0
         )
+        self.assertIn(f'src="data:image/png;base64,{base64.b64encode(png).decode()}"', html)
         # the same report from the invoice's button
         action = move.action_rbm_nfse_danfse()
         self.assertEqual(action["report_name"], "rbm_nfse.report_danfse")
@@ -257,8 +260,23 @@ class TestDanfse(DanfseCase):
         # a cancelled NFS-e goes with no e-mail
         self.assertFalse(move._rbm_nfse_documents())
 
-    def test_a_user_without_invoice_rights_cannot_print(self):
+    def test_who_may_print(self):
         move = self.issue(amount=90)
+        nfse = move.rbm_nfse_id
+        render = "rbm_nfse.action_report_danfse"
+        invoicing = self.env.ref("account.group_account_invoice")
+        accountant = self.env["res.users"].create(
+            {
+                "name": "Faturista",
+                "login": "danfse_faturista",
+                "groups_id": [Command.set([invoicing.id])],
+            }
+        )
+        html, _type = (
+            self.env["ir.actions.report"].with_user(accountant)._render_qweb_html(render, nfse.ids)
+        )
+        self.assertIn(nfse.access_key, html.decode())
+        # a portal user (even the invoice's customer) reads no NFS-e record
         portal = self.env["res.users"].create(
             {
                 "name": "Portal",
@@ -267,9 +285,22 @@ class TestDanfse(DanfseCase):
                 "groups_id": [Command.set([self.env.ref("base.group_portal").id])],
             }
         )
-        with self.assertRaises(Exception):  # noqa: B017 -- AccessError from the report
-            self.env["ir.actions.report"].with_user(portal)._render_qweb_html(
-                "rbm_nfse.action_report_danfse", move.rbm_nfse_id.ids
+        with self.assertRaises(AccessError):
+            self.env["ir.actions.report"].with_user(portal)._render_qweb_html(render, nfse.ids)
+        # an invoicing user of another company only
+        other = self.env["res.company"].create({"name": "Outra Empresa Ltda"})
+        stranger = self.env["res.users"].create(
+            {
+                "name": "Faturista da outra",
+                "login": "danfse_outra",
+                "company_id": other.id,
+                "company_ids": [Command.set(other.ids)],
+                "groups_id": [Command.set([invoicing.id])],
+            }
+        )
+        with self.assertRaises(AccessError):
+            self.env["ir.actions.report"].with_user(stranger).with_company(other)._render_qweb_html(
+                render, nfse.ids
             )
 
 
@@ -308,6 +339,23 @@ class TestDanfseEmail(DanfseCase):
         self.assertEqual(len(self.attachments(move, "NFSe")), 1)
         self.assertEqual(len(move.message_ids.filtered(sent)), 2)
         self.assertEqual(nfse.nfse_attachment_id.res_model, "account.move")
+
+    def test_sending_renders_a_danfse_not_attached_yet(self):
+        move = self.issue(amount=510, render=False)
+        nfse = move.rbm_nfse_id
+        # the invoice's chatter lists its documents without rendering anything
+        self.assertEqual(
+            move._get_mail_thread_data_attachments() & nfse.nfse_attachment_id,
+            nfse.nfse_attachment_id,
+        )
+        self.assertFalse(self.attachments(move, "DANFSe"))
+        with mute_logger("odoo.addons.base.models.ir_actions_report"):
+            self.wizard(move).save().action_send_and_print()
+        danfse = self.attachments(move, "DANFSe")
+        self.assertEqual(len(danfse), 1)
+        sent = move.message_ids.attachment_ids.filtered(lambda a: a.name == danfse.name)
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(sent.raw, danfse.raw)
 
     def test_no_nfse_documents_when_not_issued(self):
         move = self.env["account.move"].create(
