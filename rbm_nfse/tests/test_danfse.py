@@ -460,6 +460,19 @@ class TestDanfsePortal(DanfseCase):
             response = self.url_open(move.get_portal_url(suffix="/nfse/danfse"))
         self.assertEqual(response.status_code, 404)
 
+    def test_a_cancelled_nfse_stays_visible_with_its_watermark(self):
+        move = self.issue(amount=450)
+        nfse = move.rbm_nfse_id
+        with mute_logger("odoo.addons.base.models.ir_actions_report"):
+            nfse._cancel("2", "Serviço não foi prestado ao cliente")
+        move._portal_ensure_token()
+        page = self.url_open(move.get_portal_url()).text
+        self.assertIn(nfse.access_key, page)
+        self.assertIn("text-bg-danger o_rbm_nfse_state", page)
+        response = self.url_open(move.get_portal_url(suffix="/nfse/danfse"))
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("CANCELADA", pdf_text(response.content))
+
     def test_portal_tour(self):
         move = self.issue(amount=440)
         self.portal_user("tour_danfse", self.customer)
