@@ -12,6 +12,9 @@
         "security/ir.model.access.csv",
         "security/rbm_nfse_security.xml",
         "data/ir_cron_data.xml",
+        "report/rbm_nfse_report.xml",
+        "report/rbm_nfse_report_templates.xml",
+        "report/rbm_nfse_danfse_cron.xml",
         "views/rbm_nfse_views.xml",
         "views/rbm_nfse_certificate_views.xml",
         "views/account_move_views.xml",
@@ -22,6 +25,7 @@
         "wizards/rbm_nfse_cancel_wizard_views.xml",
         "wizards/rbm_nfse_replace_wizard_views.xml",
         "views/rbm_nfse_menus.xml",
+        "views/portal_templates.xml",
     ],
     "assets": {
         "web.assets_tests": ["rbm_nfse/static/tests/tours/*.js"],

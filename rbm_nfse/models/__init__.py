@@ -1,6 +1,7 @@
 from . import rbm_nfse_service_mixin  # noqa: I001 (before the models inheriting it)
 from . import (
     account_move,
+    account_move_send,
     product_template,
     rbm_nfse,
     rbm_nfse_certificate,

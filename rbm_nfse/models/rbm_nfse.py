@@ -872,6 +872,10 @@ class RbmNfse(models.Model):
                 or dps_engine.REPLACE_REASONS.get(self.replace_reason_code),
             }
         )
+        # the replaced NFS-e's DANFSe is printed again, with the SUBSTITUÍDA watermark, by
+        # the DANFSe run (wkhtmltopdf stays out of the issuing run)
+        replaced.move_id._rbm_nfse_danfse_find(replaced).unlink()
+        self.env.ref("rbm_nfse.ir_cron_rbm_nfse_danfse")._trigger()
         self.move_id.with_context(no_new_invoice=True).message_post(
             body=_(
                 "NFS-e %(old)s replaced by NFS-e %(new)s (reason %(code)s - %(reason)s): the "
@@ -947,6 +951,7 @@ class RbmNfse(models.Model):
                 "error_message": False,
             }
         )
+        self.env.ref("rbm_nfse.ir_cron_rbm_nfse_danfse")._trigger()  # its DANFSe, next
         # no_new_invoice: the XML is not an invoice for Odoo to read
         self.move_id.with_context(no_new_invoice=True).message_post(
             body=_(
