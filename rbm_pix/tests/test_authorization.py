@@ -360,6 +360,23 @@ class TestPixAuthorization(PixAuthorizationCase):
         self.assertEqual(auth2.state, "cancelled")
         self.assertEqual(self.psp.recs[auth2.id_rec]["status"], "CANCELADA")
 
+    def test_register_notifications(self):
+        self.connection.notification_url = "https://erp.example.com.br"
+        self.admin.company_ids = [Command.link(self.env.company.id)]
+        connection = self.connection.with_user(self.admin).with_company(self.env.company)
+        action = connection.action_register_webhook()
+        self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
+        secret = self.connection.sudo().webhook_secret
+        url = f"https://erp.example.com.br/rbm/pix/webhook/{self.connection.id}/{secret}"
+        self.assertEqual(self.psp.webhooks[("webhookrec", None)]["webhookUrl"], url)
+        self.assertEqual(self.psp.webhooks[("webhook", self.psp.pix_key)]["webhookUrl"], url)
+        # the PSP refuses the second registration: said in words, the first one named
+        self.psp.webhooks.clear()
+        self.psp.fail_next("PUT", r"/webhookrec$", status=503, times=5)
+        action = connection.action_register_webhook()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn(self.psp.pix_key, action["params"]["message"])
+
     def test_missed_notification_polled(self):
         contract = self._contract()
         auth = self._sent(contract)
