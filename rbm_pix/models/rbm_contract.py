@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 
 from odoo.addons.rbm_recurring.tools import check_staff_access
 
-from .rbm_pix_authorization import LIVE_STATES
+from .rbm_pix_authorization import LIVE_STATES, STATES
 
 
 class RbmContract(models.Model):
@@ -22,7 +22,7 @@ class RbmContract(models.Model):
         help="The live authorization (awaiting the payer or approved), else the latest one.",
     )
     rbm_pix_authorization_state = fields.Selection(
-        selection=lambda self: self.env["rbm.pix.authorization"]._fields["state"].selection,
+        selection=STATES,
         string="Pix Automático Status",
         compute="_compute_rbm_pix_authorization_id",
     )

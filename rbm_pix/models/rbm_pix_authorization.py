@@ -49,6 +49,23 @@ BATCH_SIZE = 200
 # days the payer's bank shows a journey-1 request
 REQUEST_VALIDITY_DAYS = 7
 
+JOURNEYS = [
+    ("1", "Journey 1 – request sent to the payer's bank"),
+    ("2", "Journey 2 – QR code with the recurrence"),
+    ("3", "Journey 3 – QR code: first payment now and the recurrence"),
+    ("4", "Journey 4 – due-date charge offering the recurrence"),
+]
+
+STATES = [
+    ("to_send", "To Send"),
+    ("created", "Awaiting Payer"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+    ("expired", "Expired"),
+    ("cancelled", "Cancelled"),
+    ("failed", "Failed"),
+]
+
 PERIODICITIES = [
     ("SEMANAL", "Weekly"),
     ("MENSAL", "Monthly"),
@@ -137,25 +154,12 @@ class RbmPixAuthorization(models.Model):
         "rbm.pix.connection", string="PSP Connection", required=True, ondelete="restrict"
     )
     journey = fields.Selection(
-        [
-            ("1", "Journey 1 – request sent to the payer's bank"),
-            ("2", "Journey 2 – QR code with the recurrence"),
-            ("3", "Journey 3 – QR code: first payment now and the recurrence"),
-            ("4", "Journey 4 – due-date charge offering the recurrence"),
-        ],
+        JOURNEYS,
         required=True,
         default="2",
     )
     state = fields.Selection(
-        [
-            ("to_send", "To Send"),
-            ("created", "Awaiting Payer"),
-            ("approved", "Approved"),
-            ("rejected", "Rejected"),
-            ("expired", "Expired"),
-            ("cancelled", "Cancelled"),
-            ("failed", "Failed"),
-        ],
+        STATES,
         default="to_send",
         required=True,
         index=True,
@@ -890,7 +894,7 @@ class RbmPixAuthorizationWizard(models.TransientModel):
 
     contract_id = fields.Many2one("rbm.contract", required=True, readonly=True)
     journey = fields.Selection(
-        lambda self: self.env["rbm.pix.authorization"]._fields["journey"].selection,
+        JOURNEYS,
         required=True,
         default="2",
     )
