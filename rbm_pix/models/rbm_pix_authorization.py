@@ -116,13 +116,13 @@ PROVISIONING_EVENTS = {
 def _reason_words(env, code):
     """The reason code of a rejection or cancellation (Pix message catalogue) in words."""
     words = {
-        "AP13": _("rejected by the payer"),
-        "AP14": _("request rejected by the payer"),
-        "SLCR": _("requested by the receiver"),
-        "SLDB": _("requested by the payer"),
-        "ACCL": _("the payer's account was closed"),
-        "DCSD": _("the payer died"),
-        "FRUD": _("suspected fraud"),
+        "AP13": env._("rejected by the payer"),
+        "AP14": env._("request rejected by the payer"),
+        "SLCR": env._("requested by the receiver"),
+        "SLDB": env._("requested by the payer"),
+        "ACCL": env._("the payer's account was closed"),
+        "DCSD": env._("the payer died"),
+        "FRUD": env._("suspected fraud"),
     }
     return words.get(code or "", "")
 
@@ -342,6 +342,11 @@ class RbmPixAuthorization(models.Model):
         """The values of a new authorization of ``contract``; raise UserError naming the
         contract and the field when it cannot have one."""
         contract.ensure_one()
+        # one request at a time per contract (a double submit waits, then sees the first)
+        self.env.cr.execute(
+            SQL("SELECT id FROM rbm_contract WHERE id = %s FOR UPDATE", contract.id)
+        )
+        contract.invalidate_recordset(["rbm_pix_authorization_ids"])
         name = contract.display_name
         if contract.state not in ("trial", "active", "suspended"):
             raise UserError(
@@ -700,7 +705,24 @@ class RbmPixAuthorization(models.Model):
         """Create the recurrence once: adopt the one already linked to our location, else
         ``POST /rec``; then journey 1's request, then read it back."""
         self.ensure_one()
-        if self.journey in ("3", "4") and self.charge_id.state not in ("active", "paid"):
+        charge = self.charge_id
+        if self.journey in ("3", "4") and charge.state in ("failed", "cancelled"):
+            self._set_state(
+                "failed",
+                {
+                    "error_message": _(
+                        "The Pix charge %(txid)s of the first payment (invoice %(invoice)s) "
+                        "is %(state)s: authorize again with another journey.",
+                        txid=charge.txid,
+                        invoice=charge.move_id.display_name,
+                        state=dict(charge._fields["state"]._description_selection(self.env))[
+                            charge.state
+                        ].lower(),
+                    )
+                },
+            )
+            return
+        if self.journey in ("3", "4") and charge.state not in ("active", "paid"):
             return
         loc = client.get_locrec(self.loc_id) or {}
         id_rec = loc.get("idRec")

@@ -161,7 +161,8 @@ class TestPixAuthorization(PixAuthorizationCase):
         self.assertEqual(contract.payment_mode, "pix_automatico")
         self.assertEqual(auth.previous_payment_mode, "boleto")
         self.assertEqual(contract.rbm_pix_authorization_state, "approved")
-        self.assertTrue(self._said(contract, "approved by the payer"))
+        # created, then approved
+        self.assertEqual(len(self._said(contract, auth.id_rec)), 2)
         self.assertEqual(
             self._events(contract).count("pix_authorization_approved"), 1, self._events(contract)
         )
@@ -239,6 +240,23 @@ class TestPixAuthorization(PixAuthorizationCase):
         self.assertEqual(auth.state, "approved")
         self.assertEqual(contract.payment_mode, "pix_automatico")
 
+    def test_journey_3_first_charge_refused(self):
+        invoice = self._bill_contract(start=self.today)
+        contract = invoice.rbm_contract_id
+        auth = self._authorize(contract, "3")
+        self.psp.fail_next("PUT", r"/cob/", status=400)
+        self.Auth._process_pending()
+        self.assertEqual(auth.state, "failed")
+        self.assertIn(self.connection.name, auth.error_message)
+        self.assertFalse(self._recs_of(contract))
+        self.assertTrue(self._said(contract, "refused by the PSP"))
+
+    def test_contract_not_running_refused(self):
+        contract = self._contract()
+        contract.action_close()
+        with self.assertRaisesRegex(UserError, f"{contract.name} is not running"):
+            self._authorize(contract)
+
     def test_journey_3_without_open_invoice_refused(self):
         contract = self._contract()
         with self.assertRaisesRegex(UserError, "no open invoice"):
@@ -261,7 +279,7 @@ class TestPixAuthorization(PixAuthorizationCase):
         self._notify_wait()
         self.assertEqual(auth2.state, "expired")
         self.assertTrue(auth2.ended_on)
-        self.assertTrue(self._said(contract, "expired: the payer did not answer"))
+        self.assertEqual(len(self._said(contract, auth2.id_rec)), 2)
         self.assertIn("pix_authorization_expired", self._events(contract))
 
     def test_cancelled_by_payer_then_late_notifications(self):

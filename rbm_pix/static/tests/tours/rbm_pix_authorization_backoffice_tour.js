@@ -29,7 +29,7 @@ registry.category("web_tour.tours").add("rbm_pix_authorization_backoffice", {
         },
         {
             content: "The authorization waits to be sent",
-            trigger: ".o_field_widget[name=rbm_pix_authorization_state] .badge:contains(To Send)",
+            trigger: ".o_field_widget[name=rbm_pix_authorization_state] .badge.text-bg-info",
         },
         {
             content: "The button is no longer offered",
