@@ -428,7 +428,9 @@ class RbmPixAuthorization(models.Model):
         usage = contract.line_ids.filtered(lambda line: line.line_type == "usage")
         total = contract.recurring_total
         if usage:
-            vals.update(amount_type="variable", amount_floor=max(total, 0.01))
+            # the receiver's floor: what every cycle costs whatever the usage
+            fixed = contract._get_current_recurring_lines() - usage
+            vals.update(amount_type="variable", amount_floor=sum(fixed.mapped("subtotal")))
         elif contract.currency_id.compare_amounts(total, 0) <= 0:
             raise UserError(
                 _(

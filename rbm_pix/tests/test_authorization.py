@@ -190,6 +190,15 @@ class TestPixAuthorization(PixAuthorizationCase):
             },
         )
         self.assertFalse(auth.pix_copy_paste)
+        # killed after the request was sent, before our commit: sent again, refused by the
+        # PSP as already active, and the recurrence is followed as before
+        id_solic_rec = auth.id_solic_rec
+        auth.write({"state": "to_send", "id_rec": False, "id_solic_rec": False})
+        self.Auth._process_pending()
+        self.assertEqual(auth.state, "created", auth.error_message)
+        requests = [s for s in self.psp.solicrecs.values() if s["idRec"] == auth.id_rec]
+        self.assertEqual(len(requests), 1)
+        auth.id_solic_rec = id_solic_rec
         self._listen()
         self.psp.accept_solicrec(auth.id_solic_rec)
         self._notify_wait()
@@ -256,6 +265,38 @@ class TestPixAuthorization(PixAuthorizationCase):
         contract.action_close()
         with self.assertRaisesRegex(UserError, f"{contract.name} is not running"):
             self._authorize(contract)
+
+    def test_usage_plan_variable_amount(self):
+        if "rbm.metric" not in self.env:
+            self.skipTest("rbm_metering is not installed")
+        metric = self.env["rbm.metric"].create(
+            {"code": "pix_gb", "name": "Armazenamento", "unit_label": "GB"}
+        )
+        usage_product = self.env["product.product"].create(
+            {"name": "Armazenamento", "type": "service", "taxes_id": [Command.clear()]}
+        )
+        plan = self.plan.copy({"name": "Mensal com uso"})
+        plan.line_ids = [
+            Command.create(
+                {
+                    "product_id": usage_product.id,
+                    "name": "Armazenamento",
+                    "metric_id": metric.id,
+                    "price_unit": 0.5,
+                }
+            )
+        ]
+        contract = self._contract(plan=plan)
+        self.assertIn("usage", contract.line_ids.mapped("line_type"))
+        auth = self._sent(contract)
+        # variable: the payer sets a maximum of at least the fixed 150.00 of every cycle
+        self.assertEqual((auth.amount_type, auth.amount_floor), ("variable", 150.0))
+        self.assertEqual(self.psp.recs[auth.id_rec]["valor"], {"valorMinimoRecebedor": "150.00"})
+        with self.assertRaises(ValueError):
+            self.psp.approve_rec(auth.id_rec, valor_maximo="149.99")
+        self.psp.approve_rec(auth.id_rec, valor_maximo="300.00")
+        self.Auth._process_pending()
+        self.assertEqual(auth.state, "approved")
 
     def test_journey_3_without_open_invoice_refused(self):
         contract = self._contract()
