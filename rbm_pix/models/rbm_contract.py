@@ -61,20 +61,23 @@ class RbmContract(models.Model):
     # ------------------------------------------------------------
 
     def write(self, vals):
-        ending = vals.get("state") in ("closed", "cancelled", "expired")
-        leaving = (
-            "payment_mode" in vals
-            and vals["payment_mode"] != "pix_automatico"
-            and not self.env.context.get("rbm_pix_authorization_sync")
-        )
+        ending = self.browse()
+        if vals.get("state") in ("closed", "cancelled", "expired"):
+            ending = self.filtered(lambda c: c.state != vals["state"])
+        leaving = self.browse()
+        if "payment_mode" in vals and not self.env.context.get("rbm_pix_authorization_sync"):
+            # a real change of the payment method (the authorization's own sync excepted)
+            leaving = self.filtered(lambda c: c.payment_mode != vals["payment_mode"])
+            if vals["payment_mode"] == "pix_automatico":
+                leaving = self.browse()
         result = super().write(vals)
-        if ending or leaving:
-            auths = self.sudo().rbm_pix_authorization_ids.filtered(lambda a: a.state in LIVE_STATES)
-            if ending:
-                note = _("The contract ended.")
-            else:
-                note = _("The contract is now paid another way.")
-            auths._request_cancel(note)
+        for contracts, note in (
+            (ending, _("The contract ended.")),
+            (leaving - ending, _("The contract is now paid another way.")),
+        ):
+            contracts.sudo().rbm_pix_authorization_ids.filtered(
+                lambda a: a.state in LIVE_STATES
+            )._request_cancel(note)
         return result
 
     # ------------------------------------------------------------

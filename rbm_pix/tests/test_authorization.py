@@ -406,6 +406,9 @@ class TestPixAuthorization(PixAuthorizationCase):
     def test_cancel_button_and_unsent(self):
         contract = self._contract()
         auth = self._authorize(contract)
+        # saving the contract with its payment method unchanged cancels nothing
+        contract.write({"payment_mode": "boleto", "reference": "REF-1"})
+        self.assertEqual((auth.state, auth.cancel_requested), ("to_send", False))
         # never sent: cancelled at once, nothing at the PSP
         contract.action_rbm_pix_cancel_authorization()
         self.assertEqual((auth.state, auth.cancelled_by), ("cancelled", "receiver"))
