@@ -31,6 +31,8 @@ import datetime
 import logging
 import re
 
+import psycopg2.errors
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, format_amount, format_date, sql
@@ -342,11 +344,6 @@ class RbmPixAuthorization(models.Model):
         """The values of a new authorization of ``contract``; raise UserError naming the
         contract and the field when it cannot have one."""
         contract.ensure_one()
-        # one request at a time per contract (a double submit waits, then sees the first)
-        self.env.cr.execute(
-            SQL("SELECT id FROM rbm_contract WHERE id = %s FOR UPDATE", contract.id)
-        )
-        contract.invalidate_recordset(["rbm_pix_authorization_ids"])
         name = contract.display_name
         if contract.state not in ("trial", "active", "suspended"):
             raise UserError(
@@ -497,7 +494,19 @@ class RbmPixAuthorization(models.Model):
     @api.model
     def _create_for_contract(self, contract, journey="2", payer=None):
         """A new authorization of ``contract`` in state ``to_send``; the cron sends it."""
-        authorization = self.create(self._prepare_for_contract(contract, journey, payer))
+        vals = self._prepare_for_contract(contract, journey, payer)
+        try:
+            with self.env.cr.savepoint():
+                authorization = self.create(vals)
+        except psycopg2.errors.UniqueViolation as error:
+            # a request made at the same time (a double submit) won: the database keeps one
+            raise UserError(
+                _(
+                    "Contract %(contract)s already has a Pix Automático authorization, "
+                    "requested at the same time: refresh the page.",
+                    contract=contract.display_name,
+                )
+            ) from error
         contract.message_post(
             body=_(
                 "Pix Automático authorization requested (%(journey)s): %(amount)s, %(period)s "

@@ -1,15 +1,18 @@
 import json
+import threading
 
 import psycopg2
 
-from odoo import Command, fields
+from odoo import SUPERUSER_ID, Command, api, fields
+from odoo.api import Transaction
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import Form, HttpCase, JsonRpcException, tagged
+from odoo.tests import Form, HttpCase, JsonRpcException, TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.rbm_dunning.engine import pix
 from odoo.addons.rbm_dunning.tests.common import RbmDunningCase
 from odoo.addons.rbm_pix.tests.test_connection import PspCase
+from odoo.addons.rbm_recurring.tests.common import commit_contracts
 
 
 class PixAuthorizationCase(PspCase, RbmDunningCase, HttpCase):
@@ -566,6 +569,67 @@ class TestPixAuthorization(PixAuthorizationCase):
         self.env.invalidate_all()
         self.assertEqual((auth.state, auth.cancel_requested), ("to_send", False))
         self.assertTrue(portal)
+
+
+@tagged("post_install", "-at_install")
+class TestPixAuthorizationConcurrency(PspCase, TransactionCase):
+    """Two requests for one contract at once, each in its own transaction."""
+
+    def test_double_request_at_once_one_authorization(self):
+        self._start_psp()
+        today = fields.Date.today()
+        [contract_id], [partner_id] = commit_contracts(self, 1, today, "Pix concorrência")
+        with self.registry.cursor() as cr:
+            cr.transaction = Transaction(self.registry)
+            env = api.Environment(cr, SUPERUSER_ID, {"lang": "en_US"})
+            env["res.partner"].browse(partner_id).vat = "390.533.447-05"
+            company = env["rbm.contract"].browse(contract_id).company_id
+            connection = env["rbm.pix.connection"].create(
+                self._connection_values(company_id=company.id)
+            )
+            connection_id = connection.id
+
+        def delete():
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "DELETE FROM rbm_pix_authorization WHERE contract_id = %s", [contract_id]
+                )
+                cr.execute("DELETE FROM rbm_pix_connection WHERE id = %s", [connection_id])
+
+        self.addCleanup(delete)
+        barrier = threading.Barrier(2)
+        outcomes = []
+
+        def request():
+            with self.registry.cursor() as cr:
+                # the test runner holds the registry lock: hand the registry over
+                cr.transaction = Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {"lang": "en_US"})
+                contract = env["rbm.contract"].browse(contract_id)
+                contract.rbm_pix_authorization_ids  # noqa: B018 (read before the other commits)
+                barrier.wait()
+                try:
+                    env["rbm.pix.authorization"]._create_for_contract(contract, "2")
+                    cr.commit()
+                    outcomes.append("created")
+                except UserError as error:
+                    cr.rollback()
+                    outcomes.append(error.args[0])
+
+        threads = [threading.Thread(target=request) for _i in range(2)]
+        with mute_logger("odoo.sql_db"):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        self.assertEqual(outcomes.count("created"), 1, outcomes)
+        [refusal] = [outcome for outcome in outcomes if outcome != "created"]
+        self.assertIn("already has a Pix Automático authorization", refusal)
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM rbm_pix_authorization WHERE contract_id = %s", [contract_id]
+            )
+            self.assertEqual(cr.fetchone()[0], 1)
 
 
 @tagged("post_install", "-at_install")
