@@ -610,7 +610,7 @@ class TestPixAuthorizationConcurrency(PspCase, TransactionCase):
                 barrier.wait()
                 try:
                     env["rbm.pix.authorization"]._create_for_contract(contract, "2")
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit
                     outcomes.append("created")
                 except UserError as error:
                     cr.rollback()
