@@ -13,9 +13,13 @@
         "security/rbm_pix_security.xml",
         "data/rbm_pix_data.xml",
         "data/ir_cron_data.xml",
+        "data/ir_cron_authorization_data.xml",
         "views/rbm_pix_charge_views.xml",
         "views/rbm_pix_connection_views.xml",
         "views/account_move_views.xml",
+        "views/rbm_pix_authorization_views.xml",
+        "views/rbm_contract_views.xml",
+        "views/portal_templates.xml",
         "views/rbm_pix_menus.xml",
     ],
     "assets": {

@@ -38,26 +38,9 @@ class RbmPixWebhook(http.Controller):
         save_session=False,
     )
     def rbm_pix_webhook(self, connection_id, token=None, **_kwargs):
-        httprequest = request.httprequest
-        if (httprequest.content_length or 0) > MAX_BYTES:
-            return _answer(413, "payload too large")
-        connection_sudo = request.env["rbm.pix.connection"].sudo().browse(connection_id).exists()
-        if not connection_sudo or not connection_sudo.active:
-            return _answer(404, "unknown connection")
-        received = token or httprequest.headers.get(SECRET_HEADER) or ""
-        expected = connection_sudo.webhook_secret or ""
-        if not (expected and hmac.compare_digest(received.encode(), expected.encode())):
-            _logger.warning(
-                "Pix notification for connection %s refused: wrong secret", connection_id
-            )
-            return _answer(401, "unauthorized")
-        payload = httprequest.get_data(cache=False)
-        if len(payload) > MAX_BYTES:
-            return _answer(413, "payload too large")
-        try:
-            data = json.loads(payload)
-        except (ValueError, RecursionError):
-            return _answer(400, "invalid JSON")
+        connection_sudo, data = _read_notification(connection_id, token)
+        if connection_sudo is None:
+            return data
         Charge = request.env["rbm.pix.charge"].sudo().with_company(connection_sudo.company_id)
         items = data.get("pix") if isinstance(data, dict) else None
         if not isinstance(items, list) or not all(
@@ -72,6 +55,29 @@ class RbmPixWebhook(http.Controller):
             len(paid),
         )
         return _answer(200, "ok")
+
+
+def _read_notification(connection_id, token):
+    """Check a notification's size and secret and decode its JSON body: answer
+    ``(connection as sudo, data)``, or ``(None, the HTTP answer of the refusal)``."""
+    httprequest = request.httprequest
+    if (httprequest.content_length or 0) > MAX_BYTES:
+        return None, _answer(413, "payload too large")
+    connection_sudo = request.env["rbm.pix.connection"].sudo().browse(connection_id).exists()
+    if not connection_sudo or not connection_sudo.active:
+        return None, _answer(404, "unknown connection")
+    received = token or httprequest.headers.get(SECRET_HEADER) or ""
+    expected = connection_sudo.webhook_secret or ""
+    if not (expected and hmac.compare_digest(received.encode(), expected.encode())):
+        _logger.warning("Pix notification for connection %s refused: wrong secret", connection_id)
+        return None, _answer(401, "unauthorized")
+    payload = httprequest.get_data(cache=False)
+    if len(payload) > MAX_BYTES:
+        return None, _answer(413, "payload too large")
+    try:
+        return connection_sudo, json.loads(payload)
+    except (ValueError, RecursionError):
+        return None, _answer(400, "invalid JSON")
 
 
 def _answer(status, text):

@@ -517,18 +517,26 @@ class RbmPixConnection(models.Model):
                 )
             )
         url = self._get_webhook_url()
+        done = []
         try:
             with self._get_client() as client:
-                client.put_webhook(self.pix_key, url)
+                for label, register in self._get_webhook_registrations(client):
+                    register(url)
+                    done.append(label)
         except (PixError, url_guard.UrlRefused, requests.RequestException) as error:
             _logger.info("PSP connection %s: webhook registration failed: %s", self.id, error)
-            return self._notify(
-                self._get_pix_error_message(error), "danger", _("Register notifications")
-            )
+            message = self._get_pix_error_message(error)
+            if done:
+                message = _(
+                    "%(error)s (already registered: %(done)s)",
+                    error=message,
+                    done=", ".join(done),
+                )
+            return self._notify(message, "danger", _("Register notifications"))
         self.message_post(
             body=_(
-                "Notifications of Pix payments registered at the PSP for key %(key)s.",
-                key=self.pix_key,
+                "Notifications registered at the PSP: %(kinds)s.",
+                kinds=", ".join(done),
             )
         )
         return self._notify(
@@ -540,6 +548,20 @@ class RbmPixConnection(models.Model):
             "success",
             _("Register notifications"),
         )
+
+    def _get_webhook_registrations(self, client):
+        """The notifications registered by *Register notifications*, in order: one
+        ``(label, register(url))`` per webhook of the Pix API (the PSP appends ``/pix``,
+        ``/rec`` or ``/cobr`` to the URL)."""
+        self.ensure_one()
+        return [
+            (
+                _("Pix payments (key %(key)s)", key=self.pix_key),
+                lambda url: client.put_webhook(self.pix_key, url),
+            ),
+            (_("Pix Automático authorizations"), client.put_webhookrec),
+            # the Pix Automático cycle charges (webhookcobr) are registered here
+        ]
 
     def action_view_charges(self):
         check_staff_access(self, "read")

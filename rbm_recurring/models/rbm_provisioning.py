@@ -89,6 +89,11 @@ EVENT_TYPES = [
     ("closed", "Closed"),
     ("plan_changed", "Plan changed"),
     ("renewed", "Renewed"),
+    ("pix_authorization_created", "Pix Automático authorization created"),
+    ("pix_authorization_approved", "Pix Automático authorization approved"),
+    ("pix_authorization_rejected", "Pix Automático authorization rejected"),
+    ("pix_authorization_expired", "Pix Automático authorization expired"),
+    ("pix_authorization_cancelled", "Pix Automático authorization cancelled"),
 ]
 
 # first retry after this many seconds, then doubling up to RETRY_MAX_DELAY
