@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from freezegun import freeze_time
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import tagged
 
 from odoo.addons.rbm_recurring.tests.common import commit_contracts
@@ -589,3 +589,165 @@ class TestProvisioningJobs(JobWorkersCase):
         self.assertEqual((second["enqueued"], second["queued"]), (0, first["enqueued"]))
         self.assertEqual(len(self._jobs()), first["enqueued"])
         self.assertFalse(self.server.received, "the cron itself sends nothing")
+
+
+@tagged("post_install", "-at_install")
+class TestCardJobs(JobWorkersCase):
+    """Three contracts paid by saved cards of the demo provider (approved),
+    billed on 01/10/2026: each invoice's card is charged once, attempt 1."""
+
+    today = date(2026, 10, 2)
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            if env["ir.module.module"]._get("payment_demo").state != "installed":
+                self.skipTest("the card charge tests need the addon payment_demo")
+        self.ids, self.partner_ids = commit_contracts(self, 3, date(2026, 10, 1), "Card job")
+        self.addCleanup(self._delete)
+
+        def fixture(env):
+            company = env.company
+            self.retry_days = company.rbm_card_retry_days
+            company.rbm_card_retry_days = "1,3,5,7"
+            journal = env["account.journal"].search(
+                [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+            )
+            provider = env.ref("payment.payment_provider_demo").copy(
+                {"company_id": company.id, "name": "Job demo cards"}
+            )
+            provider.write({"state": "test", "journal_id": journal.id})
+            method = env.ref("payment_demo.payment_method_demo")
+            contracts = env["rbm.contract"].browse(self.ids)
+            for contract in contracts:
+                token = env["payment.token"].create(
+                    {
+                        "provider_id": provider.id,
+                        "payment_method_id": method.id,
+                        "partner_id": contract.partner_id.id,
+                        "payment_details": "4242",
+                        "provider_ref": f"job-{contract.id}",
+                        "demo_simulated_state": "done",
+                    }
+                )
+                contract.write({"payment_mode": "card", "payment_token_id": token.id})
+            with freeze_time("2026-10-01"):
+                moves = env["rbm.billing.run"]._bill(contracts, date(2026, 10, 1))["moves"]
+            return provider.id, moves.ids
+
+        self.provider_id, self.move_ids = self._committed(fixture)
+        self.assertEqual(len(self.move_ids), 3)
+
+    def _delete(self):
+        self._delete_jobs()
+        with self.registry.cursor() as cr:
+            moves = tuple(self.move_ids)
+            cr.execute(
+                "SELECT id FROM payment_transaction WHERE provider_id = %s", [self.provider_id]
+            )
+            tx_ids = tuple(row[0] for row in cr.fetchall()) or (0,)
+            cr.execute(
+                "SELECT id, move_id FROM account_payment WHERE payment_transaction_id IN %s",
+                [tx_ids],
+            )
+            rows = cr.fetchall()
+            payment_ids = tuple(row[0] for row in rows) or (0,)
+            payment_moves = tuple(row[1] for row in rows if row[1]) or (0,)
+            cr.execute("DELETE FROM rbm_card_attempt WHERE move_id IN %s", [moves])
+            cr.execute("UPDATE payment_transaction SET payment_id = NULL WHERE id IN %s", [tx_ids])
+            cr.execute(
+                "DELETE FROM account_partial_reconcile WHERE credit_move_id IN "
+                "(SELECT id FROM account_move_line WHERE move_id IN %s) OR debit_move_id IN "
+                "(SELECT id FROM account_move_line WHERE move_id IN %s)",
+                [payment_moves, moves],
+            )
+            cr.execute(
+                "UPDATE account_move_line SET full_reconcile_id = NULL WHERE move_id IN %s "
+                "OR move_id IN %s",
+                [payment_moves, moves],
+            )
+            cr.execute("DELETE FROM account_move_line WHERE move_id IN %s", [payment_moves])
+            cr.execute("DELETE FROM account_payment WHERE id IN %s", [payment_ids])
+            cr.execute("DELETE FROM account_move WHERE id IN %s", [payment_moves])
+            cr.execute("DELETE FROM payment_transaction WHERE id IN %s", [tx_ids])
+            cr.execute(
+                "UPDATE rbm_contract SET payment_token_id = NULL, payment_mode = NULL "
+                "WHERE id IN %s",
+                [tuple(self.ids)],
+            )
+            cr.execute("DELETE FROM payment_token WHERE provider_id = %s", [self.provider_id])
+            cr.execute("DELETE FROM payment_provider WHERE id = %s", [self.provider_id])
+            cr.execute(
+                "UPDATE res_company SET rbm_card_retry_days = %s WHERE id = "
+                "(SELECT company_id FROM rbm_contract WHERE id = %s)",
+                [self.retry_days, self.ids[0]],
+            )
+
+    def _enqueue_chunks(self, chunks):
+        def enqueue(env):
+            Attempt = env["rbm.card.attempt"]
+            moves = env["account.move"]
+            env["rbm.job.run"]._enqueue(
+                Attempt,
+                "_card_job",
+                [moves.browse([self.move_ids[i] for i in chunk]) for chunk in chunks],
+                self.today,
+                _description,
+                args=("post",),
+            )
+
+        return self._enqueue(enqueue)
+
+    def _attempts(self):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT a.move_id, a.attempt_number, a.state, a.amount, t.state "
+                "FROM rbm_card_attempt a JOIN payment_transaction t ON t.id = a.transaction_id "
+                "WHERE a.move_id IN %s",
+                [tuple(self.move_ids)],
+            )
+            return cr.fetchall()
+
+    def _assert_each_charged_once(self):
+        # the plan of commit_contracts: 50.00 a month, no tax
+        self.assertEqual(
+            sorted(self._attempts()),
+            sorted((move_id, 1, "done", 50.0, "done") for move_id in self.move_ids),
+        )
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT payment_state, rbm_card_charge_due FROM account_move WHERE id IN %s",
+                [tuple(self.move_ids)],
+            )
+            self.assertEqual(set(cr.fetchall()), {("paid", False)})
+
+    def test_two_workers_performing_overlapping_jobs_charge_each_card_once(self):
+        uuids = self._enqueue_chunks([(0, 1), (1, 2)])
+        outcomes = self._run_concurrently(uuids)
+        self._run_pending(outcomes)
+        self._assert_all_done(outcomes)
+        self._assert_each_charged_once()
+
+    def test_job_meeting_a_lock_is_retried_and_then_charges_each_card_once(self):
+        (uuid,) = self._enqueue_chunks([(0, 1, 2)])
+        outcomes = self._perform_while_held(uuid, "res_partner", self.partner_ids[1])
+        ((_uuid, state, retry, result),) = self._jobs()
+        self.assertEqual((state, retry), ("pending", 1), outcomes)
+        self.assertTrue(result, "the postponement says why")
+        self.assertFalse(self._attempts(), "the postponed job charged nothing")
+        self._run_pending(outcomes)
+        ((_uuid, state, retry, _result),) = self._assert_all_done(outcomes)
+        self.assertEqual(retry, 2)
+        self._assert_each_charged_once()
+
+    def test_cron_started_twice_enqueues_nothing_twice(self):
+        def cron(env):
+            return env["rbm.card.attempt"]._cron_card_retries(batch_size=2)
+
+        first = self._committed(cron)
+        second = self._committed(cron)
+        self.assertGreaterEqual(first["invoices"], 3)
+        self.assertEqual((second["enqueued"], second["queued"]), (0, first["enqueued"]))
+        self.assertEqual(len(self._jobs()), first["enqueued"])
+        self.assertFalse(self._attempts(), "the cron itself charges nothing")
