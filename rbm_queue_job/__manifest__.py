@@ -13,6 +13,11 @@
         "data/queue_job_data.xml",
         "views/queue_job_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "rbm_queue_job/static/tests/tours/*.js",
+        ],
+    },
     "auto_install": True,
     "installable": True,
 }

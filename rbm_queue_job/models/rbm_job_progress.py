@@ -17,7 +17,18 @@ class RbmJobProgress(models.Model):
     _order = "run_date desc, channel"
 
     channel = fields.Char(readonly=True)
-    job_function = fields.Char(string="Run", readonly=True)
+    job_function = fields.Selection(
+        [
+            ("rbm.billing.run._bill_job", "Billing"),
+            ("rbm.usage.alert._rating_job", "Usage rating"),
+            ("rbm.collection.run._collection_job", "Collection"),
+            ("rbm.card.attempt._card_job", "Card charges"),
+            ("rbm.contract._price_adjustment_job", "Price adjustment"),
+            ("rbm.provisioning.event._deliver_job", "Provisioning deliveries"),
+        ],
+        string="Run",
+        readonly=True,
+    )
     run_date = fields.Date(string="Day", readonly=True)
     total = fields.Integer(string="Jobs", readonly=True)
     done = fields.Integer(readonly=True)

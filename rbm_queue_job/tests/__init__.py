@@ -8,6 +8,7 @@ common.__dict__.setdefault("SETATTR_SOURCES", {})
 from . import (  # noqa: E402
     test_billing_jobs,
     test_billing_jobs_concurrency,
+    test_job_progress,
     test_read_replica,
     test_run_jobs_concurrency,
 )
