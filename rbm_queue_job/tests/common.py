@@ -83,6 +83,12 @@ class JobWorkersCase(TransactionCase):
             )
             return cr.fetchall()
 
+    def _channels(self):
+        """The channels of the test's jobs."""
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT DISTINCT channel FROM queue_job WHERE id > %s", [self.last_job_id])
+            return {row[0] for row in cr.fetchall()}
+
     def _perform(self, uuid, outcomes, barrier=None, before=None):
         """A runner's worker: acquire the job (started, committed), perform it,
         commit. ``before(cr)`` runs in the job's transaction first."""

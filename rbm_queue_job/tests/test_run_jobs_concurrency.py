@@ -312,6 +312,7 @@ class TestPriceAdjustmentJobs(JobWorkersCase):
         self.assertEqual((second["enqueued"], second["queued"]), (0, first["enqueued"]))
         self.assertEqual(len(self._jobs()), first["enqueued"])
         self.assertFalse(self._adjustments(), "the cron itself adjusts nothing")
+        self.assertEqual(self._channels(), {"root.rbm.price_adjustment"})
 
 
 @tagged("post_install", "-at_install")
@@ -470,6 +471,7 @@ class TestRatingJobs(JobWorkersCase):
         self.assertEqual((second["enqueued"], second["queued"]), (0, first["enqueued"]))
         self.assertEqual(len(self._jobs()), first["enqueued"])
         self.assertFalse(self._alerts(), "the cron itself rates nothing")
+        self.assertEqual(self._channels(), {"root.rbm.rating"})
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -589,6 +591,7 @@ class TestProvisioningJobs(JobWorkersCase):
         self.assertEqual((second["enqueued"], second["queued"]), (0, first["enqueued"]))
         self.assertEqual(len(self._jobs()), first["enqueued"])
         self.assertFalse(self.server.received, "the cron itself sends nothing")
+        self.assertEqual(self._channels(), {"root.rbm.provisioning"})
 
 
 @tagged("post_install", "-at_install")
@@ -751,3 +754,4 @@ class TestCardJobs(JobWorkersCase):
         self.assertEqual((second["enqueued"], second["queued"]), (0, first["enqueued"]))
         self.assertEqual(len(self._jobs()), first["enqueued"])
         self.assertFalse(self._attempts(), "the cron itself charges nothing")
+        self.assertEqual(self._channels(), {"root.rbm.card"})
