@@ -744,6 +744,39 @@ class TestCardJobs(JobWorkersCase):
         self.assertEqual(retry, 2)
         self._assert_each_charged_once()
 
+    def test_job_performed_again_after_a_crash_never_charges_twice(self):
+        """A worker killed while the provider charged the first invoice: its
+        attempt and transaction were committed before the call, the answer
+        never was. queue_job performs the job again: the first invoice is no
+        longer due (its attempt waits, for someone to check it with the
+        provider), the others are charged once."""
+
+        def reserve(env):
+            move = env["account.move"].browse(self.move_ids[0])
+            attempt = move._rbm_reserve_card_attempt("post", move._rbm_get_card_token(None))
+            return attempt.id
+
+        attempt_id = self._committed(reserve)
+        (uuid,) = self._enqueue_chunks([(0, 1, 2)])
+        outcomes = self._run_concurrently([uuid])
+        self._assert_all_done(outcomes)
+        attempts = sorted(self._attempts())
+        self.assertEqual(
+            attempts,
+            sorted(
+                [(self.move_ids[0], 1, "pending", 50.0, "draft")]
+                + [(move_id, 1, "done", 50.0, "done") for move_id in self.move_ids[1:]]
+            ),
+        )
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM payment_transaction WHERE provider_id = %s",
+                [self.provider_id],
+            )
+            self.assertEqual(cr.fetchone()[0], 3, "one transaction per invoice")
+            cr.execute("SELECT state FROM rbm_card_attempt WHERE id = %s", [attempt_id])
+            self.assertEqual(cr.fetchone()[0], "pending")
+
     def test_cron_started_twice_enqueues_nothing_twice(self):
         def cron(env):
             return env["rbm.card.attempt"]._cron_card_retries(batch_size=2)
