@@ -1,16 +1,23 @@
 {
-    "name": "RBM Recurring Billing – Parallel Billing Run on queue_job",
-    "summary": "The billing cron enqueues one OCA queue_job job per chunk of due contracts",
-    "version": "18.0.1.0.0",
+    "name": "RBM Recurring Billing – Parallel Runs on queue_job",
+    "summary": "The billing, rating, collection, card charge, price adjustment and "
+    "provisioning crons enqueue OCA queue_job jobs of N records each",
+    "version": "18.0.1.1.0",
     "category": "Hidden",
     "author": "RBM",
     "website": "https://github.com/rbm-odoo/rbm",
     "license": "LGPL-3",
-    "depends": ["rbm_recurring", "queue_job"],
+    "depends": ["rbm_recurring", "rbm_metering", "rbm_dunning", "queue_job"],
     "data": [
+        "security/ir.model.access.csv",
         "data/queue_job_data.xml",
         "views/queue_job_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "rbm_queue_job/static/tests/tours/*.js",
+        ],
+    },
     "auto_install": True,
     "installable": True,
 }

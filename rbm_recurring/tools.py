@@ -1,10 +1,12 @@
 """Helpers shared by the models of the RBM addons."""
 
+import contextlib
 import sys
 import threading
 
 from odoo import modules
 from odoo.exceptions import AccessError
+from odoo.tools import config
 
 # what happens on the day after a commitment (fidelidade) ends; the plan sets
 # it, each contract may override it
@@ -52,3 +54,25 @@ def auto_commit_allowed():
     return not (
         getattr(threading.current_thread(), "testing", False) or modules.module.current_test
     )
+
+
+@contextlib.contextmanager
+def replica_env(env):
+    """``env`` on a read-only cursor of the database replica when Odoo has
+    one (``db_replica_host``), else ``env`` itself: for reports that only
+    read committed data (aging, KPIs, statements), so that their load goes to
+    the replica. The replica lags behind and does not see the current
+    transaction's writes: never for data written in the same request. Inside
+    a request already on a read-only cursor (an ``@api.readonly`` method, a
+    ``readonly=True`` route), or in an HTTP test, ``env`` itself."""
+    registry = env.registry
+    if (
+        config["db_replica_host"] is False
+        or registry._db_readonly is None
+        or env.cr.readonly
+        or registry.test_cr is not None
+    ):
+        yield env
+        return
+    with contextlib.closing(registry.cursor(readonly=True)) as cr:
+        yield env(cr=cr)

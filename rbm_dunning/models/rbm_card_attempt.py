@@ -5,6 +5,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.tools.misc import format_amount, format_date
 
+from odoo.addons.rbm_recurring.models.rbm_billing_run import is_transient_error
 from odoo.addons.rbm_recurring.tools import auto_commit_allowed, check_staff_access
 
 from ..engine import card_retry
@@ -274,14 +275,29 @@ class RbmCardAttempt(models.Model):
         reserved (attempt row + transaction) and committed before the
         provider is called, so that a crash never charges it twice."""
         today = fields.Date.context_today(self)
-        auto_commit = auto_commit_allowed()
         Move = self.env["account.move"]
         first_domain = [("rbm_card_charge_due", "=", True)]
         retry_domain = [("state", "=", "failed"), ("next_retry_date", "<=", today)]
         firsts = Move.search(first_domain, order="id", limit=batch_size)
         retries = self.search(retry_domain, order="next_retry_date, id", limit=batch_size)
+        done = self._charge_card_batch(firsts, retries.move_id - firsts, today)
+        remaining = Move.search_count(first_domain) + self.search_count(retry_domain)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        if remaining:
+            self.env.ref("rbm_dunning.ir_cron_rbm_card_retries")._trigger()
+        _logger.info("Card charges: %s invoices, %s remaining", done, remaining)
+        return done
+
+    @api.model
+    def _charge_card_batch(self, firsts, retries, today, raise_transient=False):
+        """Charge the cards of ``firsts`` (invoices just posted) and ``retries``
+        (invoices whose retry day came), one invoice at a time: a failure is
+        noted on its invoice and postponed, never blocking the others; with
+        ``raise_transient`` a lock or serialization failure is raised instead
+        (the caller tries again). Returns the number of invoices handled."""
+        auto_commit = auto_commit_allowed()
         done = 0
-        for moves, origin in ((firsts, "post"), (retries.move_id - firsts, "retry")):
+        for moves, origin in ((firsts, "post"), (retries, "retry")):
             for move in moves:
                 try:
                     if auto_commit:
@@ -291,6 +307,8 @@ class RbmCardAttempt(models.Model):
                         with self.env.cr.savepoint():
                             move._rbm_charge_card(origin)
                 except Exception as error:  # noqa: BLE001 - reported, never blocks the batch
+                    if raise_transient and is_transient_error(error):
+                        raise
                     if auto_commit:
                         self.env.cr.rollback()  # pylint: disable=invalid-commit
                     self.env.invalidate_all(flush=False)
@@ -299,9 +317,4 @@ class RbmCardAttempt(models.Model):
                 done += 1
                 if auto_commit:
                     self.env.cr.commit()  # pylint: disable=invalid-commit
-        remaining = Move.search_count(first_domain) + self.search_count(retry_domain)
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-        if remaining:
-            self.env.ref("rbm_dunning.ir_cron_rbm_card_retries")._trigger()
-        _logger.info("Card charges: %s invoices, %s remaining", done, remaining)
         return done

@@ -22,6 +22,7 @@ _DUE_WORK_SQL = f"""
            AND aml.amount_residual > 0
            AND aml.date_maturity <= %(horizon)s
            AND aml.id > %(after)s
+           AND (%(line_ids)s::integer[] IS NULL OR aml.id = ANY(%(line_ids)s::integer[]))
            AND (p.rbm_collection_paused_until IS NULL
                 OR p.rbm_collection_paused_until < %(today)s)
     )
@@ -149,13 +150,14 @@ class RbmCollectionRun(models.AbstractModel):
         return self.env.cr.fetchone()[0] or 0
 
     @api.model
-    def _get_due_work(self, today, limit, after=0):
+    def _get_due_work(self, today, limit, after=0, line_ids=None):
         """(installment id, step id) pairs due on ``today`` and not logged
         yet, in order, and how many there are in all: open receivable
         installments of posted customer invoices × the steps of the
         customer's policy (or the company's default) whose day has come;
         customers whose collection is paused are left out; installments after
-        ``after`` (an id) only. One query."""
+        ``after`` (an id) only, and among ``line_ids`` when given (a job's
+        installments). One query."""
         company_ids = self._get_company_ids()
         self.env.flush_all()
         self.env.cr.execute(
@@ -165,6 +167,7 @@ class RbmCollectionRun(models.AbstractModel):
                 "horizon": today + timedelta(days=60),
                 "limit": limit,
                 "after": after,
+                "line_ids": list(line_ids) if line_ids is not None else None,
                 "all_companies": company_ids is None,
                 "company_ids": company_ids or [],
             },

@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from odoo.addons.rbm_recurring.engine import periods
+from odoo.addons.rbm_recurring.tools import replica_env
 
 from .rbm_boleto import ACTIVE_STATES
 
@@ -241,20 +242,23 @@ class RbmReceivableAging(models.Model):
         conditions = [SQL("a.company_id IN %s", tuple(self.env.companies.ids))]
         if condition:
             conditions.append(condition)
-        self.env.cr.execute(
-            SQL(
-                "SELECT %s FROM (%s) a WHERE %s ORDER BY a.date_maturity, a.id",
-                columns,
-                self._get_aging_query(as_of),
-                SQL(" AND ").join(conditions),
+        # committed data only: read on the replica when there is one
+        with replica_env(self.env) as env:
+            env.cr.execute(
+                SQL(
+                    "SELECT %s FROM (%s) a WHERE %s ORDER BY a.date_maturity, a.id",
+                    columns,
+                    self._get_aging_query(as_of),
+                    SQL(" AND ").join(conditions),
+                )
             )
-        )
+            rows = env.cr.fetchall()
         return [
             {
                 fname: float(value) if isinstance(value, Decimal) else value
                 for fname, value in zip(fnames, row, strict=True)
             }
-            for row in self.env.cr.fetchall()
+            for row in rows
         ]
 
     def _flush_aging_sources(self):

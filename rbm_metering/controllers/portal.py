@@ -39,11 +39,13 @@ class RbmUsagePortal(CustomerPortal):
         values = self._prepare_usage_page_values(contract_sudo, statement, access_token)
         return request.render("rbm_metering.portal_my_subscription_usage", values)
 
+    # read only: on the database replica when Odoo has one (db_replica_host)
     @http.route(
         ["/my/subscriptions/<int:contract_id>/usage.csv"],
         type="http",
         auth="public",
         website=True,
+        readonly=True,
     )
     def portal_my_subscription_usage_csv(self, contract_id, access_token=None, period=None, **kw):
         try:

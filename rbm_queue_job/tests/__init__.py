@@ -5,4 +5,10 @@ from odoo.tests import common
 # that name lack: an empty one lets them load there and changes nothing else
 common.__dict__.setdefault("SETATTR_SOURCES", {})
 
-from . import test_billing_jobs, test_billing_jobs_concurrency  # noqa: E402
+from . import (  # noqa: E402
+    test_billing_jobs,
+    test_billing_jobs_concurrency,
+    test_job_progress,
+    test_read_replica,
+    test_run_jobs_concurrency,
+)

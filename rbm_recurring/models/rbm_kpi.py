@@ -297,10 +297,12 @@ class RbmKpi(models.AbstractModel):
     def _check_kpi_access(self):
         self.env["rbm.mrr.event"].check_access("read")
 
+    @api.readonly
     @api.model
     def get_dashboard_data(self, date_to=None, months=12, filters=None):
         """Figures of the Revenue Dashboard (JSON): ``months`` months ending
-        with the month of ``date_to``."""
+        with the month of ``date_to``. Read only: called by the web client, it
+        runs on the database replica when Odoo has one (``db_replica_host``)."""
         self._check_kpi_access()
         filters = filters or {}
         date_from, date_to = self._get_kpi_default_period(date_to, max(1, min(int(months), 36)))

@@ -502,8 +502,23 @@ class RbmContract(models.Model):
         today = fields.Date.context_today(self)
         domain = self._get_price_adjustment_domain(today)
         contracts = self.search(domain, order="adjustment_action_date, id", limit=batch_size)
+        counts = contracts._run_price_adjustment(today)
+        remaining = self.search_count(domain)
+        self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
+        _logger.info("Price adjustment run: %s, %s remaining", counts, remaining)
+        # re-trigger only when this batch moved on, so that a stuck contract cannot loop
+        if remaining and len(contracts) > counts["idle"]:
+            self.env.ref("rbm_recurring.ir_cron_rbm_price_adjustment")._trigger()
+        return counts
+
+    def _run_price_adjustment(self, today):
+        """Send the notices and adjust the prices of the contracts in ``self``
+        whose anniversary has come, one contract at a time: a contract that
+        cannot be adjusted is noted on its chatter and retried the next day.
+        Returns the counts of contracts ``applied``, ``notified``, ``failed``
+        and ``idle``."""
         counts = {"applied": 0, "notified": 0, "failed": 0, "idle": 0}
-        for contract in contracts:
+        for contract in self:
             anniversary = (
                 contract._get_due_adjustment_anniversary(today) or contract.next_adjustment_date
             )
@@ -525,12 +540,6 @@ class RbmContract(models.Model):
                 if anniversary:
                     with self.env.cr.savepoint():
                         contract._record_price_adjustment_refusal(anniversary, message, today)
-        remaining = self.search_count(domain)
-        self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=remaining)
-        _logger.info("Price adjustment run: %s, %s remaining", counts, remaining)
-        # re-trigger only when this batch moved on, so that a stuck contract cannot loop
-        if remaining and len(contracts) > counts["idle"]:
-            self.env.ref("rbm_recurring.ir_cron_rbm_price_adjustment")._trigger()
         return counts
 
 
