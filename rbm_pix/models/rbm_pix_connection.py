@@ -520,6 +520,8 @@ class RbmPixConnection(models.Model):
         try:
             with self._get_client() as client:
                 client.put_webhook(self.pix_key, url)
+                # Pix Automático cycle charges: the PSP notifies {url}/cobr
+                client.put_webhookcobr(url)
         except (PixError, url_guard.UrlRefused, requests.RequestException) as error:
             _logger.info("PSP connection %s: webhook registration failed: %s", self.id, error)
             return self._notify(

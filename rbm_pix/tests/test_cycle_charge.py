@@ -1,0 +1,438 @@
+import datetime
+import json
+from datetime import date
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.rbm_dunning.tests.common import RbmDunningCase
+from odoo.addons.rbm_pix.tests.test_connection import PspCase
+
+# January 2027: the 1st is a Friday, the 10th a Sunday (attempt on Monday the 11th)
+START = date(2027, 1, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestPixCycleCharge(PspCase, RbmDunningCase, HttpCase):
+    """Pix Automático: a charge per cycle sent to the local PSP, settled, retried, cancelled
+    and collected by the fallback; notifications on /cobr and the cron's polling."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._start_psp()
+        cls.connection = (
+            cls.env["rbm.pix.connection"].sudo().create(cls._connection_values(is_default=True))
+        )
+        cls.Cycle = cls.env["rbm.pix.cycle.charge"].sudo()
+
+    def setUp(self):
+        super().setUp()
+        self.psp.wait_notifications()
+        self.psp.webhooks.clear()
+        self.addCleanup(self.psp.webhooks.clear)
+        self.addCleanup(setattr, self.psp, "today", None)
+
+    # ------------------------------------------------------------
+    # helpers
+    # ------------------------------------------------------------
+
+    def _at(self, day):
+        """Odoo and the PSP on ``day``."""
+        self.psp.today = day
+        frozen = freeze_time(datetime.datetime.combine(day, datetime.time(12)))
+        frozen.start()
+        self.addCleanup(frozen.stop)
+        return frozen
+
+    def _approved_authorization(
+        self, contract, policy="PERMITE_3R_7D", amount_type="fixed", amount=150.0, maximum=None
+    ):
+        """An approved recurrence at the PSP (POST /rec, approved by the payer) and its
+        authorization record."""
+        body = {
+            "vinculo": {
+                "contrato": contract.name[:35],
+                "devedor": {"cpf": "39053344705", "nome": self.customer.name},
+            },
+            "calendario": {"dataInicial": START.isoformat(), "periodicidade": "MENSAL"},
+            "politicaRetentativa": policy,
+        }
+        if amount_type == "fixed":
+            body["valor"] = {"valorRec": f"{amount:.2f}"}
+        else:
+            body["valor"] = {"valorMinimoRecebedor": "50.00"}
+        with self.connection._get_client() as client:
+            rec = client.post_rec(body)
+        self.psp.approve_rec(rec["idRec"], valor_maximo=maximum and f"{maximum:.2f}")
+        return (
+            self.env["rbm.pix.authorization"]
+            .sudo()
+            .create(
+                {
+                    "contract_id": contract.id,
+                    "company_id": contract.company_id.id,
+                    "partner_id": contract.partner_id.id,
+                    "connection_id": self.connection.id,
+                    "state": "approved",
+                    "id_rec": rec["idRec"],
+                    "periodicity": "MENSAL",
+                    "amount_type": amount_type,
+                    "amount": amount if amount_type == "fixed" else 0.0,
+                    "amount_floor": 50.0 if amount_type == "variable" else 0.0,
+                    "payer_max_amount": maximum or 0.0,
+                    "start_date": START,
+                    "retry_policy": policy,
+                }
+            )
+        )
+
+    def _contract(self, fallback="none", **auth):
+        self._at(START)
+        contract = self.env["rbm.contract"].create(
+            {
+                "partner_id": self.customer.id,
+                "plan_id": self.plan.id,
+                "date_start": START,
+                "payment_mode": "pix_automatico",
+                "rbm_pix_fallback": fallback,
+                "due_day": 10,
+            }
+        )
+        contract.action_activate()
+        self._approved_authorization(contract, **auth)
+        return contract
+
+    def _bill(self, contract, day):
+        self._at(day)
+        result = self.env["rbm.billing.run"]._bill(contract, day)
+        self.assertFalse(result["failed"])
+        invoice = result["moves"]
+        self.assertEqual(invoice.state, "posted")
+        return invoice
+
+    def _listen(self):
+        url = self.connection._get_webhook_url(self.base_url())
+        self.psp.webhooks[("webhookcobr", None)] = {"webhookUrl": url}
+
+    def _sent_charge(self, contract, day=START, listen=True):
+        """Bill ``day`` and send the charge; then the PSP notifies this test's server
+        (not while the cron runs in the test's own transaction)."""
+        invoice = self._bill(contract, day)
+        charge = invoice.rbm_pix_cycle_charge_ids
+        self.assertEqual((len(charge), charge.state), (1, "to_send"))
+        self.psp.webhooks.clear()
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "active", charge.error_message or charge.reason)
+        self.psp.wait_notifications()
+        if listen:
+            self._listen()
+        return invoice, charge
+
+    def _delivered(self):
+        deliveries = self.psp.wait_notifications()
+        self.assertTrue(deliveries)
+        self.assertEqual(deliveries[-1]["status"], 200, deliveries[-1])
+        self.env.invalidate_all()
+        return deliveries
+
+    def _payments(self, invoice):
+        return self.env["account.payment"].search([("invoice_ids", "in", invoice.ids)])
+
+    def _post_cobr(self, body, secret=None, connection=None):
+        connection = connection or self.connection
+        secret = secret if secret is not None else connection.sudo().webhook_secret
+        path = f"/rbm/pix/webhook/{connection.id}/{secret}/cobr"
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        with mute_logger("odoo.addons.rbm_pix.controllers.webhook_cobr"):
+            return self.url_open(path, data=data, headers={"Content-Type": "application/json"})
+
+    # ------------------------------------------------------------
+    # cycles
+    # ------------------------------------------------------------
+
+    def test_three_cycles_billed_and_settled(self):
+        contract = self._contract()
+        # (billing day, due date, attempt day by hand: the 10th, or the next business day)
+        cycles = [
+            (date(2027, 1, 1), date(2027, 1, 10), date(2027, 1, 11)),  # Sunday -> Monday
+            (date(2027, 2, 1), date(2027, 2, 10), date(2027, 2, 10)),  # Wednesday
+            (date(2027, 3, 1), date(2027, 3, 10), date(2027, 3, 10)),  # Wednesday
+        ]
+        charges = self.Cycle
+        for index, (day, due, attempt) in enumerate(cycles):
+            invoice = self._bill(contract, day)
+            charge = invoice.rbm_pix_cycle_charge_ids
+            self.assertEqual((charge.amount, charge.due_date), (150.0, due))
+            # nothing sent while posting
+            self.assertNotIn(charge.txid, self.psp.cobrs)
+            self.psp.webhooks.clear()
+            self.Cycle._process_pending()
+            self.assertEqual(charge.state, "active", charge.error_message or charge.reason)
+            self.psp.wait_notifications()
+            self._listen()
+            cobr = self.psp.cobrs[charge.txid]
+            self.assertEqual(cobr["valor"]["original"], "150.00")
+            self.assertEqual(cobr["calendario"]["dataDeVencimento"], due.isoformat())
+            self.assertIs(cobr["ajusteDiaUtil"], True)
+            self.assertEqual(cobr["recebedor"]["conta"], "53678")
+            self.assertEqual(cobr["recebedor"]["agencia"], "0810")
+            self.assertNotIn("devedor", cobr)
+            # read back in the same run: the attempt the PSP scheduled
+            self.assertEqual(charge.attempt_date, attempt)
+            self._at(attempt)
+            if index == 1:
+                # the notification is lost: the cron reads the charge back
+                self.psp.webhooks.clear()
+                e2e = self.psp.pay_cobr(charge.txid)
+                self.psp.wait_notifications()
+                self.assertEqual(charge.state, "active")
+                self.Cycle._process_pending()
+                self._listen()
+            else:
+                e2e = self.psp.pay_cobr(charge.txid)
+                self._delivered()
+            self.assertEqual((charge.state, charge.end_to_end_id), ("paid", e2e))
+            self.assertEqual(charge.paid_amount, 150.0)
+            self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+            self.assertEqual(self._payments(invoice), charge.payment_id)
+            self.assertEqual(charge.payment_id.amount, 150.0)
+            self.assertEqual(charge.payment_id.journal_id, self.account.journal_id)
+            charges |= charge
+        self.assertEqual(len(set(charges.mapped("txid"))), 3)
+        self.assertEqual(len(charges.payment_id), 3)
+        # duplicate notifications and another cron run: nothing more
+        self.psp.redeliver()
+        self.psp.redeliver(0)
+        self._delivered()
+        self.Cycle._process_pending()
+        self.assertEqual(
+            len(self.env["account.payment"].search([("partner_id", "=", self.customer.id)])), 3
+        )
+        self.assertTrue(all(c.state == "paid" for c in charges))
+
+    def test_failed_attempt_retried_then_settled(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract)
+        self._at(date(2027, 1, 11))
+        self.psp.fail_cobr_attempt(charge.txid, "AM04", "Saldo insuficiente")
+        self._delivered()
+        # the notification read the charge back and asked for a new attempt the next day
+        self.assertEqual(charge.state, "active")
+        self.assertEqual(charge.retry_count, 1)
+        self.assertEqual(charge.attempt_date, date(2027, 1, 12))
+        attempts = self.psp.cobrs[charge.txid]["tentativas"]
+        self.assertEqual([a["tipo"] for a in attempts], ["AGND", "NTAG"])
+        self.assertIn("AM04 Saldo insuficiente", "".join(invoice.message_ids.mapped("body")))
+        self._at(date(2027, 1, 12))
+        e2e = self.psp.pay_cobr(charge.txid)
+        self._delivered()
+        self.assertEqual((charge.state, charge.end_to_end_id), ("paid", e2e))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertFalse(invoice.rbm_boleto_ids)
+
+    def test_failed_after_retries_collected_by_boleto(self):
+        contract = self._contract(fallback="boleto")
+        invoice, charge = self._sent_charge(contract)
+        self.assertFalse(invoice.rbm_boleto_ids)
+        # first attempt on the 11th, then 3 retries on the 12th, 13th and 14th
+        for day in range(11, 15):
+            self._at(date(2027, 1, day))
+            self.psp.fail_cobr_attempt(charge.txid, "AM04", "Saldo insuficiente")
+            self._delivered()
+        self.assertEqual(charge.retry_count, 3)
+        self.assertEqual(charge.state, "failed", charge.error_message)
+        self.assertIn("AM04", charge.reason)
+        self.assertEqual(charge.fallback, "boleto")
+        boleto = invoice.rbm_boleto_ids
+        self.assertEqual(len(boleto), 1)
+        self.assertEqual(boleto.amount, 150.0)
+        self.assertEqual(boleto.move_line_id, charge.move_line_id)
+        self.assertEqual(invoice.payment_state, "not_paid")
+        # the installment is not charged again by Pix Automático, even if asked
+        self.Cycle._process_pending()
+        invoice.action_rbm_issue_pix()
+        self.assertEqual(invoice.rbm_pix_cycle_charge_ids, charge)
+        self.assertEqual(len(invoice.rbm_boleto_ids), 1)
+
+    def test_no_retry_policy_rejected_goes_to_fallback(self):
+        contract = self._contract(fallback="boleto", policy="NAO_PERMITE")
+        invoice, charge = self._sent_charge(contract)
+        self._at(date(2027, 1, 11))
+        self.psp.fail_cobr_attempt(charge.txid, "AM04", "Saldo insuficiente")
+        self._delivered()
+        self.assertEqual(
+            (charge.state, charge.psp_status), ("failed", "REJEITADA"), charge.error_message
+        )
+        self.assertEqual(charge.retry_count, 0)
+        self.assertEqual(len(invoice.rbm_boleto_ids), 1)
+        self.assertFalse(
+            any(a["tipo"] == "NTAG" for a in self.psp.cobrs[charge.txid]["tentativas"])
+        )
+
+    def test_variable_amount_above_payer_maximum_refused(self):
+        contract = self._contract(
+            fallback="boleto", amount_type="variable", maximum=100.0, amount=0.0
+        )
+        invoice = self._bill(contract, START)
+        charge = invoice.rbm_pix_cycle_charge_ids
+        self.assertEqual(charge.state, "failed")
+        self.assertIn("R$ 150,00", charge.reason)
+        self.assertIn("R$ 100,00", charge.reason)
+        self.assertEqual(charge.fallback, "boleto")
+        self.assertEqual(len(invoice.rbm_boleto_ids), 1)
+        self.Cycle._process_pending()
+        self.assertNotIn(charge.txid, self.psp.cobrs)
+
+    def test_payer_cancels_one_charge(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract)
+        self._at(date(2027, 1, 5))
+        self.psp.cancel_cobr_by_payer(charge.txid)
+        self._delivered()
+        self.assertEqual((charge.state, charge.psp_status), ("cancelled", "CANCELADA"))
+        self.assertIn("SLBD", charge.reason)
+        self.assertEqual(invoice.payment_state, "not_paid")
+        # the authorization goes on: next month is charged
+        invoice2, charge2 = self._sent_charge(contract, date(2027, 2, 1), listen=False)
+        self.assertEqual(charge2.state, "active")
+
+    def test_out_of_order_and_duplicate_notifications(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract)
+        active = {
+            k: v for k, v in self.psp.cobrs[charge.txid].items() if k in ("idRec", "txid", "status")
+        }
+        self.assertEqual(active["status"], "ATIVA")
+        self._at(date(2027, 1, 11))
+        self.psp.pay_cobr(charge.txid)
+        self._delivered()
+        self.assertEqual(charge.state, "paid")
+        # the older "ATIVA" notification arrives late, then the "CONCLUIDA" one again
+        self.assertEqual(self._post_cobr({"cobsr": [active]}).status_code, 200)
+        self.psp.redeliver()
+        self._delivered()
+        self.assertEqual(charge.state, "paid")
+        self.assertEqual(len(self._payments(invoice)), 1)
+        # a notification naming an unknown charge, or malformed bodies
+        response = self._post_cobr({"cobsr": [{"txid": "X" * 30}]})
+        self.assertEqual(response.status_code, 200)
+        for body in (b"{", {"cobsr": "x"}, {"cobsr": [{"txid": "bad txid"}]}, [1]):
+            self.assertEqual(self._post_cobr(body).status_code, 400, body)
+        self.assertEqual(self._post_cobr({"cobsr": []}, secret="wrong").status_code, 401)
+
+    def test_crash_after_put_before_commit(self):
+        contract = self._contract()
+        invoice = self._bill(contract, START)
+        charge = invoice.rbm_pix_cycle_charge_ids
+        before = len(self.psp.cobrs)
+        # the PSP creates the charge but its answer is lost: the client sends the same
+        # PUT again, the PSP answers that the txid is in use, the charge is read back
+        self.psp.fail_next("PUT", r"/cobr/", status=503, after=True)
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "active", charge.error_message)
+        self.assertEqual(len(self.psp.cobrs), before + 1)
+        puts = [p for m, p in self.psp.requests if m == "PUT" and charge.txid in p]
+        self.assertGreaterEqual(len(puts), 2)
+        # killed after the PSP answered, before our commit: sent again, same txid
+        charge.write({"state": "to_send", "psp_status": False})
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "active", charge.error_message)
+        self.assertEqual(len(self.psp.cobrs), before + 1)
+        self.assertEqual(len(invoice.rbm_pix_cycle_charge_ids), 1)
+
+    def test_invoice_cancelled_cancels_at_psp(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract, listen=False)
+        invoice.button_draft()
+        invoice.button_cancel()
+        self.assertEqual(charge.state, "to_cancel")
+        self.Cycle._process_pending()
+        self.assertEqual((charge.state, charge.psp_status), ("cancelled", "CANCELADA"))
+        self.assertEqual(self.psp.cobrs[charge.txid]["status"], "CANCELADA")
+
+    def test_paid_otherwise_and_ended_authorization(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract, listen=False)
+        # paid by other means: cancelled at the PSP, no Pix payment
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"journal_id": self.bank_journal.id})._create_payments()
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "cancelled")
+        self.assertEqual(self.psp.cobrs[charge.txid]["status"], "CANCELADA")
+        # next month's charge is cancelled when the authorization ends
+        invoice2, charge2 = self._sent_charge(contract, date(2027, 2, 1), listen=False)
+        contract.rbm_pix_authorization_id.state = "cancelled"
+        self.Cycle._process_pending()
+        self.assertEqual(charge2.state, "cancelled")
+        self.assertEqual(self.psp.cobrs[charge2.txid]["status"], "CANCELADA")
+        self.assertEqual(invoice2.rbm_pix_cycle_charge_ids, charge2)
+
+    def test_amount_change_cancels_and_recharges(self):
+        contract = self._contract(amount_type="variable", maximum=500.0, amount=0.0)
+        invoice, charge = self._sent_charge(contract, listen=False)
+        # a partial payment by other means: the charge is replaced by one of what is left
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"journal_id": self.bank_journal.id, "amount": 50.0})._create_payments()
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "cancelled")
+        new = invoice.rbm_pix_cycle_charge_ids - charge
+        self.assertEqual((len(new), new.amount), (1, 100.0))
+        self.Cycle._process_pending()
+        self.assertEqual(new.state, "active")
+        self.assertEqual(self.psp.cobrs[new.txid]["valor"]["original"], "100.00")
+
+    def test_register_notifications(self):
+        self.connection.notification_url = "https://erp.example.com/rbm_pix"
+        self.admin.company_ids |= self.connection.company_id
+        self.connection.with_user(self.admin).action_register_webhook()
+        hook = self.psp.webhooks[("webhookcobr", None)]
+        self.assertEqual(hook["webhookUrl"], self.connection._get_webhook_url())
+
+    def test_other_company_user_refused(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract, listen=False)
+        other = self.setup_other_company()["company"]
+        user = (
+            self.env["res.users"]
+            .with_context(no_reset_password=True)
+            .create(
+                {
+                    "name": "Other company accountant",
+                    "login": "other_cycle",
+                    "password": "other_cycle",
+                    "company_id": other.id,
+                    "company_ids": [Command.set(other.ids)],
+                    "groups_id": [
+                        Command.set(
+                            [
+                                self.env.ref("account.group_account_invoice").id,
+                                self.env.ref("rbm_recurring.rbm_recurring_group_manager").id,
+                            ]
+                        )
+                    ],
+                }
+            )
+        )
+        self.assertFalse(self.env["rbm.pix.cycle.charge"].with_user(user).search([]))
+        with self.assertRaises(AccessError):
+            charge.with_user(user).read(["txid"])
+        with self.assertRaises(AccessError):
+            charge.with_user(user).action_refresh()
+        # a portal user calling the model over RPC
+        portal = self.env["res.users"].create(
+            {
+                "name": "Portal",
+                "login": "portal_cycle",
+                "password": "portal_cycle",
+                "groups_id": [Command.set([self.env.ref("base.group_portal").id])],
+            }
+        )
+        with self.assertRaises(AccessError):
+            charge.with_user(portal).action_refresh()
