@@ -61,7 +61,12 @@ class RbmPixWebhookCobr(http.Controller):
             data = json.loads(payload)
         except (ValueError, RecursionError):
             return _answer(400, "invalid JSON")
-        Charge = request.env["rbm.pix.cycle.charge"].sudo().with_company(connection_sudo.company_id)
+        # applied as the system, like the cron (messages on the invoice, the fallback)
+        Charge = (
+            request.env["rbm.pix.cycle.charge"]
+            .with_user(SUPERUSER_ID)
+            .with_company(connection_sudo.company_id)
+        )
         items = data.get("cobsr") if isinstance(data, dict) else None
         if (
             not isinstance(items, list)

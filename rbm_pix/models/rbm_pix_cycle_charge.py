@@ -288,20 +288,35 @@ class RbmPixCycleCharge(models.Model):
                 vals.update(state="failed", reason=refusal)
                 refused.append(len(vals_list))
             vals_list.append(vals)
-        charges = self.browse()
-        for vals in vals_list:
-            # two runs at once: the unique index keeps one live charge per installment
-            try:
-                with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
-                    charges |= self.create(vals)
-            except psycopg2.errors.UniqueViolation:
-                _logger.info("Cycle charge of installment %s already exists", vals["move_line_id"])
+        charges = self._create_once(vals_list)
         failed = charges.filtered(lambda c: c.state == "failed")
         for charge in failed:
             charge._post_failure_message()
         failed._apply_fallback()
         if charges - failed:
             self.env.ref("rbm_pix.ir_cron_rbm_pix_cycle_charges")._trigger()
+        return charges
+
+    @api.model
+    def _create_once(self, vals_list):
+        """Create the charges in one batch; when another transaction created a live charge
+        for one of the installments meanwhile (the unique index refuses the batch), one
+        at a time, skipping those."""
+        if not vals_list:
+            return self.browse()
+        try:
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                return self.create(vals_list)
+        except psycopg2.errors.UniqueViolation:
+            self.env.invalidate_all()
+        charges = self.browse()
+        for vals in vals_list:
+            try:
+                with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                    charges |= self.create(vals)
+            except psycopg2.errors.UniqueViolation:
+                self.env.invalidate_all()
+                _logger.info("Cycle charge of installment %s already exists", vals["move_line_id"])
         return charges
 
     @api.model
@@ -409,8 +424,11 @@ class RbmPixCycleCharge(models.Model):
                 ],
             ),
         )
+        more = False
         for method, domain in steps:
-            for charge in self.search(domain, order="id", limit=batch_size):
+            batch = self.search(domain, order="id", limit=batch_size)
+            more = more or len(batch) == batch_size
+            for charge in batch:
                 charge._run(method, auto_commit)
         late = self.search(
             [("state", "=", "to_send"), ("send_until", "<", today)], limit=batch_size
@@ -425,6 +443,9 @@ class RbmPixCycleCharge(models.Model):
             )
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+        if more and auto_commit:
+            # a full batch: the next one right after
+            self.env.ref("rbm_pix.ir_cron_rbm_pix_cycle_charges")._trigger()
 
     def _run(self, method, auto_commit):
         """Call ``method`` with the connection's client; an error is kept on the charge

@@ -1,16 +1,25 @@
 import datetime
 import json
+import os
+import shutil
+import tempfile
+import threading
 from datetime import date
 
 from freezegun import freeze_time
+from psycopg2 import OperationalError
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
+from odoo.api import Transaction
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, tagged
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
+from odoo.tests import HttpCase, TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.rbm_dunning.tests.common import RbmDunningCase
-from odoo.addons.rbm_pix.tests.test_connection import PspCase
+from odoo.addons.rbm_dunning.tests.common import COMPANY_CNPJ, ITAU, RbmDunningCase
+from odoo.addons.rbm_pix.tests.psp_server import make_pki
+from odoo.addons.rbm_pix.tests.test_connection import PspCase, _b64
+from odoo.addons.rbm_recurring.tests.common import commit_contracts
 
 # January 2027: the 1st is a Friday, the 10th a Sunday (attempt on Monday the 11th)
 START = date(2027, 1, 1)
@@ -436,3 +445,206 @@ class TestPixCycleCharge(PspCase, RbmDunningCase, HttpCase):
         )
         with self.assertRaises(AccessError):
             charge.with_user(portal).action_refresh()
+
+
+RACE_DAY = date(2027, 1, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestPixCycleChargeRace(TransactionCase):
+    """Two billing runs at once, each with its own database connection and transaction
+    (committed data, real locks): one cycle charge per installment. Nothing is sent to a
+    PSP here: the charges are made when the invoices are posted."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        folder = tempfile.mkdtemp(prefix="rbm-pix-race-")
+        cls.addClassCleanup(shutil.rmtree, folder, True)
+        cls.pki = make_pki(os.path.join(folder, "psp"), days=365)
+
+    def setUp(self):
+        super().setUp()
+        self.ids = commit_contracts(self, 4, RACE_DAY, "Pix cycle race")[0]
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env["rbm.contract"].browse(self.ids[0]).company_id
+            brl = env.ref("base.BRL")
+            brl.active = True
+            old_currency = company.currency_id.id
+            # Pix charges only invoices in reais
+            cr.execute(
+                "UPDATE res_company SET currency_id = %s WHERE id = %s", [brl.id, company.id]
+            )
+            env.invalidate_all()
+            old_vat = company.partner_id.vat
+            company.partner_id.vat = COMPANY_CNPJ
+            bank = env["res.partner.bank"].create(
+                {"acc_number": "0810 53678-0 race", "partner_id": company.partner_id.id}
+            )
+            journal = env["account.journal"].search(
+                [("company_id", "=", company.id), ("type", "=", "bank")], limit=1
+            )
+            income = env["account.account"].search(
+                [("company_ids", "in", company.ids), ("account_type", "=", "income")], limit=1
+            )
+            account = env["rbm.collection.account"].create(
+                {
+                    "name": "Race account",
+                    "company_id": company.id,
+                    **ITAU,
+                    "partner_bank_id": bank.id,
+                    "journal_id": journal.id,
+                    "interest_account_id": income.id,
+                    "fee_account_id": income.id,
+                    "sequence": -100,
+                }
+            )
+            connection = env["rbm.pix.connection"].create(
+                {
+                    "name": "Race PSP",
+                    "company_id": company.id,
+                    # a public address, never called in this test
+                    "base_url": "https://8.8.8.8/api/v2",
+                    "token_url": "https://8.8.8.8/oauth/token",
+                    "client_id": "rbm-client",
+                    "new_client_secret": "rbm-secret",
+                    "pix_key": "cobranca@rbm.example",
+                    "certificate_file": _b64(self.pki.client_cert, self.pki.client_key),
+                }
+            )
+            contracts = env["rbm.contract"].browse(self.ids)
+            contracts.plan_id.currency_id = brl
+            contracts.write(
+                {"payment_mode": "pix_automatico", "due_day": 10, "currency_id": brl.id}
+            )
+            auths = env["rbm.pix.authorization"].create(
+                [
+                    {
+                        "contract_id": contract.id,
+                        "company_id": company.id,
+                        "partner_id": contract.partner_id.id,
+                        "connection_id": connection.id,
+                        "state": "approved",
+                        "id_rec": f"RR12345678{RACE_DAY:%Y%m%d}RACE{index:07d}",
+                        "periodicity": "MENSAL",
+                        "amount": 50.0,
+                        "start_date": RACE_DAY,
+                    }
+                    for index, contract in enumerate(contracts)
+                ]
+            )
+            partner_id = company.partner_id.id
+            ids = {
+                "auths": auths.ids,
+                "connection": connection.id,
+                "account": account.id,
+                "bank": bank.id,
+            }
+
+        def cleanup():
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "DELETE FROM rbm_pix_cycle_charge WHERE contract_id IN %s", [tuple(self.ids)]
+                )
+                cr.execute(
+                    "DELETE FROM rbm_pix_authorization WHERE id IN %s", [tuple(ids["auths"])]
+                )
+                cr.execute(
+                    "UPDATE account_move SET rbm_collection_account_id = NULL "
+                    "WHERE rbm_collection_account_id = %s",
+                    [ids["account"]],
+                )
+                cr.execute("DELETE FROM rbm_collection_account WHERE id = %s", [ids["account"]])
+                cr.execute("DELETE FROM rbm_pix_connection WHERE id = %s", [ids["connection"]])
+                cr.execute("DELETE FROM res_partner_bank WHERE id = %s", [ids["bank"]])
+                cr.execute(
+                    "UPDATE res_company SET currency_id = %s WHERE id = %s",
+                    [old_currency, company.id],
+                )
+                cr.execute("UPDATE res_partner SET vat = %s WHERE id = %s", [old_vat or None, partner_id])
+
+        self.addCleanup(cleanup)
+
+    def _race(self, work):
+        """``work(env)`` in two threads with their own cursors, started together."""
+        barrier = threading.Barrier(2)
+        outcomes = []
+
+        def worker():
+            try:
+                with self.registry.cursor() as cr:
+                    cr.transaction = Transaction(self.registry)
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env["rbm.contract"].browse(self.ids).mapped("state")
+                    barrier.wait(timeout=20)
+                    outcomes.append(("ok", work(env)))
+            except Exception as error:  # noqa: BLE001 - reported by the assertions
+                outcomes.append(("error", repr(error)))
+
+        threads = [threading.Thread(target=worker) for _i in range(2)]
+        with freeze_time(RACE_DAY), mute_logger("odoo.sql_db"):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
+        return outcomes
+
+    def _live_charges(self):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                """
+                SELECT l.move_id, c.move_line_id, count(*)
+                  FROM rbm_pix_cycle_charge c
+                  JOIN account_move_line l ON l.id = c.move_line_id
+                 WHERE c.contract_id IN %s AND c.state IN ('to_send', 'active', 'to_cancel', 'paid')
+                 GROUP BY 1, 2
+                """,
+                [tuple(self.ids)],
+            )
+            return cr.fetchall()
+
+    def test_two_billing_runs_one_charge_per_installment(self):
+        def bill(env):
+            cr = env.cr
+            for _try in range(5):
+                try:
+                    Run = env["rbm.billing.run"]
+                    contracts = Run._lock(env["rbm.contract"].browse(self.ids), wait=True)
+                    moves = Run._bill(contracts, RACE_DAY)["moves"]
+                    cr.flush()
+                    return len(moves)
+                except OperationalError as error:
+                    if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
+                        raise
+                    cr.rollback()
+                    env.invalidate_all()
+            raise AssertionError("no try succeeded")
+
+        outcomes = self._race(bill)
+        self.assertEqual(sorted(outcomes), [("ok", 0), ("ok", 4)], outcomes)
+        rows = self._live_charges()
+        self.assertEqual(len(rows), 4, rows)
+        self.assertTrue(all(count == 1 for _move, _line, count in rows), rows)
+
+        # the charges end (say, cancelled) and two workers make them again at once: the
+        # unique index lets one live charge through per installment, with no error
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE rbm_pix_cycle_charge SET state = 'cancelled' WHERE contract_id IN %s",
+                [tuple(self.ids)],
+            )
+
+        def create(env):
+            moves = env["account.move"].search([("rbm_contract_id", "in", self.ids)])
+            charges = env["rbm.pix.cycle.charge"]._create_for_moves(moves)
+            env.cr.flush()
+            return len(charges)
+
+        outcomes = self._race(create)
+        self.assertEqual([state for state, _count in outcomes], ["ok", "ok"], outcomes)
+        self.assertEqual(sum(count for _state, count in outcomes), 4, outcomes)
+        rows = self._live_charges()
+        self.assertEqual(len(rows), 4, rows)
+        self.assertTrue(all(count == 1 for _move, _line, count in rows), rows)
