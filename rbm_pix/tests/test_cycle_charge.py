@@ -562,7 +562,9 @@ class TestPixCycleChargeRace(TransactionCase):
                     "UPDATE res_company SET currency_id = %s WHERE id = %s",
                     [old_currency, company.id],
                 )
-                cr.execute("UPDATE res_partner SET vat = %s WHERE id = %s", [old_vat or None, partner_id])
+                cr.execute(
+                    "UPDATE res_partner SET vat = %s WHERE id = %s", [old_vat or None, partner_id]
+                )
 
         self.addCleanup(cleanup)
 
