@@ -17,6 +17,7 @@ from odoo.tests import HttpCase, TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.rbm_dunning.tests.common import COMPANY_CNPJ, ITAU, RbmDunningCase
+from odoo.addons.rbm_dunning.tests.common_card import RbmCardCase
 from odoo.addons.rbm_pix.tests.psp_server import make_pki
 from odoo.addons.rbm_pix.tests.test_connection import PspCase, _b64
 from odoo.addons.rbm_recurring.tests.common import commit_contracts
@@ -25,10 +26,9 @@ from odoo.addons.rbm_recurring.tests.common import commit_contracts
 START = date(2027, 1, 1)
 
 
-@tagged("post_install", "-at_install")
-class TestPixCycleCharge(PspCase, RbmDunningCase, HttpCase):
-    """Pix Automático: a charge per cycle sent to the local PSP, settled, retried, cancelled
-    and collected by the fallback; notifications on /cobr and the cron's polling."""
+class PixCycleCase(PspCase):
+    """A local PSP, a default connection to it, and contracts paid by Pix Automático with
+    an approved authorization (created at the PSP and approved by its payer simulator)."""
 
     @classmethod
     def setUpClass(cls):
@@ -151,6 +151,12 @@ class TestPixCycleCharge(PspCase, RbmDunningCase, HttpCase):
 
     def _payments(self, invoice):
         return self.env["account.payment"].search([("invoice_ids", "in", invoice.ids)])
+
+
+@tagged("post_install", "-at_install")
+class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
+    """Pix Automático: a charge per cycle sent to the local PSP, settled, retried, cancelled
+    and collected by the fallback; notifications on /cobr and the cron's polling."""
 
     def _post_cobr(self, body, secret=None, connection=None):
         connection = connection or self.connection
@@ -445,6 +451,42 @@ class TestPixCycleCharge(PspCase, RbmDunningCase, HttpCase):
         )
         with self.assertRaises(AccessError):
             charge.with_user(portal).action_refresh()
+
+
+@tagged("post_install", "-at_install")
+class TestPixCycleChargeCard(PixCycleCase, RbmCardCase):
+    """A failed cycle collected by the contract's saved card (demo payment provider)."""
+
+    def test_failed_cycle_collected_by_saved_card(self):
+        token = self._make_token(self.customer)
+        contract = self._contract(fallback="card", policy="NAO_PERMITE")
+        contract.payment_token_id = token
+        invoice = self._bill(contract, START)
+        charge = invoice.rbm_pix_cycle_charge_ids
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "active", charge.error_message or charge.reason)
+        # nothing on the card while Pix Automático collects
+        self.assertFalse(invoice.rbm_card_charge_due)
+        self.assertEqual(invoice._rbm_get_card_token(), self.env["payment.token"])
+        # the attempt is refused; no retry under NAO_PERMITE: the cron reads it back
+        self._at(date(2027, 1, 11))
+        self.psp.fail_cobr_attempt(charge.txid, "AM04", "Saldo insuficiente")
+        self.Cycle._process_pending()
+        self.assertEqual((charge.state, charge.fallback), ("failed", "card"))
+        self.assertTrue(invoice.rbm_card_charge_due)
+        # on the chatter, in the language of the user (pt_BR when it is loaded)
+        bodies = "".join(invoice.message_ids.mapped("body"))
+        self.assertTrue(
+            "saved card will be charged" in bodies or "cartão salvo será cobrado" in bodies,
+            bodies,
+        )
+        self.env["rbm.card.attempt"]._cron_card_retries()
+        self.env.invalidate_all()
+        attempt = invoice.rbm_card_attempt_ids
+        self.assertEqual(len(attempt), 1)
+        self.assertEqual(attempt.token_id, token)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(invoice.amount_residual, 0.0)
 
 
 RACE_DAY = date(2027, 1, 1)
