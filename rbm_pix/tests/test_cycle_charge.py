@@ -55,8 +55,16 @@ class PixCycleCase(PspCase):
         self.psp.today = day
         frozen = freeze_time(datetime.datetime.combine(day, datetime.time(12)))
         frozen.start()
-        self.addCleanup(frozen.stop)
+        if not hasattr(self, "_frozen"):
+            self._frozen = []
+            self.addCleanup(self._thaw)
+        self._frozen.append(frozen)
         return frozen
+
+    def _thaw(self):
+        """Odoo back on the real clock (the browser of a tour runs on it)."""
+        while getattr(self, "_frozen", None):
+            self._frozen.pop().stop()
 
     def _approved_authorization(
         self, contract, policy="PERMITE_3R_7D", amount_type="fixed", amount=150.0, maximum=None
@@ -402,6 +410,22 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         self.Cycle._process_pending()
         self.assertEqual(new.state, "active")
         self.assertEqual(self.psp.cobrs[new.txid]["valor"]["original"], "100.00")
+
+    def test_tour_read_charge_from_psp(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract, listen=False)
+        # the payer's bank settles it; the notification never comes
+        self.psp.today = date(2027, 1, 11)
+        e2e = self.psp.pay_cobr(charge.txid)
+        self._thaw()
+        self.start_tour(
+            f"/odoo/action-rbm_recurring.rbm_contract_action/{contract.id}",
+            "rbm_pix_cycle_charge_tour",
+            login=self.env.user.login,
+        )
+        self.env.invalidate_all()
+        self.assertEqual((charge.state, charge.end_to_end_id), ("paid", e2e))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
 
     def test_register_notifications(self):
         self.connection.notification_url = "https://erp.example.com/rbm_pix"
