@@ -63,6 +63,8 @@ RETRY_DAYS = 7
 RETRY_POLICY = "PERMITE_3R_7D"
 PENDING_ATTEMPT = ("SOLICITADA", "AGENDADA")
 BATCH_SIZE = 200
+# answers of the PSP that refuse the charge itself: it fails and the fallback takes over
+REFUSED_STATUSES = (400, 422)
 
 PSP_ENDED = {
     "REJEITADA": "failed",
@@ -242,7 +244,7 @@ class RbmPixCycleCharge(models.Model):
         ):
             defaults.setdefault(account.company_id, account)
         today = fields.Date.context_today(self)
-        vals_list, refused = [], []
+        vals_list, told = [], set()
         for line in installments:
             if line.id in charged:
                 continue
@@ -250,7 +252,10 @@ class RbmPixCycleCharge(models.Model):
             contract = move.rbm_contract_id.sudo()
             auth = contract.rbm_pix_authorization_id
             account = move._rbm_get_collection_account(defaults)
+            if (not auth or auth.state != "approved" or not account) and move.id in told:
+                continue
             if not auth or auth.state != "approved":
+                told.add(move.id)
                 move.message_post(
                     body=_(
                         "No Pix Automático charge for invoice %(invoice)s: contract "
@@ -261,6 +266,7 @@ class RbmPixCycleCharge(models.Model):
                 )
                 continue
             if not account:
+                told.add(move.id)
                 move.message_post(
                     body=_(
                         "No Pix Automático charge for invoice %(invoice)s: the company has no "
@@ -286,7 +292,6 @@ class RbmPixCycleCharge(models.Model):
             refusal = self._get_refusal(auth, vals, today)
             if refusal:
                 vals.update(state="failed", reason=refusal)
-                refused.append(len(vals_list))
             vals_list.append(vals)
         charges = self._create_once(vals_list)
         failed = charges.filtered(lambda c: c.state == "failed")
@@ -430,19 +435,6 @@ class RbmPixCycleCharge(models.Model):
             more = more or len(batch) == batch_size
             for charge in batch:
                 charge._run(method, auto_commit)
-        late = self.search(
-            [("state", "=", "to_send"), ("send_until", "<", today)], limit=batch_size
-        )
-        if late:
-            late._fail(
-                _(
-                    "The charge was not sent in time: a Pix Automático charge must be sent "
-                    "at least %(days)s days before its due date.",
-                    days=SEND_DAYS_MIN,
-                )
-            )
-            if auto_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
         if more and auto_commit:
             # a full batch: the next one right after
             self.env.ref("rbm_pix.ir_cron_rbm_pix_cycle_charges")._trigger()
@@ -458,7 +450,8 @@ class RbmPixCycleCharge(models.Model):
                 getattr(self, method)(client)
         except PixError as error:
             message = connection._get_pix_error_message(error)
-            refused = isinstance(error, PixApiError) and (error.status or 0) < 500
+            # the PSP refused this charge (not our credentials, not an outage)
+            refused = isinstance(error, PixApiError) and error.status in REFUSED_STATUSES
             if refused and self.state == "to_send":
                 self._fail(message)
             else:

@@ -348,6 +348,45 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
             self.assertEqual(self._post_cobr(body).status_code, 400, body)
         self.assertEqual(self._post_cobr({"cobsr": []}, secret="wrong").status_code, 401)
 
+    def test_notification_for_another_connection_ignored(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract, listen=False)
+        other = (
+            self.env["rbm.pix.connection"].sudo().create(self._connection_values(name="Other PSP"))
+        )
+        self._at(date(2027, 1, 11))
+        self.psp.pay_cobr(charge.txid)
+        body = {"cobsr": [{"txid": charge.txid, "status": "CONCLUIDA"}]}
+        # the other connection's secret and address: not this charge's connection
+        self.assertEqual(self._post_cobr(body, connection=other).status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual(charge.state, "active")
+        # the secret of one connection does not open another's address
+        secret = other.sudo().webhook_secret
+        self.assertEqual(self._post_cobr(body, secret=secret).status_code, 401)
+        self.assertEqual(self._post_cobr(body).status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual(charge.state, "paid")
+        self.assertEqual(len(self._payments(invoice)), 1)
+
+    def test_psp_credentials_refused_keep_the_charge(self):
+        contract = self._contract(fallback="boleto")
+        invoice = self._bill(contract, START)
+        charge = invoice.rbm_pix_cycle_charge_ids
+        # an outage, then the PSP refusing our credentials: nothing is lost, no fallback
+        self.psp.fail_next("PUT", r"/cobr/", status=503, times=10)
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "to_send")
+        self.assertTrue(charge.error_message)
+        self.psp.failures.clear()
+        self.psp.fail_next("PUT", r"/cobr/", status=403, times=10)
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "to_send")
+        self.assertFalse(invoice.rbm_boleto_ids)
+        self.psp.failures.clear()
+        self.Cycle._process_pending()
+        self.assertEqual(charge.state, "active", charge.error_message)
+
     def test_crash_after_put_before_commit(self):
         contract = self._contract()
         invoice = self._bill(contract, START)
