@@ -63,9 +63,12 @@ RETRY_DAYS = 7
 RETRY_POLICY = "PERMITE_3R_7D"
 PENDING_ATTEMPT = ("SOLICITADA", "AGENDADA")
 BATCH_SIZE = 200
+# a charge whose attempt day came is read back at most this often
+POLL_INTERVAL = datetime.timedelta(minutes=30)
 # answers of the PSP that refuse the charge itself: it fails and the fallback takes over
 REFUSED_STATUSES = (400, 422)
 
+RECEIVER_SIDE = ("USUARIO_RECEBEDOR", "PSP_RECEBEDOR")
 PSP_ENDED = {
     "REJEITADA": "failed",
     "EXPIRADA": "failed",
@@ -140,6 +143,9 @@ class RbmPixCycleCharge(models.Model):
         string="Next Attempt", readonly=True, copy=False, help="Settlement attempt scheduled."
     )
     retry_count = fields.Integer(string="Retries", readonly=True, copy=False)
+    polled_at = fields.Datetime(
+        string="Last Read", readonly=True, copy=False, help="Last read back from the PSP."
+    )
     reason = fields.Char(
         string="Reason", readonly=True, copy=False, help="Why the charge failed or ended."
     )
@@ -426,6 +432,9 @@ class RbmPixCycleCharge(models.Model):
                     "|",
                     ("attempt_date", "=", False),
                     ("attempt_date", "<=", today),
+                    "|",
+                    ("polled_at", "=", False),
+                    ("polled_at", "<", fields.Datetime.now() - POLL_INTERVAL),
                 ],
             ),
         )
@@ -509,6 +518,7 @@ class RbmPixCycleCharge(models.Model):
 
     def _poll(self, client):
         self.ensure_one()
+        self.polled_at = fields.Datetime.now()
         self._apply_answer(client.get_cobr(self.txid), client)
 
     def _apply_answer(self, answer, client=None):
@@ -590,32 +600,38 @@ class RbmPixCycleCharge(models.Model):
         expired. The installment stays open; the payer's cancellation, a rejection and
         an expiry go to the fallback."""
         self.ensure_one()
-        cancel = closing.get("cancelamento") if isinstance(closing, dict) else None
-        reject = closing.get("rejeicao") if isinstance(closing, dict) else None
-        if status == "CANCELADA" and isinstance(cancel, dict):
-            by_receiver = cancel.get("solicitante") == "USUARIO_RECEBEDOR"
+        closing = closing if isinstance(closing, dict) else {}
+        if status == "CANCELADA":
+            cancel = closing.get("cancelamento")
+            cancel = cancel if isinstance(cancel, dict) else {}
+            # cancelled because we asked (the receiver): no fallback
+            asked = self.state == "to_cancel" or cancel.get("solicitante") in RECEIVER_SIDE
             reason = _(
-                "cancelled by the %(who)s (%(code)s %(text)s)",
-                who=_("receiver") if by_receiver else _("payer"),
-                code=cancel.get("codigo") or "",
-                text=cancel.get("descricao") or "",
+                "cancelled by the %(who)s (%(detail)s)",
+                who=_("receiver") if asked else _("payer"),
+                detail=_attempt_reason(
+                    {
+                        "rejeicao": {
+                            "codigo": cancel.get("codigo"),
+                            "descricao": cancel.get("descricao"),
+                        }
+                    }
+                ),
             )
-            if by_receiver:
-                self.write({"state": "cancelled", "reason": reason})
-                return
-        elif status == "REJEITADA":
+            self.write({"state": "cancelled", "reason": reason})
+            if not asked:
+                self._post_failure_message()
+                self._apply_fallback()
+            return
+        if status == "REJEITADA":
+            reject = closing.get("rejeicao")
             detail = reject if isinstance(reject, dict) else (attempts[-1] if attempts else {})
             reason = _("rejected: %(reason)s", reason=_attempt_reason(detail))
         elif status == "EXPIRADA":
             reason = _("expired without a settled attempt")
         else:
             reason = _("ended at the PSP (%(status)s)", status=status)
-        if status == "CANCELADA":
-            self.write({"state": "cancelled", "reason": reason})
-            self._post_failure_message()
-            self._apply_fallback()
-        else:
-            self._fail(reason)
+        self._fail(reason)
 
     def _fail(self, reason):
         """The charges fail with ``reason``: the installment goes to the collection
@@ -702,7 +718,12 @@ class RbmPixCycleCharge(models.Model):
     def _mark_to_cancel(self):
         """Charges to cancel at the PSP: the installment paid by other means, its amount
         or due date changed, the invoice no longer posted, or the authorization ended."""
+        today = fields.Date.context_today(self)
         charges = self.search([("state", "in", ("to_send", "active"))])
+        # from the day of the first settlement attempt on, the PSP no longer cancels it
+        charges = charges.filtered(
+            lambda c: not (c.retry_count or (c.attempt_date and c.attempt_date <= today))
+        )
         closed = charges.filtered(
             lambda c: (
                 c.move_line_id.reconciled
