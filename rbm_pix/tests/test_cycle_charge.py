@@ -312,7 +312,7 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         self.assertNotIn(charge.txid, self.psp.cobrs)
 
     def test_payer_cancels_one_charge(self):
-        contract = self._contract()
+        contract = self._contract(fallback="boleto")
         invoice, charge = self._sent_charge(contract)
         self._at(date(2027, 1, 5))
         self.psp.cancel_cobr_by_payer(charge.txid)
@@ -320,6 +320,9 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         self.assertEqual((charge.state, charge.psp_status), ("cancelled", "CANCELADA"))
         self.assertIn("SLBD", charge.reason)
         self.assertEqual(invoice.payment_state, "not_paid")
+        # the installment is still to collect: the contract's fallback
+        self.assertEqual(charge.fallback, "boleto")
+        self.assertEqual(len(invoice.rbm_boleto_ids), 1)
         # the authorization goes on: next month is charged
         invoice2, charge2 = self._sent_charge(contract, date(2027, 2, 1), listen=False)
         self.assertEqual(charge2.state, "active")
@@ -436,7 +439,9 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         self.assertEqual(invoice2.rbm_pix_cycle_charge_ids, charge2)
 
     def test_amount_change_cancels_and_recharges(self):
-        contract = self._contract(amount_type="variable", maximum=500.0, amount=0.0)
+        contract = self._contract(
+            fallback="boleto", amount_type="variable", maximum=500.0, amount=0.0
+        )
         invoice, charge = self._sent_charge(contract, listen=False)
         # a partial payment by other means: the charge is replaced by one of what is left
         self.env["account.payment.register"].with_context(
@@ -449,6 +454,9 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         self.Cycle._process_pending()
         self.assertEqual(new.state, "active")
         self.assertEqual(self.psp.cobrs[new.txid]["valor"]["original"], "100.00")
+        # cancelled at our request: no fallback
+        self.assertFalse(charge.fallback)
+        self.assertFalse(invoice.rbm_boleto_ids)
 
     def test_tour_read_charge_from_psp(self):
         contract = self._contract()
