@@ -311,6 +311,40 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         self.Cycle._process_pending()
         self.assertNotIn(charge.txid, self.psp.cobrs)
 
+    def test_retry_answer_lost_not_repeated(self):
+        contract = self._contract()
+        invoice, charge = self._sent_charge(contract, listen=False)
+        self._at(date(2027, 1, 11))
+        self.psp.fail_cobr_attempt(charge.txid, "AM04", "Saldo insuficiente")
+        # the PSP schedules the new attempt but its answer is lost (POST: not resent)
+        self.psp.fail_next("POST", r"/retentativa/", status=503, after=True)
+        self.Cycle._process_pending()
+        self.assertEqual((charge.state, charge.retry_count), ("active", 0))
+        self.assertTrue(charge.error_message)
+        attempts = self.psp.cobrs[charge.txid]["tentativas"]
+        self.assertEqual([a["tipo"] for a in attempts], ["AGND", "NTAG"])
+        # the next run reads the scheduled attempt back: no second request
+        charge.polled_at = False
+        self.Cycle._process_pending()
+        self.assertEqual((charge.state, charge.retry_count), ("active", 1))
+        self.assertEqual(charge.attempt_date, date(2027, 1, 12))
+        self.assertEqual(len(self.psp.cobrs[charge.txid]["tentativas"]), 2)
+        posts = [p for m, p in self.psp.requests if m == "POST" and "retentativa" in p]
+        self.assertEqual(len(posts), 1)
+
+    def test_window_past_refused_with_the_reason(self):
+        contract = self._contract(fallback="boleto")
+        contract.date_start = date(2027, 1, 9)
+        # billed on the 9th for the 10th: a charge must be sent 2 days before at least
+        invoice = self._bill(contract, date(2027, 1, 9))
+        charge = invoice.rbm_pix_cycle_charge_ids
+        self.assertEqual(charge.due_date, date(2027, 1, 10))
+        self.assertEqual(charge.state, "failed")
+        self.assertIn("10/01/2027", charge.reason)
+        self.assertEqual(charge.fallback, "boleto")
+        self.Cycle._process_pending()
+        self.assertNotIn(charge.txid, self.psp.cobrs)
+
     def test_payer_cancels_one_charge(self):
         contract = self._contract(fallback="boleto")
         invoice, charge = self._sent_charge(contract)
