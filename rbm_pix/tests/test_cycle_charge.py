@@ -329,7 +329,9 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         self.assertEqual((charge.state, charge.retry_count), ("active", 1))
         self.assertEqual(charge.attempt_date, date(2027, 1, 12))
         self.assertEqual(len(self.psp.cobrs[charge.txid]["tentativas"]), 2)
-        posts = [p for m, p in self.psp.requests if m == "POST" and "retentativa" in p]
+        posts = [
+            p for m, p in self.psp.requests if m == "POST" and f"{charge.txid}/retentativa" in p
+        ]
         self.assertEqual(len(posts), 1)
 
     def test_window_past_refused_with_the_reason(self):
