@@ -14,6 +14,7 @@
         "data/rbm_pix_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_authorization_data.xml",
+        "data/ir_cron_cycle_data.xml",
         "views/rbm_pix_charge_views.xml",
         "views/rbm_pix_connection_views.xml",
         "views/account_move_views.xml",
@@ -21,6 +22,7 @@
         "views/rbm_contract_views.xml",
         "views/portal_templates.xml",
         "views/rbm_pix_menus.xml",
+        "views/rbm_pix_cycle_charge_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -1,1 +1,2 @@
 from . import main, portal, webhook_rec
+from . import main, webhook_cobr

@@ -4,4 +4,5 @@ from . import (
     rbm_pix_authorization,
     rbm_pix_charge,
     rbm_pix_connection,
+    rbm_pix_cycle_charge,
 )

@@ -10,6 +10,9 @@ class AccountMove(models.Model):
     rbm_pix_charge_ids = fields.One2many(
         "rbm.pix.charge", "move_id", string="Dynamic Pix Charges", readonly=True
     )
+    rbm_pix_cycle_charge_ids = fields.One2many(
+        "rbm.pix.cycle.charge", "move_id", string="Pix Automático Charges", readonly=True
+    )
 
     def _rbm_issue_pix(self, force=False):
         """After the static code (the fallback), a dynamic charge per open installment
@@ -40,6 +43,8 @@ class AccountMove(models.Model):
                 )
             )
             self.env["rbm.pix.charge"].sudo()._create_for_installments(connection, installments)
+        # Pix Automático: a cycle charge per open installment, sent by its cron
+        self.env["rbm.pix.cycle.charge"].sudo()._create_for_moves(self)
         return issued
 
     def button_draft(self):
@@ -51,7 +56,22 @@ class AccountMove(models.Model):
         if charges:
             charges._cancel()
             charges.move_id._rbm_restore_static_pix()
+        self.sudo().rbm_pix_cycle_charge_ids._cancel()
         return result
+
+    def _rbm_get_card_token(self, token=None):
+        """Pix Automático with the saved card as fallback: the contract's card charges
+        the installments whose cycle charge failed."""
+        self.ensure_one()
+        contract = self.rbm_contract_id
+        if (
+            not token
+            and contract.payment_mode == "pix_automatico"
+            and contract.rbm_pix_fallback == "card"
+            and self.sudo().rbm_pix_cycle_charge_ids.filtered(lambda c: c.fallback == "card")
+        ):
+            return contract.sudo().payment_token_id
+        return super()._rbm_get_card_token(token=token)
 
     def _rbm_get_shown_pix_charge(self):
         """The active charge whose code the invoice shows: the earliest open one."""

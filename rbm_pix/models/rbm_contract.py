@@ -131,3 +131,19 @@ class RbmContract(models.Model):
         ):
             return auth
         return auth.browse()
+
+    # Pix Automático cycle charges (smart button)
+    rbm_pix_cycle_charge_count = fields.Integer(
+        string="Pix Automático Charges",
+        compute="_compute_rbm_pix_cycle_charge_count",
+        groups="account.group_account_invoice,rbm_recurring.rbm_recurring_group_manager",
+    )
+
+    def _compute_rbm_pix_cycle_charge_count(self):
+        counts = dict(
+            self.env["rbm.pix.cycle.charge"]._read_group(
+                [("contract_id", "in", self.ids)], ["contract_id"], ["__count"]
+            )
+        )
+        for contract in self:
+            contract.rbm_pix_cycle_charge_count = counts.get(contract, 0)

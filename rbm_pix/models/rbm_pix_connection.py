@@ -560,7 +560,7 @@ class RbmPixConnection(models.Model):
                 lambda url: client.put_webhook(self.pix_key, url),
             ),
             (_("Pix Automático authorizations"), client.put_webhookrec),
-            # the Pix Automático cycle charges (webhookcobr) are registered here
+            (_("Pix Automático cycle charges"), client.put_webhookcobr),
         ]
 
     def action_view_charges(self):
