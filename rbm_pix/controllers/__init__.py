@@ -1,2 +1,1 @@
-from . import main, portal, webhook_rec
-from . import main, webhook_cobr
+from . import main, portal, webhook_cobr, webhook_rec

@@ -1,2 +1,1 @@
-from . import test_authorization, test_cobv, test_connection
-from . import test_cobv, test_connection, test_cycle_charge
+from . import test_authorization, test_cobv, test_connection, test_cycle_charge
