@@ -584,8 +584,13 @@ class TestPixAuthorizationConcurrency(PspCase, TransactionCase):
             env = api.Environment(cr, SUPERUSER_ID, {"lang": "en_US"})
             env["res.partner"].browse(partner_id).vat = "390.533.447-05"
             company = env["rbm.contract"].browse(contract_id).company_id
+            # a public address, never called here: requests are sent by the cron
             connection = env["rbm.pix.connection"].create(
-                self._connection_values(company_id=company.id)
+                self._connection_values(
+                    company_id=company.id,
+                    base_url="https://8.8.8.8/api/v2",
+                    token_url="https://8.8.8.8/oauth/token",
+                )
             )
             connection_id = connection.id
 
