@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import api, models
 
 from odoo.addons.rbm_dunning.models.rbm_boleto import _decimal
 
@@ -7,6 +7,24 @@ BOLETO_CLOSED_STATES = ("paid", "written_off", "rejected")
 
 class RbmBoleto(models.Model):
     _inherit = "rbm.boleto"
+
+    @api.model
+    def _issue_for_lines(self, lines_by_account):
+        """Boletos híbridos of a company with a default PSP connection get a dynamic
+        charge per installment: once the charges cron sent it, the boleto shows its
+        code (amount with fine, interest and discount) instead of the static one."""
+        boletos = super()._issue_for_lines(lines_by_account)
+        hybrid = boletos.sudo().filtered(lambda b: b.pix_payload and b.currency_id.name == "BRL")
+        Connection = self.env["rbm.pix.connection"].sudo()
+        for boleto in hybrid.filtered(lambda b: not b.move_id.rbm_collection_account_id):
+            # the charge takes its fine, interest and discount from the invoice's account
+            boleto.move_id.rbm_collection_account_id = boleto.collection_account_id
+        for company in hybrid.company_id:
+            connection = Connection._get_default_connection(company)
+            if connection:
+                lines = hybrid.filtered(lambda b, c=company: b.company_id == c).move_line_id
+                self.env["rbm.pix.charge"].sudo()._create_for_installments(connection, lines)
+        return boletos
 
     def _prepare_pix_payload(self, account, move_line, amount, our_number):
         """The boleto híbrido carries the installment's active dynamic charge (its fine,
@@ -33,4 +51,3 @@ class RbmBoleto(models.Model):
         if changed:
             changed.move_id._rbm_reset_boleto_pdf()
         return changed
-

@@ -153,8 +153,9 @@ class RbmPixRefund(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _create_for_payment(self, payment, amount, nature="ORIGINAL", description=False,
-                            issue_credit_note=False):
+    def _create_for_payment(
+        self, payment, amount, nature="ORIGINAL", description=False, issue_credit_note=False
+    ):
         """A refund ``to_send`` of ``amount`` of the Pix ``payment`` (callers check rights;
         this runs as superuser). Refused in words when the payment is not a Pix payment
         received or when ``amount`` exceeds what is left to refund."""
@@ -203,8 +204,8 @@ class RbmPixRefund(models.Model):
                 )
             )
         payment._rbm_pix_add_refunded(amount)
-        charge = self.env["rbm.pix.charge"].sudo().search(
-            [("payment_id", "=", payment.id)], limit=1
+        charge = (
+            self.env["rbm.pix.charge"].sudo().search([("payment_id", "=", payment.id)], limit=1)
         )
         invoice = charge.move_id or payment._rbm_pix_get_invoice()
         refund = self.create(
@@ -224,8 +225,7 @@ class RbmPixRefund(models.Model):
             }
         )
         message = _(
-            "Pix refund %(refund)s of %(amount)s requested (sent to the PSP by the refunds "
-            "cron).",
+            "Pix refund %(refund)s of %(amount)s requested (sent to the PSP by the refunds cron).",
             refund=refund.name,
             amount=_format_brl(amount),
         )
@@ -452,7 +452,9 @@ class RbmPixRefund(models.Model):
         amount refunded)."""
         self.ensure_one()
         invoice = self.invoice_id
-        product_lines = invoice.invoice_line_ids.filtered(lambda line: line.display_type == "product")
+        product_lines = invoice.invoice_line_ids.filtered(
+            lambda line: line.display_type == "product"
+        )
         income = product_lines[:1].account_id
         if not income:
             raise UserError(
@@ -514,4 +516,3 @@ def _parse_moment(text):
     if moment.tzinfo:
         moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return moment.replace(microsecond=0)
-

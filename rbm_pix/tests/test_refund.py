@@ -88,9 +88,9 @@ class RefundCase(PspCase, RbmDunningCase, HttpCase):
         action = payment.action_rbm_pix_refund()
         self.assertEqual(action["res_model"], "rbm.pix.refund.wizard")
         form = Form(
-            self.env[action["res_model"]].with_user(user or self.accountant).with_context(
-                action["context"]
-            )
+            self.env[action["res_model"]]
+            .with_user(user or self.accountant)
+            .with_context(action["context"])
         )
         for name, value in values.items():
             setattr(form, name, value)
@@ -185,9 +185,7 @@ class TestPixRefund(RefundCase):
         self.assertEqual(first.refund_payment_id.amount, 40.0)
         self._settle(second)
         self.assertEqual(invoice.amount_residual, 150.0)
-        self.assertEqual(
-            sum((first | second).refund_payment_id.mapped("amount")), payment.amount
-        )
+        self.assertEqual(sum((first | second).refund_payment_id.mapped("amount")), payment.amount)
 
     def test_credit_note(self):
         invoice, _charge, payment = self._paid_invoice()
@@ -258,8 +256,9 @@ class TestPixRefund(RefundCase):
         self.Refund._process_pending()
         self.env.invalidate_all()
         self.assertEqual(refund.state, "refunded")
-        self.assertEqual(self.Refund.search([("payment_id", "=", payment.id)]).refund_payment_id,
-                         outbound)
+        self.assertEqual(
+            self.Refund.search([("payment_id", "=", payment.id)]).refund_payment_id, outbound
+        )
         self.assertEqual(
             self.env["account.payment"].search_count(
                 [("partner_id", "=", self.customer.id), ("payment_type", "=", "outbound")]
@@ -327,9 +326,7 @@ class TestPixRefund(RefundCase):
         # another company's accounting manager does not see the payment
         with self.assertRaises(AccessError):
             self._wizard(payment, user=self.other_accountant, amount=1.0)
-        self.assertFalse(
-            self.env["rbm.pix.refund"].with_user(self.other_accountant).search([])
-        )
+        self.assertFalse(self.env["rbm.pix.refund"].with_user(self.other_accountant).search([]))
         # a portal user: refused, whatever the route
         with self.assertRaises(AccessError):
             payment.with_user(self.portal_user).action_rbm_pix_refund()
@@ -449,8 +446,12 @@ class TestPixRefundConcurrency(RbmDunningCase):
             )
             payment.action_post()
             payment._rbm_pix_mark_received("E8765432120261206" + "A" * 15, connection)
-            ids = {"payment": payment.id, "move": payment.move_id.id, "partner": partner.id,
-                   "connection": connection.id}
+            ids = {
+                "payment": payment.id,
+                "move": payment.move_id.id,
+                "partner": partner.id,
+                "connection": connection.id,
+            }
 
         def cleanup():
             with registry.cursor() as cr:
@@ -482,8 +483,9 @@ class TestPixRefundConcurrency(RbmDunningCase):
             cr_a.commit()
             # A committed: B, whose snapshot is older, cannot use the row (Odoo retries
             # the request in a new transaction) ...
-            with mute_logger("odoo.sql_db"), self.assertRaises(
-                psycopg2.errors.SerializationFailure
+            with (
+                mute_logger("odoo.sql_db"),
+                self.assertRaises(psycopg2.errors.SerializationFailure),
             ):
                 env_b[Refund]._create_for_payment(payment_b, 60.0)
             cr_b.rollback()

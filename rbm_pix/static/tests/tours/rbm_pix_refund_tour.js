@@ -36,8 +36,7 @@ registry.category("web_tour.tours").add("rbm_pix_refund_tour", {
         },
         {
             content: "The refund waits to be sent to the PSP",
-            trigger:
-                ".o_form_view:not(.modal .o_form_view) .o_statusbar_status button.o_arrow_button_current:contains(To Send)",
+            trigger: ".o_form_view .o_field_widget[name=name]:contains(RBMD)",
         },
         {
             content: "Its amount",
