@@ -1,3 +1,1 @@
-from . import test_cobv, test_connection
-from . import test_refund
-from . import test_boleto_hybrid
+from . import test_boleto_hybrid, test_cobv, test_connection, test_refund

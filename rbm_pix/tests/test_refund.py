@@ -57,7 +57,7 @@ class RefundCase(PspCase, RbmDunningCase, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.psp.wait_notifications()
+        self.psp.wait_notifications(timeout=60)
         self.psp.webhooks.clear()
         self.addCleanup(self.psp.webhooks.clear)
 
@@ -105,7 +105,7 @@ class RefundCase(PspCase, RbmDunningCase, HttpCase):
         """The PSP settles the refund and notifies Odoo's route."""
         self._listen()
         self.psp.settle_refund(refund.end_to_end_id, refund.name, ok=ok, reason=reason)
-        deliveries = self.psp.wait_notifications()
+        deliveries = self.psp.wait_notifications(timeout=60)
         self.assertEqual(deliveries[-1]["status"], 200, deliveries[-1])
         self.env.invalidate_all()
 
@@ -242,7 +242,7 @@ class TestPixRefund(RefundCase):
         self.assertEqual(invoice.amount_residual, 30.0)
         # the same notification again: nothing more
         self.psp.redeliver()
-        self.assertEqual(self.psp.wait_notifications()[-1]["status"], 200)
+        self.assertEqual(self.psp.wait_notifications(timeout=60)[-1]["status"], 200)
         # a late "in processing" after the settlement: nothing changes
         late = dict(self.psp.pix[payment.rbm_pix_end_to_end_id])
         late["devolucoes"] = [dict(late["devolucoes"][0], status="EM_PROCESSAMENTO")]
