@@ -46,6 +46,8 @@ The last line is the summary, e.g.::
 """
 
 import argparse
+import base64
+import importlib.util
 import os
 import shutil
 import sys
@@ -53,6 +55,7 @@ import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -155,10 +158,24 @@ def setup_invoices(env, total, account, product):
     return sides["rbm"][:total], sides["plain"][:total]
 
 
+def load_psp_server():
+    """The tests' PSP server module, loaded from its file (importing the addon's test
+    package would load Odoo's test framework)."""
+    path = os.path.join(REPO, "rbm_pix", "tests", "psp_server.py")
+    spec = importlib.util.spec_from_file_location("rbm_bench_psp_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _b64(*paths):
+    return base64.b64encode(b"".join(Path(path).read_bytes() for path in paths)).decode()
+
+
 def start_psp(env, folder):
     """The tests' PSP server, and a connection of the company to it."""
-    from odoo.addons.rbm_pix.tests.psp_server import PspServer, make_pki
-    from odoo.addons.rbm_pix.tests.test_connection import _b64
+    psp_server = load_psp_server()
+    PspServer, make_pki = psp_server.PspServer, psp_server.make_pki
 
     pki = make_pki(os.path.join(folder, "psp"), days=30)
     psp = PspServer(pki=pki).start()
