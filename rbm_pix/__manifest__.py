@@ -15,6 +15,7 @@
         "data/ir_cron_data.xml",
         "data/ir_cron_authorization_data.xml",
         "data/ir_cron_cycle_data.xml",
+        "data/ir_cron_refund_data.xml",
         "views/rbm_pix_charge_views.xml",
         "views/rbm_pix_connection_views.xml",
         "views/account_move_views.xml",
@@ -23,6 +24,9 @@
         "views/portal_templates.xml",
         "views/rbm_pix_menus.xml",
         "views/rbm_pix_cycle_charge_views.xml",
+        "views/rbm_pix_refund_views.xml",
+        "views/account_payment_views.xml",
+        "wizards/rbm_pix_refund_wizard_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -299,12 +299,17 @@ class RbmBoleto(models.Model):
             "our_number_key": key,
             "barcode": codes.barcode,
             "typeable_line": codes.typeable_line,
-            "pix_payload": account._get_pix_payload(
-                _decimal(amount, line.currency_id), _pix_txid(codes.our_number)
+            "pix_payload": self._prepare_pix_payload(
+                account, line, _decimal(amount, line.currency_id), codes.our_number
             ),
             "state": "draft",
             "pending_instruction": "entry",
         }
+
+    def _prepare_pix_payload(self, account, move_line, amount, our_number):
+        """The Pix code of the boleto híbrido of ``move_line``: the collection
+        account's static code of ``amount`` (other addons may offer a dynamic one)."""
+        return account._get_pix_payload(amount, _pix_txid(our_number))
 
     def _refresh_codes(self):
         """Recompute barcode, typeable line and Pix payload (after a due-date change)."""
@@ -318,7 +323,9 @@ class RbmBoleto(models.Model):
                 {
                     "barcode": codes.barcode,
                     "typeable_line": codes.typeable_line,
-                    "pix_payload": account._get_pix_payload(amount, _pix_txid(codes.our_number)),
+                    "pix_payload": boleto._prepare_pix_payload(
+                        account, boleto.move_line_id, amount, codes.our_number
+                    ),
                 }
             )
 

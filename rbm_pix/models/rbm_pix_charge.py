@@ -353,6 +353,8 @@ class RbmPixCharge(models.Model):
             self.move_id._rbm_show_pix_charge()
         elif self.state == "cancelled":
             self.move_id._rbm_restore_static_pix()
+        if self.state in ("active", "cancelled"):
+            self._get_boletos()._rbm_refresh_pix_payload()
 
     # ------------------------------------------------------------
     # SETTLEMENT
@@ -363,6 +365,8 @@ class RbmPixCharge(models.Model):
         """Apply the payments of a notification (``{"pix": [...]}`` items already
         checked by ``_check_notification_item``): each one once. Returns the charges
         that were paid now."""
+        # the refunds' statuses come in the same notification (``devolucoes``)
+        self.env["rbm.pix.refund"]._apply_notifications(connection, items)
         paid = self.browse()
         for item in items:
             charge = self.search(
@@ -449,6 +453,7 @@ class RbmPixCharge(models.Model):
         self.flush_recordset()
         [(payment, reconciled)] = mixin._pay_installments(self.move_line_id, [vals])
         self.payment_id = payment
+        payment._rbm_pix_mark_received(e2e, self.connection_id)
         message = (
             _("Pix payment %(e2e)s received: reconciled with the installment.", e2e=e2e)
             if reconciled
@@ -501,6 +506,29 @@ class RbmPixCharge(models.Model):
             self._apply_answer(client.patch_cobv(self.txid, body))
         else:
             self._apply_answer(client.patch_cob(self.txid, body))
+
+    @api.model
+    def _get_active_for_installment(self, move_line):
+        """The active charge of ``move_line`` whose code can be shown, if any."""
+        if not move_line:
+            return self.browse()
+        return self.search(
+            [
+                ("move_line_id", "=", move_line.id),
+                ("state", "=", "active"),
+                ("pix_copy_paste", "!=", False),
+            ],
+            limit=1,
+        )
+
+    def _get_boletos(self):
+        """The boletos of the charges' installments."""
+        return self.env["rbm.boleto"].sudo().search([("move_line_id", "in", self.move_line_id.ids)])
+
+    def action_rbm_pix_refund(self):
+        """*Devolver Pix* for the payment of this charge."""
+        self.ensure_one()
+        return self.payment_id.action_rbm_pix_refund()
 
     def _cancel(self):
         """Ask the PSP to remove these charges (the cron does it)."""

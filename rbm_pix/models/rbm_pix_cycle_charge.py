@@ -830,6 +830,8 @@ class RbmPixCycleCharge(models.Model):
         self.flush_recordset()
         [(payment, reconciled)] = mixin._pay_installments(self.move_line_id, [vals])
         self.payment_id = payment
+        # a Pix payment like any other: refundable from the back office
+        payment._rbm_pix_mark_received(e2e, self.connection_id)
         message = (
             _(
                 "Pix Automático payment %(e2e)s of %(amount)s received: reconciled with the "

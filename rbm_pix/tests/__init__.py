@@ -1,1 +1,8 @@
-from . import test_authorization, test_cobv, test_connection, test_cycle_charge
+from . import (
+    test_authorization,
+    test_boleto_hybrid,
+    test_cobv,
+    test_connection,
+    test_cycle_charge,
+    test_refund,
+)

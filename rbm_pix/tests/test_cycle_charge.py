@@ -225,6 +225,9 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
             self.assertEqual(self._payments(invoice), charge.payment_id)
             self.assertEqual(charge.payment_id.amount, 150.0)
             self.assertEqual(charge.payment_id.journal_id, self.account.journal_id)
+            # the Pix payment can be refunded from the back office
+            self.assertEqual(charge.payment_id.rbm_pix_end_to_end_id, e2e)
+            self.assertTrue(charge.payment_id._rbm_pix_is_refundable())
             charges |= charge
         self.assertEqual(len(set(charges.mapped("txid"))), 3)
         self.assertEqual(len(charges.payment_id), 3)

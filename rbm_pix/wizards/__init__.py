@@ -1,0 +1,1 @@
+from . import rbm_pix_refund_wizard
