@@ -527,6 +527,7 @@ class RbmPixCharge(models.Model):
 
     def action_rbm_pix_refund(self):
         """*Devolver Pix* for the payment of this charge."""
+        self.env["account.payment"]._rbm_pix_check_refund_rights()
         self.ensure_one()
         return self.payment_id.action_rbm_pix_refund()
 

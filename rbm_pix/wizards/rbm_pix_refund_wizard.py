@@ -61,6 +61,8 @@ class RbmPixRefundWizard(models.TransientModel):
         return wizards
 
     def action_confirm(self):
+        # rights first: whoever may not refund learns nothing else
+        self.env["account.payment"]._rbm_pix_check_refund_rights()
         self.ensure_one()
         payment = self.payment_id
         payment._rbm_pix_check_refund_rights()
