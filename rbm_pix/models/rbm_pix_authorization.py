@@ -487,6 +487,30 @@ class RbmPixAuthorization(models.Model):
                 )
             )
         if not charge:
+            move = lines.move_id.sudo()
+            if not move.rbm_collection_account_id:
+                # the payment of the first charge is posted on a collection account's
+                # journal: an invoice that had none (paid by plain invoice) gets the
+                # contract's, else the company's first
+                first = (
+                    self.env["rbm.collection.account"]
+                    .sudo()
+                    .search(
+                        [("company_id", "=", move.company_id.id)], order="sequence, id", limit=1
+                    )
+                )
+                account = move._rbm_get_collection_account({move.company_id: first})
+                if not account:
+                    raise UserError(
+                        _(
+                            "Contract %(contract)s: invoice %(invoice)s has no collection "
+                            "account to receive the first payment (field Collection Account); "
+                            "create one under Collection, or choose journey 2.",
+                            contract=contract.display_name,
+                            invoice=move.display_name,
+                        )
+                    )
+                move.rbm_collection_account_id = account
             charge = Charge._create_for_installments(connection, lines)
             charge.kind = kind
         return {"charge_id": charge.id, "txid": charge.txid, "first_amount": charge.amount}

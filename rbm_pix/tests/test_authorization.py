@@ -210,7 +210,8 @@ class TestPixAuthorization(PixAuthorizationCase):
         self.assertEqual(contract.payment_mode, "pix_automatico")
 
     def test_journey_3_first_payment_now(self):
-        invoice = self._bill_contract(start=self.today)
+        # paid by plain invoice: no boleto híbrido, so no due-date charge on it yet
+        invoice = self._bill_contract(start=self.today, payment_mode="invoice")
         contract = invoice.rbm_contract_id
         auth = self._sent(contract, "3")
         charge = auth.charge_id
@@ -231,6 +232,8 @@ class TestPixAuthorization(PixAuthorizationCase):
         self.assertEqual(auth.state, "approved")
         self.assertEqual(charge.state, "paid")
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # posted on the collection account's journal, though the invoice had none
+        self.assertEqual(charge.payment_id.journal_id, self.account.journal_id)
 
     def test_journey_4_due_date_charge(self):
         invoice = self._bill_contract(start=self.today, payment_mode="pix")
@@ -253,7 +256,7 @@ class TestPixAuthorization(PixAuthorizationCase):
         self.assertEqual(contract.payment_mode, "pix_automatico")
 
     def test_journey_3_first_charge_refused(self):
-        invoice = self._bill_contract(start=self.today)
+        invoice = self._bill_contract(start=self.today, payment_mode="invoice")
         contract = invoice.rbm_contract_id
         auth = self._authorize(contract, "3")
         self.psp.fail_next("PUT", r"/cob/", status=400)
