@@ -36,13 +36,18 @@ reconciling the same payments with ``account.payment.register``, in the same run
    ``--warmup`` per side first (untimed). Checks: every invoice paid, the amounts
    received equal to the invoices'. The ratio is RBM payments/s over plain Odoo's.
 
-Cycle charges (``cobr``) for 10,000 contracts are measured by
-``measure_cycle_charges`` once the cycle charge model exists in the code; until then
-the script says it did not measure them.
+Cycle charges (``cobr``), in the same rolled-back transaction, before the timed sides
+(``--contracts``, 10,000; 0 to skip): that many contracts paid by Pix Automático, each with
+an approved authorization (the recurrence created at the PSP with ``POST /rec`` and
+approved by its payer simulator), and one invoice each of 150.00 due in 5 days (inside the
+sending window), posted, which creates its cycle charge. Timed: the cycle charges cron
+(``rbm.pix.cycle.charge._process_pending``) sending them all (``PUT /cobr/{txid}``):
+charges/s and queries per charge. Checks: every charge active and at the PSP.
 
 The last line is the summary, e.g.::
 
-    pix: 10000 notifications, 41 payments/s, ratio 0.93 vs plain Odoo, 48.0 queries/payment
+    pix: 10000 notifications, 41 payments/s, ratio 0.93 vs plain Odoo, 48.0 queries/payment;
+    10000 cycle charges, 7 charges/s, 11.8 queries/charge
 """
 
 import argparse
@@ -261,7 +266,17 @@ def cycle_contracts(env, psp, connection, count, product):
     partners = env["res.partner"].search([("name", "=like", "Bench Pix customer %")], order="name")
     partners = partners[:count]
     if len(partners) < count:
-        raise SystemExit(f"bench: {count} cycle contracts need {count} customers")
+        # more customers than the notifications' (rolled back with the rest)
+        partners |= env["res.partner"].create(
+            [
+                {
+                    "name": f"Bench Pix customer {i:05d}",
+                    "vat": cnab.cpf(200000 + i),
+                    "country_id": env.ref("base.br").id,
+                }
+                for i in range(len(partners), count)
+            ]
+        )
     plan = env["rbm.plan"].create(
         {
             "name": "Bench Pix Automático",
