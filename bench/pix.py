@@ -36,13 +36,18 @@ reconciling the same payments with ``account.payment.register``, in the same run
    ``--warmup`` per side first (untimed). Checks: every invoice paid, the amounts
    received equal to the invoices'. The ratio is RBM payments/s over plain Odoo's.
 
-Cycle charges (``cobr``) for 10,000 contracts are measured by
-``measure_cycle_charges`` once the cycle charge model exists in the code; until then
-the script says it did not measure them.
+Cycle charges (``cobr``), in the same rolled-back transaction, before the timed sides
+(``--contracts``, 10,000; 0 to skip): that many contracts paid by Pix Automático, each with
+an approved authorization (the recurrence created at the PSP with ``POST /rec`` and
+approved by its payer simulator), and one invoice each of 150.00 due in 5 days (inside the
+sending window), posted, which creates its cycle charge. Timed: the cycle charges cron
+(``rbm.pix.cycle.charge._process_pending``) sending them all (``PUT /cobr/{txid}``):
+charges/s and queries per charge. Checks: every charge active and at the PSP.
 
 The last line is the summary, e.g.::
 
-    pix: 10000 notifications, 41 payments/s, ratio 0.93 vs plain Odoo, 48.0 queries/payment
+    pix: 10000 notifications, 41 payments/s, ratio 0.93 vs plain Odoo, 48.0 queries/payment;
+    10000 cycle charges, 7 charges/s, 11.8 queries/charge
 """
 
 import argparse
@@ -80,6 +85,12 @@ def parse_args():
     )
     parser.add_argument(
         "--order", choices=("rbm-first", "plain-first"), default="rbm-first", help="side order"
+    )
+    parser.add_argument(
+        "--contracts",
+        type=int,
+        default=10000,
+        help="contracts whose cycle charges are sent (10,000; 0: not measured)",
     )
     parser.add_argument("--profile", action="store_true", help="query breakdown of the RBM side")
     parser.add_argument("--profile-top", type=int, default=15)
@@ -245,14 +256,161 @@ def plain_register(env, invoices, journal, batch_size):
     return payments
 
 
-def measure_cycle_charges(env, args):
-    """Cycle charges (``cobr``) for 10,000 contracts with an approved Pix Automático
-    authorization, sent to the local PSP: charges/s and queries per charge. Measured
-    once the cycle charge model is in the code; returns None until then."""
-    if "rbm.pix.cycle.charge" not in env.registry:
-        print("cycle charges (cobr): not measured, no cycle charge model in this code")
-        return None
-    raise SystemExit("bench: the cycle charge measurement is to be written with its model")
+def cycle_contracts(env, psp, connection, count, product):
+    """``count`` contracts paid by Pix Automático, each with an approved authorization:
+    the recurrence created at the PSP (``POST /rec``), approved by its payer simulator,
+    and its authorization record (as the tests of the cycle charges do)."""
+    from odoo import Command, fields
+
+    today = fields.Date.context_today(env["rbm.contract"])
+    partners = env["res.partner"].search([("name", "=like", "Bench Pix customer %")], order="name")
+    partners = partners[:count]
+    if len(partners) < count:
+        # more customers than the notifications' (rolled back with the rest)
+        partners |= env["res.partner"].create(
+            [
+                {
+                    "name": f"Bench Pix customer {i:05d}",
+                    "vat": cnab.cpf(200000 + i),
+                    "country_id": env.ref("base.br").id,
+                }
+                for i in range(len(partners), count)
+            ]
+        )
+    plan = env["rbm.plan"].create(
+        {
+            "name": "Bench Pix Automático",
+            "line_ids": [
+                Command.create({"product_id": product.id, "quantity": 1, "price_unit": 150})
+            ],
+        }
+    )
+    contracts = env["rbm.contract"]
+    for start in range(0, count, 500):
+        batch = env["rbm.contract"].create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "plan_id": plan.id,
+                    "date_start": today,
+                    "payment_mode": "pix_automatico",
+                    "due_day": 10,
+                }
+                for partner in partners[start : start + 500]
+            ]
+        )
+        batch.action_activate()
+        contracts |= batch
+    auth_vals = []
+    with connection._get_client() as client:
+        for contract in contracts:
+            cpf = "".join(c for c in contract.partner_id.vat if c.isdigit())
+            rec = client.post_rec(
+                {
+                    "vinculo": {
+                        "contrato": contract.name[:35],
+                        "devedor": {"cpf": cpf, "nome": contract.partner_id.name},
+                    },
+                    "calendario": {"dataInicial": today.isoformat(), "periodicidade": "MENSAL"},
+                    "valor": {"valorRec": "150.00"},
+                    "politicaRetentativa": "PERMITE_3R_7D",
+                }
+            )
+            psp.approve_rec(rec["idRec"])
+            auth_vals.append(
+                {
+                    "contract_id": contract.id,
+                    "company_id": contract.company_id.id,
+                    "partner_id": contract.partner_id.id,
+                    "connection_id": connection.id,
+                    "state": "approved",
+                    "id_rec": rec["idRec"],
+                    "periodicity": "MENSAL",
+                    "amount_type": "fixed",
+                    "amount": 150.0,
+                    "start_date": today,
+                    "retry_policy": "PERMITE_3R_7D",
+                }
+            )
+    env["rbm.pix.authorization"].create(auth_vals)
+    return contracts
+
+
+def measure_cycle_charges(env, args, psp, connection, account, product):
+    """Cycle charges (``cobr``) for ``--contracts`` contracts with an approved Pix
+    Automático authorization, sent by the cycle charges cron to the local PSP:
+    ``(charges, charges/s, queries per charge)``. Untimed: the contracts, their
+    authorizations, and one invoice each (due in 5 days, in the sending window),
+    posted, which creates its charge. Timed: the cron's run that sends them all."""
+    from odoo import Command, fields
+
+    count = args.contracts
+    t0 = time.perf_counter()
+    contracts = cycle_contracts(env, psp, connection, count, product)
+    Move = env["account.move"]
+    today = fields.Date.context_today(Move)
+    moves = Move
+    for start in range(0, count, 500):
+        batch = Move.create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": contract.partner_id.id,
+                    "rbm_contract_id": contract.id,
+                    "rbm_collection_account_id": account.id,
+                    "invoice_date": today,
+                    "invoice_date_due": today + timedelta(days=5),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": product.id,
+                                "quantity": 1,
+                                "price_unit": 150.0,
+                                "tax_ids": [Command.clear()],
+                            }
+                        )
+                    ],
+                }
+                for contract in contracts[start : start + 500]
+            ]
+        )
+        batch.action_post()
+        moves |= batch
+    Cycle = env["rbm.pix.cycle.charge"]
+    charges = Cycle.search([("move_id", "in", moves.ids)])
+    if len(charges) != count or set(charges.mapped("state")) != {"to_send"}:
+        raise SystemExit(
+            f"bench: cycle: {len(charges)} charges for {count} invoices, states "
+            f"{sorted(set(charges.mapped('state')))}: {charges[:1].reason}"
+        )
+    print(
+        f"cycle: {count} contracts, authorizations and posted invoices in "
+        f"{time.perf_counter() - t0:.1f}s",
+        flush=True,
+    )
+    env.flush_all()
+    env.cr.execute("ANALYZE rbm_pix_cycle_charge, rbm_pix_authorization")
+    env.invalidate_all()
+    cr = env.cr
+    q0, t0 = cr.sql_log_count, time.perf_counter()
+    Cycle._process_pending(batch_size=count)
+    env.flush_all()
+    seconds, queries = time.perf_counter() - t0, cr.sql_log_count - q0
+    env.invalidate_all()
+    states = charges.mapped("state")
+    active = states.count("active")
+    sent = sum(1 for charge in charges if charge.txid in psp.cobrs)
+    if active != count or sent != count:
+        raise SystemExit(
+            f"bench: cycle: {active} charges active, {sent} at the PSP, expected {count}: "
+            f"{charges.filtered(lambda c: c.state != 'active')[:1].error_message}"
+        )
+    print(
+        f"cycle: {count} charges sent in {seconds:.1f}s = {count / seconds:.1f} charges/s, "
+        f"{queries / count:.1f} queries/charge",
+        flush=True,
+    )
+    return count, count / seconds, queries / count
 
 
 def run(args):
@@ -273,7 +431,7 @@ def run(args):
             account.pix_key = cnab.COMPANY_CNPJ
         cr.commit()
         rbm_moves, plain_moves = setup_invoices(env, total, account, product)
-        ids = (account.id, journal.id, rbm_moves.ids, plain_moves.ids)
+        ids = (account.id, journal.id, rbm_moves.ids, plain_moves.ids, product.id)
     with registry.cursor() as cr:
         cr.execute("ANALYZE")
     print(
@@ -290,6 +448,8 @@ def run(args):
             journal = env["account.journal"].browse(ids[1])
             rbm_moves = env["account.move"].browse(ids[2])
             plain_moves = env["account.move"].browse(ids[3])
+            account = env["rbm.collection.account"].browse(ids[0])
+            product = env["product.product"].browse(ids[4])
             psp, connection = start_psp(env, folder)
             try:
                 t0 = time.perf_counter()
@@ -303,7 +463,11 @@ def run(args):
                     f"{len(bodies)} notifications",
                     flush=True,
                 )
-                measure_cycle_charges(env, args)
+                cycle = None
+                if args.contracts:
+                    cnab.savepoint(env, "bench_cycle")
+                    cycle = measure_cycle_charges(env, args, psp, connection, account, product)
+                    cnab.rollback_to(env, "bench_cycle")
             finally:
                 psp.stop()
             # warm-up, untimed
@@ -365,9 +529,14 @@ def run(args):
     rbm_rate, rbm_q = results["rbm"]
     plain_rate, plain_q = results["plain"]
     print(f"plain Odoo: {plain_rate:.1f} payments/s, {plain_q:.1f} queries/payment", flush=True)
+    cycle_part = "cycle charges not measured"
+    if cycle:
+        cycle_part = (
+            f"{cycle[0]} cycle charges, {cycle[1]:.0f} charges/s, {cycle[2]:.1f} queries/charge"
+        )
     print(
         f"pix: {args.notifications} notifications, {rbm_rate:.0f} payments/s, ratio "
-        f"{rbm_rate / plain_rate:.2f} vs plain Odoo, {rbm_q:.1f} queries/payment",
+        f"{rbm_rate / plain_rate:.2f} vs plain Odoo, {rbm_q:.1f} queries/payment; {cycle_part}",
         flush=True,
     )
 

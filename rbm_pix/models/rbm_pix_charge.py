@@ -26,6 +26,8 @@ import datetime
 import logging
 import re
 
+from markupsafe import escape
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, sql
@@ -363,19 +365,20 @@ class RbmPixCharge(models.Model):
     @api.model
     def _apply_notifications(self, connection, items):
         """Apply the payments of a notification (``{"pix": [...]}`` items already
-        checked by ``_check_notification_item``): each one once. Returns the charges
-        that were paid now."""
+        checked by ``_check_notification_item``): each one once, all of them
+        settled together (``_settle``). Returns the charges that were paid now."""
         # the refunds' statuses come in the same notification (``devolucoes``)
         self.env["rbm.pix.refund"]._apply_notifications(connection, items)
-        paid = self.browse()
-        for item in items:
-            charge = self.search(
-                [("txid", "=", item.get("txid")), ("connection_id", "=", connection.id)],
-                limit=1,
-            )
-            if charge:
-                paid |= charge._apply_payments([item])
-        return paid
+        txids = {item.get("txid") for item in items if isinstance(item.get("txid"), str)}
+        if not txids:
+            return self.browse()
+        charges = self.search(
+            [("txid", "in", list(txids)), ("connection_id", "=", connection.id)], order="id"
+        )
+        by_txid = {charge.txid: charge for charge in charges}
+        return charges._settle(
+            [(by_txid[item["txid"]], item) for item in items if item.get("txid") in by_txid]
+        )
 
     @api.model
     def _check_notification_item(self, item):
@@ -393,77 +396,128 @@ class RbmPixCharge(models.Model):
         """Post and reconcile the payments in ``items`` not applied yet (by end-to-end
         id). Returns the charge when a payment was applied now."""
         self.ensure_one()
-        # one settlement at a time per charge (a notification and the cron at once)
-        self.env.cr.execute(SQL("SELECT id FROM rbm_pix_charge WHERE id = %s FOR UPDATE", self.id))
+        return self._settle([(self, item) for item in items])
+
+    def _settle(self, pairs):
+        """Apply the payments of ``pairs`` (``[(charge, item)]``, charges of ``self``)
+        in order, each once by its end-to-end id, a charge paid once: the charges are
+        locked together, the end-to-end ids already applied read with one query, and
+        the payments posted and reconciled with one ``_pay_installments`` call. Returns
+        the charges paid now."""
+        if not self or not pairs:
+            return self.browse()
+        # one settlement at a time per charge (a notification and the cron at once);
+        # locked in the order of their ids, so two settlements never wait on each other
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM rbm_pix_charge WHERE id IN %s ORDER BY id FOR UPDATE",
+                tuple(self.ids),
+            )
+        )
         self.invalidate_recordset()
-        applied = self.browse()
-        for item in items:
-            e2e = item.get("endToEndId")
-            if not isinstance(e2e, str) or not E2E_ID_RE.fullmatch(e2e):
-                continue
-            if self.end_to_end_id or self.search_count([("end_to_end_id", "=", e2e)]):
-                if self.end_to_end_id != e2e:
+        pairs = [
+            (charge, item, item.get("endToEndId"))
+            for charge, item in pairs
+            if isinstance(item.get("endToEndId"), str) and E2E_ID_RE.fullmatch(item["endToEndId"])
+        ]
+        if not pairs:
+            return self.browse()
+        # the unique index on end_to_end_id stays the guard; this only avoids its error
+        used = set(
+            self.search_fetch(
+                [("end_to_end_id", "in", list({e2e for _charge, _item, e2e in pairs}))],
+                ["end_to_end_id"],
+            ).mapped("end_to_end_id")
+        )
+        settled, todo = {}, []
+        for charge, item, e2e in pairs:
+            paid_by = charge.end_to_end_id or settled.get(charge.id)
+            if paid_by or e2e in used:
+                if paid_by != e2e:
                     _logger.warning(
                         "Pix charge %s: payment %s not applied, the charge was paid by %s",
-                        self.txid,
+                        charge.txid,
                         e2e,
-                        self.end_to_end_id,
+                        paid_by,
                     )
                 continue
-            self._post_payment(e2e, item)
-            applied |= self
-        return applied
+            settled[charge.id] = e2e
+            used.add(e2e)
+            todo.append((charge, item, e2e))
+        if not todo:
+            return self.browse()
+        return self._post_payments(todo)
 
-    def _post_payment(self, e2e, item):
-        self.ensure_one()
-        move = self.move_id
-        account = move.rbm_collection_account_id
-        if not account or not account.journal_id:
-            raise UserError(
-                _(
-                    "Pix charge %(txid)s of invoice %(invoice)s was paid but the invoice has "
-                    "no collection account with a journal to post the payment in.",
-                    txid=self.txid,
-                    invoice=move.display_name,
+    def _post_payments(self, todo):
+        """Post and reconcile one payment per ``(charge, item, end-to-end id)`` of
+        ``todo`` (each charge once), with one chatter message per payment on the
+        invoice. Returns the charges paid."""
+        mixin = self.env["rbm.bank.file.mixin"]
+        lines, vals_list, paid = [], [], self.browse()
+        for charge, item, e2e in todo:
+            move = charge.move_id
+            account = move.rbm_collection_account_id
+            if not account or not account.journal_id:
+                raise UserError(
+                    _(
+                        "Pix charge %(txid)s of invoice %(invoice)s was paid but the invoice "
+                        "has no collection account with a journal to post the payment in.",
+                        txid=charge.txid,
+                        invoice=move.display_name,
+                    )
+                )
+            amount = float(item["valor"])
+            paid_on = _parse_moment(item.get("horario")) or fields.Datetime.now()
+            memo = _("Pix %(e2e)s (transaction ID %(txid)s)", e2e=e2e, txid=charge.txid)
+            vals = mixin._prepare_installment_payment_vals(
+                account,
+                move,
+                charge.move_line_id,
+                move.commercial_partner_id,
+                amount,
+                paid_on.date(),
+                memo,
+            )
+            # a Pix payment: refundable from the back office (``_rbm_pix_mark_received``)
+            vals["rbm_pix_end_to_end_id"] = e2e
+            vals["rbm_pix_connection_id"] = charge.connection_id.id
+            vals_list.append(vals)
+            lines.append(charge.move_line_id)
+            # the end-to-end id first: a second settlement of the same payment stops here
+            charge.write(
+                {
+                    "end_to_end_id": e2e,
+                    "paid_amount": amount,
+                    "paid_on": paid_on,
+                    "state": "paid",
+                    "error_message": False,
+                }
+            )
+            paid |= charge
+        paid.flush_recordset()
+        results = mixin._pay_installments(lines, vals_list)
+        # one message per payment; an invoice named twice gets its messages in rounds
+        rounds = []
+        for (charge, _item, e2e), (payment, reconciled) in zip(todo, results, strict=True):
+            charge.payment_id = payment
+            message = (
+                _("Pix payment %(e2e)s received: reconciled with the installment.", e2e=e2e)
+                if reconciled
+                else _(
+                    "Pix payment %(e2e)s received: the installment was no longer open, the "
+                    "payment stays as the customer's credit.",
+                    e2e=e2e,
                 )
             )
-        amount = float(item["valor"])
-        paid_on = _parse_moment(item.get("horario")) or fields.Datetime.now()
-        mixin = self.env["rbm.bank.file.mixin"]
-        memo = _("Pix %(e2e)s (transaction ID %(txid)s)", e2e=e2e, txid=self.txid)
-        vals = mixin._prepare_installment_payment_vals(
-            account,
-            move,
-            self.move_line_id,
-            move.commercial_partner_id,
-            amount,
-            paid_on.date(),
-            memo,
-        )
-        # the end-to-end id first: a second settlement of the same payment stops here
-        self.write(
-            {
-                "end_to_end_id": e2e,
-                "paid_amount": amount,
-                "paid_on": paid_on,
-                "state": "paid",
-                "error_message": False,
-            }
-        )
-        self.flush_recordset()
-        [(payment, reconciled)] = mixin._pay_installments(self.move_line_id, [vals])
-        self.payment_id = payment
-        payment._rbm_pix_mark_received(e2e, self.connection_id)
-        message = (
-            _("Pix payment %(e2e)s received: reconciled with the installment.", e2e=e2e)
-            if reconciled
-            else _(
-                "Pix payment %(e2e)s received: the installment was no longer open, the "
-                "payment stays as the customer's credit.",
-                e2e=e2e,
-            )
-        )
-        move.message_post(body=message)
+            bodies = next((r for r in rounds if charge.move_id.id not in r), None)
+            if bodies is None:
+                bodies = {}
+                rounds.append(bodies)
+            bodies[charge.move_id.id] = escape(message)
+        Move = self.env["account.move"]
+        for bodies in rounds:
+            Move.browse(list(bodies))._message_log_batch(bodies=bodies)
+        return paid
 
     @api.model
     def _mark_paid_otherwise(self):

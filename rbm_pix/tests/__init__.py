@@ -4,5 +4,6 @@ from . import (
     test_cobv,
     test_connection,
     test_cycle_charge,
+    test_notification_batch,
     test_refund,
 )
