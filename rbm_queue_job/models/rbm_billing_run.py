@@ -21,22 +21,18 @@ Each job's identity key is made of the day and the chunk's contracts, so a run
 started twice (or while its jobs wait or run) enqueues nothing twice.
 """
 
-import hashlib
 import logging
-from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from .rbm_job_run import FOLLOW_UP_DELAY
+
 _logger = logging.getLogger(__name__)
 
 BILLING_CHANNEL = "root.rbm.billing"
-# contracts another transaction had locked are tried again after this delay
-FOLLOW_UP_DELAY = timedelta(minutes=1)
-# job states in which a chunk is already taken care of
-OPEN_JOB_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 
 
 class RbmBillingRun(models.AbstractModel):
@@ -55,7 +51,7 @@ class RbmBillingRun(models.AbstractModel):
         contracts = self.env["rbm.contract"].search(
             self._get_domain(today), order="next_invoice_date, id"
         )
-        chunks = self._split_chunks(contracts, batch_size)
+        chunks = self.env["rbm.job.run"]._split_chunks(contracts, batch_size)
         enqueued, queued = self._enqueue_bill_jobs(chunks, today)
         self.env["ir.cron"]._notify_progress(done=len(contracts), remaining=0)
         _logger.info(
@@ -67,12 +63,6 @@ class RbmBillingRun(models.AbstractModel):
         )
         return {"contracts": contracts, "enqueued": enqueued, "queued": queued}
 
-    @api.model
-    def _split_chunks(self, contracts, batch_size):
-        """``contracts`` in chunks of ``batch_size``, in their order."""
-        size = max(batch_size or 1, 1)
-        return [contracts[index : index + size] for index in range(0, len(contracts), size)]
-
     # ------------------------------------------------------------
     # JOBS
     # ------------------------------------------------------------
@@ -81,38 +71,25 @@ class RbmBillingRun(models.AbstractModel):
     def _bill_job_identity_key(self, contracts, today):
         """One key per (contracts, day): the same chunk on the same day is one
         job, however often the run is started."""
-        digest = hashlib.sha1(  # noqa: S324 - a key, not a secret
-            ",".join(str(cid) for cid in sorted(contracts.ids)).encode()
-        ).hexdigest()
-        return f"rbm.billing.run._bill_job:{today.isoformat()}:{digest}"
+        return self.env["rbm.job.run"]._identity_key(self, "_bill_job", today, contracts)
 
     @api.model
     def _enqueue_bill_jobs(self, chunks, today):
         """Enqueue a ``_bill_job`` per chunk of contracts, except the chunks
         a job already waits for or runs. Returns ``(enqueued, queued)``."""
-        keys = [self._bill_job_identity_key(chunk, today) for chunk in chunks]
-        open_keys = set()
-        if keys:
-            open_keys = set(
-                self.env["queue.job"]
-                .sudo()
-                .search([("identity_key", "in", keys), ("state", "in", OPEN_JOB_STATES)])
-                .mapped("identity_key")
-            )
-        enqueued = 0
-        for index, (chunk, key) in enumerate(zip(chunks, keys, strict=True), start=1):
-            if key in open_keys:
-                continue
-            description = _(
+        return self.env["rbm.job.run"]._enqueue(
+            self,
+            "_bill_job",
+            chunks,
+            today,
+            lambda index, count, chunk: _(
                 "Billing run of %(day)s: chunk %(chunk)s of %(chunks)s (%(count)s contracts)",
                 day=today.isoformat(),
                 chunk=index,
-                chunks=len(chunks),
+                chunks=count,
                 count=len(chunk),
-            )
-            self.with_delay(identity_key=key, description=description)._bill_job(chunk, today)
-            enqueued += 1
-        return enqueued, len(chunks) - enqueued
+            ),
+        )
 
     @api.model
     def _bill_job(self, contracts, today, follow_up=False):
