@@ -5,19 +5,13 @@ connection and transaction, on committed data, as queue_job's runner does it
 import logging
 import threading
 from datetime import date
-from unittest.mock import patch
-
-from freezegun import freeze_time
 
 from odoo import SUPERUSER_ID, api
-from odoo.api import Transaction
-from odoo.modules.registry import Registry
-from odoo.tests import TransactionCase, tagged
-from odoo.tools import mute_logger
+from odoo.tests import tagged
 
-from odoo.addons.queue_job.controllers.main import RunJobController
-from odoo.addons.queue_job.job import Job
 from odoo.addons.rbm_recurring.tests.common import commit_contracts
+
+from .common import JobWorkersCase
 
 _logger = logging.getLogger(__name__)
 
@@ -25,21 +19,16 @@ TODAY = date(2026, 11, 2)
 
 
 @tagged("post_install", "-at_install")
-class TestConcurrentBillingJobs(TransactionCase):
+class TestConcurrentBillingJobs(JobWorkersCase):
+    today = TODAY
+
     def setUp(self):
         super().setUp()
-        with self.registry.cursor() as cr:
-            cr.execute("SELECT COALESCE(max(id), 0) FROM queue_job")
-            self.last_job_id = cr.fetchone()[0]
         self.ids, self.partner_ids = commit_contracts(self, 6, date(2026, 10, 1), "Jobs")
         # runs before the contracts are deleted (cleanups run last added, first)
         self.addCleanup(self._delete_jobs)
 
-    def _delete_jobs(self):
-        with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM queue_job WHERE id > %s", [self.last_job_id])
-
-    def _enqueue(self, chunks):
+    def _enqueue_chunks(self, chunks):
         """Enqueue a billing job per chunk of contract indexes and hand them to
         the workers (state enqueued, as the runner does); their uuids."""
         with self.registry.cursor() as cr:
@@ -54,78 +43,6 @@ class TestConcurrentBillingJobs(TransactionCase):
             for job in jobs:
                 self._set_enqueued(env, job.uuid)
             return [jobs.filtered(lambda j, key=key: j.identity_key == key).uuid for key in keys]
-
-    def _set_enqueued(self, env, uuid):
-        job = Job.load(env, uuid)
-        job.set_enqueued()
-        job.store()
-
-    def _jobs(self, cr):
-        cr.execute(
-            "SELECT uuid, state, retry, result FROM queue_job WHERE id > %s ORDER BY id",
-            [self.last_job_id],
-        )
-        return cr.fetchall()
-
-    def _perform(self, uuid, outcomes, barrier=None, before=None):
-        """A runner's worker: acquire the job (started, committed), perform it,
-        commit. ``before(cr)`` runs in the job's transaction first."""
-        try:
-            with self.registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                job = RunJobController._acquire_job(env, uuid)
-                if barrier:
-                    barrier.wait(timeout=20)
-                if before:
-                    before(cr)
-                RunJobController._runjob(env, job)
-            # leaving the cursor commits, as the runner does (not when tests
-            # are enabled)
-            outcomes.append(("ok", uuid))
-        except Exception as error:  # noqa: BLE001 - reported by the assertions
-            outcomes.append(("error", f"{type(error).__name__}: {error}"))
-
-    def _run_threads(self, threads):
-        registry_cursor = Registry.cursor
-
-        def cursor(registry, *args, **kwargs):
-            # the test runner holds the registry lock: hand the registry over
-            # to the workers' cursors (queue_job opens one to postpone a job)
-            # rather than letting Environment look it up
-            cr = registry_cursor(registry, *args, **kwargs)
-            cr.transaction = Transaction(registry)
-            return cr
-
-        with (
-            patch.object(Registry, "cursor", cursor),
-            freeze_time(TODAY),
-            mute_logger(
-                "odoo.sql_db",
-                "odoo.addons.queue_job.controllers.main",
-                "odoo.addons.rbm_recurring.models.rbm_contract",
-            ),
-        ):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=60)
-        self.assertFalse(any(thread.is_alive() for thread in threads), "a worker hung")
-
-    def _run_pending(self, outcomes, rounds=5):
-        """Jobs postponed (a retry) or enqueued by a job (contracts held by
-        another transaction) are performed as the runner would once their
-        time comes, until none is left."""
-        for _round in range(rounds):
-            with self.registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                pending = [uuid for uuid, state, _r, _s in self._jobs(cr) if state == "pending"]
-                for uuid in pending:
-                    self._set_enqueued(env, uuid)
-            if not pending:
-                return
-            for uuid in pending:
-                self._run_threads([threading.Thread(target=self._perform, args=(uuid, outcomes))])
-        self.fail(f"jobs still pending after {rounds} rounds")
 
     def _billed(self):
         with self.registry.cursor() as cr:
@@ -145,7 +62,7 @@ class TestConcurrentBillingJobs(TransactionCase):
         locks the shared contracts, the other skips them (and enqueues them
         again) or, when the first committed meanwhile, is retried. Each of the
         six contracts is billed for October and November exactly once."""
-        uuids = self._enqueue([(0, 1, 2, 3), (2, 3, 4, 5)])
+        uuids = self._enqueue_chunks([(0, 1, 2, 3), (2, 3, 4, 5)])
         barrier = threading.Barrier(2)
         outcomes = []
         self._run_threads(
@@ -159,8 +76,7 @@ class TestConcurrentBillingJobs(TransactionCase):
         rows = self._billed()
         self.assertEqual(len(rows), 12, rows)
         self.assertEqual({count for _c, _p, count in rows}, {1}, rows)
-        with self.registry.cursor() as cr:
-            jobs = self._jobs(cr)
+        jobs = self._jobs()
         self.assertEqual({state for _u, state, _r, _s in jobs}, {"done"}, jobs)
         # the race went one of the two ways: the shared contracts were skipped
         # and enqueued again (a third job), or the loser was retried
@@ -174,7 +90,7 @@ class TestConcurrentBillingJobs(TransactionCase):
         the invoice (lock timeout), rolls back and is postponed by queue_job
         (RetryableJobError, retry 1); performed again once the row is free, it
         bills both contracts' periods once."""
-        (uuid,) = self._enqueue([(0, 1)])
+        (uuid,) = self._enqueue_chunks([(0, 1)])
         outcomes = []
         with self.registry.cursor() as holder:
             holder.execute(
@@ -192,8 +108,7 @@ class TestConcurrentBillingJobs(TransactionCase):
                 ]
             )
             holder.rollback()
-        with self.registry.cursor() as cr:
-            ((_uuid, state, retry, result),) = self._jobs(cr)
+        ((_uuid, state, retry, result),) = self._jobs()
         self.assertEqual((state, retry), ("pending", 1), outcomes)
         self.assertIn("postponed by a concurrent transaction", result)
         self.assertFalse(self._billed())
@@ -210,6 +125,5 @@ class TestConcurrentBillingJobs(TransactionCase):
             ),
         )
         self.assertEqual({count for _c, _p, count in rows}, {1})
-        with self.registry.cursor() as cr:
-            ((_uuid, state, retry, _result),) = self._jobs(cr)
+        ((_uuid, state, retry, _result),) = self._jobs()
         self.assertEqual((state, retry), ("done", 2))
