@@ -45,9 +45,18 @@ class TestIntegratorTour(HttpCase):
                 ],
             }
         )
-        partner = cls.env["res.partner"].create({"name": "Integra Tecnologia", "is_company": True})
+        partner = cls.env["res.partner"].create(
+            {"name": "Integra Tecnologia", "is_company": True, "tz": "America/Sao_Paulo"}
+        )
+        # usage is counted in the customer's days (README): the contract starts
+        # on the customer's today, which is not the test user's near midnight
         cls.contract = cls.env["rbm.contract"].create(
-            {"partner_id": partner.id, "plan_id": plan.id, "reference": "INTEGRA-01"}
+            {
+                "partner_id": partner.id,
+                "plan_id": plan.id,
+                "reference": "INTEGRA-01",
+                "date_start": partner._rbm_get_today(),
+            }
         )
         cls.contract.action_activate()
         # a contact of the customer with portal access

@@ -128,11 +128,13 @@ class TestReadOnlyRoutes(HttpCase):
             }
         )
         admin = self.env.ref("base.user_admin")
+        # the statement's days are the customer's (README), not the server's UTC date
+        today = admin.partner_id._rbm_get_today()
         contract = self.env["rbm.contract"].create(
             {
                 "partner_id": admin.partner_id.id,
                 "plan_id": plan.id,
-                "date_start": date.today().replace(day=1),
+                "date_start": today.replace(day=1),
             }
         )
         contract.action_activate()
@@ -148,7 +150,7 @@ class TestReadOnlyRoutes(HttpCase):
         with self.assertNoLogs("odoo.http", "WARNING"):
             response = self.url_open(f"/my/subscriptions/{contract.id}/usage.csv")
         self.assertEqual(response.status_code, 200)
-        # 7 GB used today, on the row of today
-        today = date.today().isoformat()
+        # 7 GB used today, on the row of the customer's today
+        today = today.isoformat()
         rows = [line.split(",") for line in response.text.splitlines()[1:]]
         self.assertIn(["replica_gb", "7"], [[row[4], row[7]] for row in rows if row[3] == today])
