@@ -28,8 +28,6 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from .rbm_job_run import FOLLOW_UP_DELAY
-
 _logger = logging.getLogger(__name__)
 
 BILLING_CHANNEL = "root.rbm.billing"
@@ -82,7 +80,7 @@ class RbmBillingRun(models.AbstractModel):
             "_bill_job",
             chunks,
             today,
-            lambda index, count, chunk: _(
+            lambda index, count, chunk: self.env._(
                 "Billing run of %(day)s: chunk %(chunk)s of %(chunks)s (%(count)s contracts)",
                 day=today.isoformat(),
                 chunk=index,
@@ -107,16 +105,17 @@ class RbmBillingRun(models.AbstractModel):
             ) from error
         held = (contracts - locked).exists()
         if held and not follow_up:
-            eta = fields.Datetime.now() + FOLLOW_UP_DELAY
-            self.with_delay(
-                identity_key=self._bill_job_identity_key(held, today),
-                description=_(
+            self.env["rbm.job.run"]._enqueue_follow_up(
+                self,
+                "_bill_job",
+                held,
+                today,
+                lambda chunk: self.env._(
                     "Billing run of %(day)s: %(count)s contracts held by another transaction",
                     day=today.isoformat(),
-                    count=len(held),
+                    count=len(chunk),
                 ),
-                eta=eta,
-            )._bill_job(held, today, follow_up=True)
+            )
         _logger.info(
             "Billing job: %s contracts, %s due, %s invoices, %s failed, %s held elsewhere",
             len(contracts),

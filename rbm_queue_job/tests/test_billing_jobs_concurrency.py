@@ -4,7 +4,7 @@ connection and transaction, on committed data, as queue_job's runner does it
 
 import logging
 import threading
-from datetime import date
+from datetime import date, timedelta
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
@@ -83,6 +83,17 @@ class TestConcurrentBillingJobs(JobWorkersCase):
         follow_ups = len(jobs) - 2
         retried = [uuid for uuid, _s, retry, _r in jobs if retry > 1]
         self.assertTrue(follow_ups == 1 or retried, jobs)
+        if follow_ups:
+            # the contracts held are enqueued under the follow-up key of the
+            # shared contracts (2 and 3), not under the key of a first job
+            with self.registry.cursor() as cr:
+                cr.execute("SELECT identity_key FROM queue_job WHERE uuid = %s", [jobs[2][0]])
+                (key,) = cr.fetchone()
+            shared = self.env["rbm.contract"].browse(self.ids[2:4])
+            self.assertEqual(
+                key,
+                self.env["rbm.billing.run"]._bill_job_identity_key(shared, TODAY) + ":follow-up",
+            )
         _logger.info("overlapping jobs: %s follow-up jobs, %s retried", follow_ups, len(retried))
 
     def test_job_meeting_a_lock_is_retried_and_later_bills(self):
@@ -127,3 +138,40 @@ class TestConcurrentBillingJobs(JobWorkersCase):
         self.assertEqual({count for _c, _p, count in rows}, {1})
         ((_uuid, state, retry, _result),) = self._jobs()
         self.assertEqual((state, retry), ("done", 2))
+
+    def test_contract_held_elsewhere_is_billed_by_a_follow_up_job(self):
+        """Another transaction holds contract 1's row: the job bills contract 0,
+        skips contract 1 and enqueues it once more, as a follow-up job a
+        minute later under the follow-up key of contract 1; performed once
+        the row is free, it bills contract 1. Each period once."""
+        (uuid,) = self._enqueue_chunks([(0, 1)])
+        outcomes = self._perform_while_held(uuid, "rbm_contract", self.ids[1])
+        self.assertEqual({kind for kind, _detail in outcomes}, {"ok"}, outcomes)
+        self.assertEqual({c for c, _p, _n in self._billed()}, {self.ids[0]})
+        (first, follow_up) = self._jobs()
+        self.assertEqual(first[1], "done")
+        self.assertEqual(follow_up[1], "pending")
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT identity_key, eta - date_created FROM queue_job WHERE uuid = %s",
+                [follow_up[0]],
+            )
+            key, delay = cr.fetchone()
+        held = self.env["rbm.contract"].browse(self.ids[1])
+        self.assertEqual(
+            key, self.env["rbm.billing.run"]._bill_job_identity_key(held, TODAY) + ":follow-up"
+        )
+        self.assertEqual(delay, timedelta(minutes=1), "the follow-up waits a minute")
+
+        self._run_pending(outcomes)
+        self._assert_all_done(outcomes)
+        rows = self._billed()
+        self.assertEqual(
+            sorted((c, p) for c, p, _n in rows),
+            sorted(
+                (self.ids[i], start)
+                for i in (0, 1)
+                for start in (date(2026, 10, 1), date(2026, 11, 1))
+            ),
+        )
+        self.assertEqual({count for _c, _p, count in rows}, {1})
