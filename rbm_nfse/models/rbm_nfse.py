@@ -342,9 +342,23 @@ class RbmNfse(models.Model):
         LOCKED``: two workers never send the same one), re-triggering while work remains."""
         self.env["account.move"]._nfse_queue_due(fields.Date.context_today(self))
         done = self.browse()
-        conflicts = 0
-        # the companies' A1 certificates, read once per run (PKCS#12 decryption is costly)
+        # the companies' A1 certificates, read once per run (PKCS#12 decryption is costly),
+        # and one Sefin client per certificate for the run (one TLS connection, kept alive)
         certificates = {}
+        clients = _SefinClients()
+        with clients:
+            done = self._issue_batch(done, batch_size, certificates, clients)
+        remaining = self._count_due()
+        self.env["ir.cron"]._notify_progress(done=len(done), remaining=remaining)
+        _logger.info("NFS-e run: %s handled, %s remaining", len(done), remaining)
+        if remaining and len(done) >= batch_size:
+            self.env.ref("rbm_nfse.ir_cron_rbm_nfse_issue")._trigger()
+        return done
+
+    def _issue_batch(self, done, batch_size, certificates, clients):
+        """Lock and issue the NFS-e due one by one until ``batch_size`` were handled (see
+        ``_cron_issue``); a concurrency conflict starts a new transaction."""
+        conflicts = 0
         while len(done) < batch_size:
             nfse = self.browse()
             try:
@@ -352,7 +366,7 @@ class RbmNfse(models.Model):
                 if not nfse:
                     break
                 done |= nfse
-                nfse._issue(certificates)
+                nfse._issue(certificates, clients)
             except OperationalError as error:
                 # REPEATABLE READ: another worker committed a change to a row this
                 # transaction reads (the NFS-e, the DPS counter) after it began; start a
@@ -370,11 +384,6 @@ class RbmNfse(models.Model):
                 continue
             if auto_commit_allowed():
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-        remaining = self._count_due()
-        self.env["ir.cron"]._notify_progress(done=len(done), remaining=remaining)
-        _logger.info("NFS-e run: %s handled, %s remaining", len(done), remaining)
-        if remaining and len(done) >= batch_size:
-            self.env.ref("rbm_nfse.ir_cron_rbm_nfse_issue")._trigger()
         return done
 
     def _due_sql(self):
@@ -411,14 +420,20 @@ class RbmNfse(models.Model):
         nfse.invalidate_recordset()
         return nfse
 
-    def _issue(self, certificates=None):
+    def _issue(self, certificates=None, clients=None):
         """Build, sign and send the DPS of each NFS-e (rows locked by the caller);
-        ``certificates``: the loaded A1 certificates of the run, by certificate record."""
+        ``certificates``: the loaded A1 certificates of the run, by certificate record;
+        ``clients``: the run's Sefin clients (:class:`_SefinClients`), one per certificate."""
         certificates = {} if certificates is None else certificates
+        if clients is None:
+            with _SefinClients() as clients:
+                for nfse in self:
+                    nfse._issue_one(certificates, clients)
+            return
         for nfse in self:
-            nfse._issue_one(certificates)
+            nfse._issue_one(certificates, clients)
 
-    def _issue_one(self, certificates):  # noqa: C901 -- the steps of one issue, in order
+    def _issue_one(self, certificates, clients):  # noqa: C901 -- the steps of one issue, in order
         self.ensure_one()
         company = self.company_id
         version = company.nfse_layout_version or "1.01"
@@ -469,9 +484,9 @@ class RbmNfse(models.Model):
             # from here on is recovered by looking the DPS up
             self.env.cr.commit()  # pylint: disable=invalid-commit
         try:
-            with self._sefin_client(a1) as client:
-                issued = client.issue(prepared, look_up_first=retry)
-                event_xml = self._replacement_event(client)
+            client = clients.get(self, key, a1)
+            issued = client.issue(prepared, look_up_first=retry)
+            event_xml = self._replacement_event(client)
         except sefin.SefinError as error:
             self._reject(self._sefin_problems(error), codes=error.codes)
         except sefin.SefinUnavailable as error:
@@ -1043,3 +1058,18 @@ class RbmNfse(models.Model):
             }
         )
         self.move_id.message_post(body=_("The NFS-e was not issued:\n%(reasons)s", reasons=message))
+
+
+class _SefinClients(contextlib.ExitStack):
+    """The Sefin clients of a run, one per (company, certificate): the certificate's
+    files and the TLS connection are kept for the run and closed at its end."""
+
+    def __init__(self):
+        super().__init__()
+        self.clients = {}
+
+    def get(self, nfse, certificate_key, a1):
+        key = (nfse.company_id.id, nfse.company_id._nfse_url(), certificate_key)
+        if key not in self.clients:
+            self.clients[key] = self.enter_context(nfse._sefin_client(a1))
+        return self.clients[key]

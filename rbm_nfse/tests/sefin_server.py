@@ -316,6 +316,8 @@ class _TLSServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError) as exc:
             self.sefin.handshake_failures.append(str(exc))
             return
+        with self.sefin.lock:
+            self.sefin.handshakes += 1
         super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
@@ -395,6 +397,7 @@ class SefinServer:
         self.refusals = []
         self.duplicates = []
         self.handshake_failures = []
+        self.handshakes = 0  # TLS connections accepted
         self._outages = []
         self._drops = 0
         self._sequence = 0

@@ -86,8 +86,11 @@ class TestNfseIssue(NfseCase):
 
     def test_batch(self):
         moves = [self.make_invoice(amount=100.0 + i) for i in range(5)]
+        handshakes = self.sefin.handshakes
         self.run_cron(batch_size=2)
         self.assertEqual(sum(m.rbm_nfse_state == "issued" for m in moves), 2)
+        # the run sends its DPS over one TLS connection to the Sefin, kept alive
+        self.assertEqual(self.sefin.handshakes - handshakes, 1)
         self.run_cron(batch_size=2)
         self.run_cron(batch_size=2)
         numbers = []

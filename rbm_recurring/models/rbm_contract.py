@@ -234,6 +234,10 @@ class RbmContract(models.Model):
         readonly=True,
         groups="rbm_recurring.rbm_recurring_group_user,account.group_account_invoice",
     )
+    billing_failed = fields.Boolean(
+        compute="_compute_billing_failed",
+        help="The last billing run failed for this contract (its reason is shown to staff).",
+    )
     note = fields.Html(string="Terms and Conditions")
 
     _sql_constraints = [
@@ -247,6 +251,13 @@ class RbmContract(models.Model):
     # ------------------------------------------------------------
     # COMPUTE METHODS
     # ------------------------------------------------------------
+
+    @api.depends("billing_error")
+    def _compute_billing_failed(self):
+        # the reason stays for staff; whether the run failed decorates the lists
+        # and forms of everyone who may open them
+        for contract, error in zip(self, self.sudo().mapped("billing_error"), strict=True):
+            contract.billing_failed = bool(error)
 
     @api.depends("plan_id")
     def _compute_currency_id(self):
