@@ -22,6 +22,7 @@ on the collection account's journal, reconciled with the installment when it is 
 (``rbm.bank.file.mixin._pay_installments``).
 """
 
+import contextlib
 import datetime
 import logging
 import re
@@ -255,26 +256,29 @@ class RbmPixCharge(models.Model):
         still active from their due date on (payments whose notification was missed)."""
         self._mark_paid_otherwise()
         today = fields.Date.context_today(self)
-        for state, method in (("to_send", "_send"), ("to_cancel", "_remove")):
-            for charge in self.search([("state", "=", state)], order="id"):
-                charge._run(method, auto_commit)
-        changed = self.search([("state", "=", "active")], order="id").filtered(
-            lambda c: c._get_changes()
-        )
-        for charge in changed:
-            charge._run("_update", auto_commit)
-        overdue = self.search([("state", "=", "active"), ("due_date", "<=", today)], order="id")
-        for charge in overdue:
-            charge._run("_poll", auto_commit)
+        Connection = self.env["rbm.pix.connection"]
+        with Connection._client_pool() as pool:
+            for state, method in (("to_send", "_send"), ("to_cancel", "_remove")):
+                records = self.search([("state", "=", state)], order="id")
+                Connection._run_grouped(records, method, auto_commit, pool)
+            changed = self.search([("state", "=", "active")], order="id").filtered(
+                lambda c: c._get_changes()
+            )
+            Connection._run_grouped(changed, "_update", auto_commit, pool)
+            overdue = self.search([("state", "=", "active"), ("due_date", "<=", today)], order="id")
+            Connection._run_grouped(overdue, "_poll", auto_commit, pool)
 
-    def _run(self, method, auto_commit):
+    def _run(self, method, auto_commit, client=None):
         """Call ``method`` on the charge with the connection's client; an error is kept on
         the charge in words (failed when the PSP refused it, kept for the next run when
         it could not be reached)."""
         self.ensure_one()
         connection = self.connection_id
         try:
-            with self.env.cr.savepoint(), connection._get_client() as client:
+            with (
+                self.env.cr.savepoint(),
+                contextlib.nullcontext(client) if client else connection._get_client() as client,
+            ):
                 getattr(self, method)(client)
         except PixError as error:
             message = connection._get_pix_error_message(error)
@@ -376,9 +380,29 @@ class RbmPixCharge(models.Model):
             [("txid", "in", list(txids)), ("connection_id", "=", connection.id)], order="id"
         )
         by_txid = {charge.txid: charge for charge in charges}
-        return charges._settle(
-            [(by_txid[item["txid"]], item) for item in items if item.get("txid") in by_txid]
-        )
+        pairs = [(by_txid[item["txid"]], item) for item in items if item.get("txid") in by_txid]
+        try:
+            with self.env.cr.savepoint():
+                return charges._settle(pairs)
+        except UserError:
+            pass
+        # a payment that cannot be posted (e.g. its invoice has no collection account)
+        # must not hold back the others: each one on its own, the refusal kept on its
+        # charge in words, where the cron's read-back applies it once it is fixed
+        paid = self.browse()
+        for charge, item in pairs:
+            try:
+                with self.env.cr.savepoint():
+                    paid |= charge._settle([(charge, item)])
+            except UserError as error:
+                charge.error_message = error.args[0]
+                _logger.warning(
+                    "Pix charge %s: payment %s not applied: %s",
+                    charge.txid,
+                    item.get("endToEndId"),
+                    error.args[0],
+                )
+        return paid
 
     @api.model
     def _check_notification_item(self, item):

@@ -668,6 +668,33 @@ class RbmPixConnection(models.Model):
             )
         return False
 
+    @api.model
+    def _client_pool(self):
+        """A ``with`` block in which :meth:`_run_grouped` calls share their clients: one
+        per connection, closed at the end of the block."""
+        return _ClientPool()
+
+    @api.model
+    def _run_grouped(self, records, method, auto_commit, pool=None):
+        """``record._run(method, auto_commit, client)`` for each of ``records`` (charges,
+        cycle charges…), with one client per connection (from ``pool`` when given): one TLS
+        connection and one token for the whole batch instead of one per record. A
+        connection that cannot give a client (incomplete, URL refused) leaves its reason
+        on each of its records, as a call per record does."""
+        if pool is None:
+            with self._client_pool() as pool:
+                return self._run_grouped(records, method, auto_commit, pool)
+        for connection in records.connection_id:
+            batch = records.filtered(lambda r, c=connection: r.connection_id == c)
+            try:
+                client = pool.get(connection)
+            except UserError:
+                client = None
+            for record in batch:
+                # without a client, each record keeps the connection's reason
+                record._run(method, auto_commit, client=client)
+        return None
+
     @contextlib.contextmanager
     def _get_client(self):
         """A :class:`PixClient` for this connection, for the duration of a ``with`` block.
@@ -967,3 +994,16 @@ def _write_private(folder, name, data):
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
     return path
+
+
+class _ClientPool(contextlib.ExitStack):
+    """The Pix API clients of a run, one per connection, closed when the run ends."""
+
+    def __init__(self):
+        super().__init__()
+        self.clients = {}
+
+    def get(self, connection):
+        if connection.id not in self.clients:
+            self.clients[connection.id] = self.enter_context(connection._get_client())
+        return self.clients[connection.id]

@@ -30,6 +30,7 @@ cron reads back the active charges whose attempt day came, so a missed notificat
 never lost.
 """
 
+import contextlib
 import datetime
 import logging
 
@@ -439,23 +440,27 @@ class RbmPixCycleCharge(models.Model):
             ),
         )
         more = False
-        for method, domain in steps:
-            batch = self.search(domain, order="id", limit=batch_size)
-            more = more or len(batch) == batch_size
-            for charge in batch:
-                charge._run(method, auto_commit)
+        Connection = self.env["rbm.pix.connection"]
+        with Connection._client_pool() as pool:
+            for method, domain in steps:
+                batch = self.search(domain, order="id", limit=batch_size)
+                more = more or len(batch) == batch_size
+                Connection._run_grouped(batch, method, auto_commit, pool)
         if more and auto_commit:
             # a full batch: the next one right after
             self.env.ref("rbm_pix.ir_cron_rbm_pix_cycle_charges")._trigger()
 
-    def _run(self, method, auto_commit):
+    def _run(self, method, auto_commit, client=None):
         """Call ``method`` with the connection's client; an error is kept on the charge
         in words (refused by the PSP when sending: the charge fails and the fallback
         takes over; the PSP unreachable: kept for the next run)."""
         self.ensure_one()
         connection = self.connection_id
         try:
-            with self.env.cr.savepoint(), connection._get_client() as client:
+            with (
+                self.env.cr.savepoint(),
+                contextlib.nullcontext(client) if client else connection._get_client() as client,
+            ):
                 getattr(self, method)(client)
         except PixError as error:
             message = connection._get_pix_error_message(error)
@@ -719,19 +724,38 @@ class RbmPixCycleCharge(models.Model):
         """Charges to cancel at the PSP: the installment paid by other means, its amount
         or due date changed, the invoice no longer posted, or the authorization ended."""
         today = fields.Date.context_today(self)
-        charges = self.search([("state", "in", ("to_send", "active"))])
-        # from the day of the first settlement attempt on, the PSP no longer cancels it
-        charges = charges.filtered(
-            lambda c: not (c.retry_count or (c.attempt_date and c.attempt_date <= today))
-        )
-        closed = charges.filtered(
-            lambda c: (
-                c.move_line_id.reconciled
-                or c.move_id.state != "posted"
-                or c.authorization_id.state != "approved"
-                or c._get_changes()
+        self.env.flush_all()
+        # set-based: the charges still live that may be cancelled (no attempt yet, the
+        # first attempt's day not come: from then on the PSP no longer cancels them) and
+        # whose installment was paid otherwise, changed (``_get_changes``: amount left to
+        # pay, in the company currency's rounding, or due date), whose invoice is no
+        # longer posted, or whose authorization ended
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT c.id
+                  FROM rbm_pix_cycle_charge c
+                  JOIN account_move_line l ON l.id = c.move_line_id
+                  JOIN account_move m ON m.id = c.move_id
+                  JOIN res_company co ON co.id = c.company_id
+                  JOIN res_currency cur ON cur.id = co.currency_id
+             LEFT JOIN rbm_pix_authorization a ON a.id = c.authorization_id
+                 WHERE c.state IN ('to_send', 'active')
+                   AND COALESCE(c.retry_count, 0) = 0
+                   AND (c.attempt_date IS NULL OR c.attempt_date > %(today)s)
+                   AND (
+                        l.reconciled
+                        OR m.state != 'posted'
+                        OR a.state IS DISTINCT FROM 'approved'
+                        OR ROUND((l.amount_residual - c.amount) / cur.rounding) != 0
+                        OR (l.date_maturity IS NOT NULL AND l.date_maturity != c.due_date)
+                   )
+                 ORDER BY c.id
+                """,
+                today=today,
             )
         )
+        closed = self.browse([row[0] for row in self.env.cr.fetchall()])
         if closed:
             closed._cancel()
 

@@ -529,6 +529,8 @@ class _TLSServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError) as exc:
             self.psp.handshake_failures.append(str(exc))
             return
+        with self.psp.lock:
+            self.psp.handshakes += 1
         super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
@@ -606,6 +608,7 @@ class PspServer:
         self.tokens = {}
         self.token_requests = 0
         self.handshake_failures = []
+        self.handshakes = 0  # TLS connections accepted
         self.requests = []
         self.failures = []
         self.deliveries = []

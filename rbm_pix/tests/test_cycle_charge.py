@@ -241,6 +241,20 @@ class TestPixCycleCharge(PixCycleCase, RbmDunningCase, HttpCase):
         )
         self.assertTrue(all(c.state == "paid" for c in charges))
 
+    def test_one_run_sends_its_charges_over_one_connection(self):
+        """Three contracts' charges due at once: the cron sends the three with one client
+        (one TLS connection to the PSP, kept alive, one token), each under its own txid."""
+        invoices = [self._bill(self._contract(), START) for _i in range(3)]
+        charges = self.Cycle.browse([i.rbm_pix_cycle_charge_ids.id for i in invoices])
+        self.assertEqual(charges.mapped("state"), ["to_send"] * 3)
+        handshakes = self.psp.handshakes
+        self.psp.webhooks.clear()
+        self.Cycle._process_pending()
+        self.assertEqual(charges.mapped("state"), ["active"] * 3, charges.mapped("error_message"))
+        self.assertEqual(self.psp.handshakes - handshakes, 1)
+        self.assertTrue(all(charge.txid in self.psp.cobrs for charge in charges))
+        self.psp.wait_notifications()
+
     def test_failed_attempt_retried_then_settled(self):
         contract = self._contract()
         invoice, charge = self._sent_charge(contract)

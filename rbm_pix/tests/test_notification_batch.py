@@ -97,3 +97,33 @@ class TestPixNotificationBatch(PspCase, RbmDunningCase, HttpCase):
         )
         self.assertEqual(len(self._messages(inv_a, e2e_a)), 1)
         self.assertEqual(charge_c.state, "active")
+
+    def test_a_payment_that_cannot_be_posted_does_not_hold_back_the_others(self):
+        """Invoice B lost its collection account: its payment cannot be posted. The
+        notification carrying A's and B's payments still applies A's (HTTP 200), keeps
+        the refusal on B's charge in words naming the invoice, and applies B's once the
+        account is back and the PSP notifies it again."""
+        (inv_a, charge_a), (inv_b, charge_b) = (self._active_charge() for _i in range(2))
+        account = inv_b.rbm_collection_account_id
+        inv_b.sudo().rbm_collection_account_id = False
+        e2e_a = self.psp.pay_cobv(charge_a.txid)
+        e2e_b = self.psp.pay_cobv(charge_b.txid)
+        pix_a, pix_b = self.psp.pix[e2e_a], self.psp.pix[e2e_b]
+        self.assertEqual(self._post({"pix": [pix_b, pix_a]}).status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual((charge_a.state, charge_a.end_to_end_id), ("paid", e2e_a))
+        self.assertEqual(self._payments(inv_a), charge_a.payment_id)
+        self.assertEqual(charge_b.state, "active")
+        self.assertFalse(charge_b.end_to_end_id)
+        self.assertFalse(self._payments(inv_b))
+        self.assertIn(inv_b.display_name, charge_b.error_message)
+        self.assertIn("collection account", charge_b.error_message)
+
+        inv_b.sudo().rbm_collection_account_id = account
+        self.assertEqual(self._post({"pix": [pix_b, pix_a]}).status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual((charge_b.state, charge_b.end_to_end_id), ("paid", e2e_b))
+        self.assertFalse(charge_b.error_message)
+        self.assertEqual(self._payments(inv_b), charge_b.payment_id)
+        # A's payment, notified twice, is applied once
+        self.assertEqual(len(self._payments(inv_a)), 1)
