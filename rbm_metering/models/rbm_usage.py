@@ -11,6 +11,7 @@ from odoo.tools.sql import create_index
 
 from ..engine import rating, usage_input
 from ..engine.usage_input import MAX_BATCH, MAX_KEY_LENGTH, MAX_QUANTITY  # noqa: F401
+from .rbm_usage_daily import PURGE_LOCK
 
 _logger = logging.getLogger(__name__)
 
@@ -184,7 +185,44 @@ class RbmUsage(models.Model):
                     )
                 )
             vals["effective_timestamp"] = effective
+        self._check_archived_keys(vals_list)
         return super().create(vals_list)
+
+    @api.model
+    def _check_archived_keys(self, vals_list):
+        """ValidationError naming the key when an event is created with the
+        idempotency key of an event deleted after the retention period (its
+        key is archived, see ``rbm.usage.daily``): it was counted already."""
+        pairs = [
+            (vals.get("company_id") or self.env.company.id, vals["idempotency_key"])
+            for vals in vals_list
+            if vals.get("idempotency_key")
+        ]
+        if not pairs:
+            return
+        companies, keys = map(list, zip(*pairs, strict=True))
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT x.k
+                  FROM unnest(%s::int[], %s::varchar[]) AS x(c, k)
+                  JOIN rbm_usage_key_archive a
+                    ON a.company_id = x.c AND a.key_hash = md5(x.k)::uuid
+                 LIMIT 1
+                """,
+                companies,
+                keys,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            raise ValidationError(
+                _(
+                    "Usage event %(key)s: an event with this idempotency key was already "
+                    "received and invoiced (it is now counted in the daily usage totals).",
+                    key=row[0],
+                )
+            )
 
     def write(self, vals):
         if any(event.state in ("rated", "invoiced") for event in self) and set(vals) & {
@@ -655,6 +693,15 @@ class RbmUsage(models.Model):
         keys, contracts, metrics, quantities, timestamps, effectives, props = map(
             list, zip(*rows, strict=True)
         )
+        if company.rbm_usage_retention_months:
+            # a purge batch of the company (rbm.usage.daily._rollup_usage)
+            # deletes events and archives their keys in one transaction: the
+            # INSERT below then starts after it, and sees the archived keys
+            self.env.cr.execute(
+                SQL("SELECT pg_advisory_xact_lock_shared(%s, %s)", PURGE_LOCK, company.id)
+            )
+        # a key of an event deleted after the retention period is archived:
+        # still a duplicate
         self.env.cr.execute(
             SQL(
                 """
@@ -669,6 +716,9 @@ class RbmUsage(models.Model):
                               %(quantities)s::numeric[], %(timestamps)s::timestamp[],
                               %(effectives)s::timestamp[], %(props)s::text[])
                        AS x(k, c, m, q, t, e, p)
+                 WHERE NOT EXISTS (SELECT 1 FROM rbm_usage_key_archive a
+                                    WHERE a.company_id = %(company)s
+                                      AND a.key_hash = md5(x.k)::uuid)
                 ON CONFLICT (company_id, idempotency_key) DO NOTHING
                 RETURNING idempotency_key
                 """,
