@@ -125,6 +125,16 @@ class RbmUsage(models.Model):
             self._table,
             ["contract_id", "metric_id", "effective_timestamp"],
         )
+        # the events not invoiced yet, which the billing run and the allowance
+        # alerts read (the first window of a contract takes all its older
+        # ones): without it they walk every invoiced event of the contract
+        create_index(
+            self.env.cr,
+            "rbm_usage_accepted_idx",
+            self._table,
+            ["contract_id", "metric_id", "effective_timestamp"],
+            where="state = 'accepted'",
+        )
 
     # ------------------------------------------------------------
     # COMPUTE METHODS
