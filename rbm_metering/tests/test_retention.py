@@ -129,6 +129,62 @@ class TestUsageRetention(RbmMeteringCase):
         february = self._statement(day="2027-02-10")
         self.assertEqual(february["metrics"][0]["quantity"], Decimal(7))
 
+    def test_prices_by_property_value_after_the_purge(self):
+        calls = self._make_metric("calls", "API calls", "calls")
+        plan = self._make_usage_plan(
+            calls,
+            price_model="per_unit",
+            price_unit=0.01,
+            price_property="region",
+            price_filter_ids=[
+                Command.create({"value": "sa", "price_model": "per_unit", "price_unit": 0.005})
+            ],
+        )
+        contract = self._make_contract(plan, d("2027-01-01"))
+        self._ingest(
+            contract,
+            [
+                event(
+                    "c-1", 6000, "2027-01-05T10:00:00Z", metric="calls", properties={"region": "sa"}
+                ),
+                event(
+                    "c-2", 4000, "2027-01-10T10:00:00Z", metric="calls", properties={"region": "sa"}
+                ),
+                event(
+                    "c-3", 3000, "2027-01-10T11:00:00Z", metric="calls", properties={"region": "eu"}
+                ),
+                event("c-4", 500, "2027-01-20T10:00:00Z", metric="calls"),
+            ],
+            "2027-01-31 23:00:00",
+        )
+        move = self._bill(contract, d("2027-02-01"))["moves"]
+        self.assertEqual(move.state, "posted")
+
+        def figures():
+            with self._frozen("2027-03-20 10:00:00"):
+                statement = contract._get_usage_statement("2027-01-01")
+            return {
+                item["name"]: (item["quantity"], item["count"], item["amount"], item["daily"])
+                for item in statement["metrics"]
+            }, statement["total"]
+
+        before, total_before = figures()
+        self.company.rbm_usage_retention_months = 1
+        self.assertEqual(self._purge("2027-03-01 12:00:00"), 4)
+        self.assertFalse(self._events(contract))
+        after, total_after = figures()
+        self.assertEqual(after, before)
+        # by hand: sa 10,000 x 0.005 = 50.00; the others 3,500 x 0.01 = 35.00
+        self.assertEqual(
+            {name: (q, n, a) for name, (q, n, a, _daily) in after.items()},
+            {
+                "API calls (region: sa)": (Decimal(10000), 2, Decimal("50.00")),
+                "API calls (region: other values)": (Decimal(3500), 2, Decimal("35.00")),
+            },
+        )
+        self.assertEqual(total_after, Decimal("85.00"))
+        self.assertEqual(total_before, total_after)
+
     def test_rolling_up_twice_never_doubles(self):
         move = self._bill_january()
         line = self._usage_line(move)
