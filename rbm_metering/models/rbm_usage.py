@@ -11,7 +11,6 @@ from odoo.tools.sql import create_index
 
 from ..engine import rating, usage_input
 from ..engine.usage_input import MAX_BATCH, MAX_KEY_LENGTH, MAX_QUANTITY  # noqa: F401
-from .rbm_usage_daily import PURGE_LOCK
 
 _logger = logging.getLogger(__name__)
 
@@ -704,12 +703,8 @@ class RbmUsage(models.Model):
             list, zip(*rows, strict=True)
         )
         if company.rbm_usage_retention_months:
-            # a purge batch of the company (rbm.usage.daily._rollup_usage)
-            # deletes events and archives their keys in one transaction: the
-            # INSERT below then starts after it, and sees the archived keys
-            self.env.cr.execute(
-                SQL("SELECT pg_advisory_xact_lock_shared(%s, %s)", PURGE_LOCK, company.id)
-            )
+            # after any purge batch of the company: its archived keys are seen
+            self.env["rbm.usage.daily"]._lock_purge(company)
         # a key of an event deleted after the retention period is archived:
         # still a duplicate
         self.env.cr.execute(

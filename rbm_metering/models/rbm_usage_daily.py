@@ -8,9 +8,6 @@ from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
-# first key of the PostgreSQL advisory lock that orders a purge batch of a
-# company and the ingestion of its events (the second key is the company id)
-PURGE_LOCK = 72_627_301
 # aggregations whose figures a daily total keeps (count_unique needs each
 # distinct value, time_weighted_sum each event's instant: kept one by one)
 ROLLUP_AGGREGATIONS = ("sum", "count", "max", "last")
@@ -85,6 +82,46 @@ class RbmUsageDaily(models.Model):
             )
             """
         )
+        # one row per company with a retention policy, updated by each purge
+        # batch and read FOR SHARE by each ingestion (see _lock_purge)
+        self.env.cr.execute(
+            """
+            CREATE TABLE IF NOT EXISTS rbm_usage_purge_lock (
+                company_id integer PRIMARY KEY REFERENCES res_company(id) ON DELETE CASCADE,
+                purged_at timestamp
+            )
+            """
+        )
+
+    @api.model
+    def _lock_purge(self, company, purge=False):
+        """Order the purge batches of ``company`` and the ingestion of its
+        events, on its row of ``rbm_usage_purge_lock``: a purge batch updates
+        it, an ingestion reads it FOR SHARE before inserting. An ingestion then
+        waits for a purge batch in progress, and, when one committed after its
+        transaction's snapshot (Odoo's transactions are REPEATABLE READ),
+        fails with a serialization error: the request is replayed (as Odoo
+        replays every request) on a new snapshot, which sees the archived keys
+        of the events the batch deleted, so an event re-sent during a purge is
+        still a duplicate. A purge batch waits for the ingestions in progress."""
+        if purge:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    INSERT INTO rbm_usage_purge_lock (company_id, purged_at)
+                    VALUES (%s, now() AT TIME ZONE 'UTC')
+                    ON CONFLICT (company_id) DO UPDATE SET purged_at = EXCLUDED.purged_at
+                    """,
+                    company.id,
+                )
+            )
+        else:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT 1 FROM rbm_usage_purge_lock WHERE company_id = %s FOR SHARE",
+                    company.id,
+                )
+            )
 
     # ------------------------------------------------------------
     # RETENTION
@@ -101,10 +138,11 @@ class RbmUsageDaily(models.Model):
         return today - relativedelta(months=months)
 
     @api.model
-    def _rollup_usage(self, company, cutoff, limit=10000):
+    def _rollup_usage(self, company, cutoff, limit=10000, contract_ids=None):
         """Sum into daily totals and delete at most ``limit`` events of
-        ``company`` invoiced on posted invoices dated ``cutoff`` or before, and
-        keep their idempotency keys; returns the number of events deleted.
+        ``company`` (of the contracts ``contract_ids`` only, when given)
+        invoiced on posted invoices dated ``cutoff`` or before, and keep their
+        idempotency keys; returns the number of events deleted.
 
         One statement: the events are deleted and their totals added to the
         daily rows (INSERT ... ON CONFLICT DO UPDATE) together, so that a crash
@@ -114,8 +152,7 @@ class RbmUsageDaily(models.Model):
         time-weighted) and of percentage prices (their per-event rules)."""
         self.env["rbm.usage"].flush_model()
         self.env["account.move.line"].flush_model(["parent_state", "date"])
-        # wait for the ingestions of the company in progress (see _insert_rows)
-        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", PURGE_LOCK, company.id))
+        self._lock_purge(company, purge=True)
         self.env.cr.execute(
             SQL(
                 """
@@ -127,6 +164,7 @@ class RbmUsageDaily(models.Model):
                       LEFT JOIN rbm_contract_line cl ON cl.id = l.rbm_contract_line_id
                       LEFT JOIN rbm_usage_price_filter pf ON pf.id = l.rbm_price_filter_id
                      WHERE u.company_id = %(company)s
+                       AND (%(contracts)s::int[] IS NULL OR u.contract_id = ANY(%(contracts)s))
                        AND u.state = 'invoiced'
                        AND l.parent_state = 'posted'
                        AND l.date <= %(cutoff)s
@@ -190,6 +228,7 @@ class RbmUsageDaily(models.Model):
                 SELECT (SELECT COUNT(*) FROM gone), (SELECT COUNT(*) FROM totals)
                 """,
                 company=company.id,
+                contracts=list(contract_ids) if contract_ids is not None else None,
                 cutoff=cutoff,
                 aggregations=ROLLUP_AGGREGATIONS,
                 limit=limit,

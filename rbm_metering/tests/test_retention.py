@@ -2,14 +2,18 @@ import csv
 import hashlib
 import io
 import json
+import threading
+import time as time_module
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+import psycopg2
 from psycopg2 import IntegrityError
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
+from odoo.api import Transaction
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import Form, HttpCase, tagged
+from odoo.tests import Form, HttpCase, TransactionCase, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
@@ -554,3 +558,160 @@ class TestUsageRetentionHttp(HttpCase):
                         "kwargs": {"fields": ["quantity"]},
                     },
                 )
+
+
+@tagged("post_install", "-at_install")
+class TestPurgeRace(TransactionCase):
+    """An event re-sent while the purge batch that deletes it runs, each in
+    its own connection and transaction (committed data): the ingestion waits
+    for the batch, replays on a new snapshot and answers ``duplicate``; the
+    event is never stored twice."""
+
+    def setUp(self):
+        super().setUp()
+        today = date.today()
+        start = (today.replace(day=1) - timedelta(days=70)).replace(day=1)
+        self.next_start = (start + timedelta(days=32)).replace(day=1)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            metric = env["rbm.metric"].create(
+                {"code": "purge_race_gb", "name": "Purge race", "unit_label": "GB"}
+            )
+            product = env["product.product"].create(
+                {"name": "Purge race cloud", "type": "service", "taxes_id": [Command.clear()]}
+            )
+            plan = env["rbm.plan"].create(
+                {
+                    "name": "Purge race plan",
+                    "billing_mode": "arrears",
+                    "alignment": "fixed_day",
+                    "billing_day": 1,
+                    "line_ids": [
+                        Command.create({"product_id": product.id, "price_unit": 10}),
+                        Command.create(
+                            {"product_id": product.id, "metric_id": metric.id, "price_unit": 1}
+                        ),
+                    ],
+                }
+            )
+            partner = env["res.partner"].create({"name": "Purge race customer"})
+            contract = env["rbm.contract"].create(
+                {"partner_id": partner.id, "plan_id": plan.id, "date_start": start}
+            )
+            contract.action_activate()
+            self.event = {
+                "idempotency_key": "purge-race-1",
+                "metric": "purge_race_gb",
+                "contract_id": contract.id,
+                "quantity": 3,
+                "timestamp": datetime.combine(start + timedelta(days=3), time(12)).isoformat(),
+            }
+            company = contract.company_id
+            results = env["rbm.usage"]._ingest(company, [self.event])
+            assert results[0]["status"] == "accepted", results
+            move = env["rbm.billing.run"]._bill(contract, self.next_start)["moves"]
+            assert move.state == "posted", move.state
+            self.retention = company.rbm_usage_retention_months
+            company.rbm_usage_retention_months = 1
+            self.company_id, self.contract_id = company.id, contract.id
+            self.cleanup = (metric.id, product.id, plan.id, partner.id)
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        metric_id, product_id, plan_id, partner_id = self.cleanup
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE res_company SET rbm_usage_retention_months = %s WHERE id = %s",
+                [self.retention, self.company_id],
+            )
+            cr.execute("DELETE FROM rbm_usage_daily WHERE contract_id = %s", [self.contract_id])
+            cr.execute("DELETE FROM rbm_usage WHERE contract_id = %s", [self.contract_id])
+            cr.execute(
+                "DELETE FROM rbm_usage_key_archive WHERE company_id = %s"
+                " AND key_hash = md5('purge-race-1')::uuid",
+                [self.company_id],
+            )
+            moves = "SELECT id FROM account_move WHERE rbm_contract_id = %s"
+            cr.execute(
+                f"DELETE FROM account_move_line WHERE move_id IN ({moves})",  # noqa: S608
+                [self.contract_id],
+            )
+            cr.execute("DELETE FROM account_move WHERE rbm_contract_id = %s", [self.contract_id])
+            cr.execute("DELETE FROM rbm_contract WHERE id = %s", [self.contract_id])
+            cr.execute("DELETE FROM rbm_plan WHERE id = %s", [plan_id])
+            cr.execute("DELETE FROM rbm_metric WHERE id = %s", [metric_id])
+            cr.execute("DELETE FROM res_partner WHERE id = %s", [partner_id])
+            cr.execute(
+                "DELETE FROM product_template WHERE id IN "
+                "(SELECT product_tmpl_id FROM product_product WHERE id = %s)",
+                [product_id],
+            )
+
+    def test_an_event_sent_again_during_its_purge_is_a_duplicate(self):
+        snapshot_taken, batch_done = threading.Event(), threading.Event()
+        outcome, attempts = {}, []
+
+        def purge():
+            try:
+                with self.registry.cursor() as cr:
+                    cr.transaction = Transaction(self.registry)
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    company = env["res.company"].browse(self.company_id)
+                    snapshot_taken.wait(timeout=20)
+                    Daily = env["rbm.usage.daily"]
+                    # this contract's events only (committed: the others stay)
+                    outcome["purged"] = Daily._rollup_usage(
+                        company, Daily._get_retention_cutoff(company), 10, [self.contract_id]
+                    )
+                    batch_done.set()
+                    # the ingestion now waits for this commit
+                    time_module.sleep(1)
+            except Exception as error:  # noqa: BLE001 - reported by the assertions
+                outcome["purged"] = error
+                batch_done.set()
+
+        def ingest():
+            # like the HTTP layer (odoo.service.model.retrying): a request that
+            # hits a serialization failure is rolled back and replayed
+            for attempt in range(1, 6):
+                attempts.append(attempt)
+                try:
+                    with self.registry.cursor() as cr:
+                        cr.transaction = Transaction(self.registry)
+                        env = api.Environment(cr, SUPERUSER_ID, {})
+                        company = env["res.company"].browse(self.company_id)
+                        Usage = env["rbm.usage"]
+                        # the snapshot is taken before the purge batch
+                        Usage._prepare_ingestion(company, [self.event])
+                        if attempt == 1:
+                            snapshot_taken.set()
+                            batch_done.wait(timeout=20)
+                        outcome["results"] = Usage._ingest(company, [self.event])
+                    return
+                except psycopg2.errors.SerializationFailure:
+                    continue
+                except Exception as error:  # noqa: BLE001 - reported by the assertions
+                    outcome["results"] = error
+                    return
+
+        threads = [threading.Thread(target=purge), threading.Thread(target=ingest)]
+        with mute_logger("odoo.sql_db"):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        self.assertFalse(any(thread.is_alive() for thread in threads), "a client hung")
+        self.assertEqual(outcome["purged"], 1)
+        self.assertIsInstance(outcome["results"], list, outcome["results"])
+        self.assertEqual(outcome["results"][0]["status"], "duplicate")
+        # the first attempt saw the batch commit after its snapshot: replayed once
+        self.assertEqual(attempts, [1, 2])
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT COUNT(*) FROM rbm_usage WHERE contract_id = %s", [self.contract_id])
+            self.assertEqual(cr.fetchone()[0], 0)
+            cr.execute(
+                "SELECT SUM(event_count), SUM(quantity) FROM rbm_usage_daily"
+                " WHERE contract_id = %s",
+                [self.contract_id],
+            )
+            self.assertEqual(cr.fetchone(), (1, 3))
