@@ -156,21 +156,28 @@ class RbmUsageDaily(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                WITH batch AS (
-                    SELECT u.id
-                      FROM rbm_usage u
-                      JOIN account_move_line l ON l.id = u.invoice_line_id
-                      JOIN rbm_metric m ON m.id = u.metric_id
-                      LEFT JOIN rbm_contract_line cl ON cl.id = l.rbm_contract_line_id
+                WITH lines AS MATERIALIZED (
+                    -- the usage lines of posted invoices old enough, whose
+                    -- events are read on their invoice line index (a line
+                    -- whose events are gone costs one index probe)
+                    SELECT l.id
+                      FROM account_move_line l
+                      JOIN rbm_contract_line cl ON cl.id = l.rbm_contract_line_id
                       LEFT JOIN rbm_usage_price_filter pf ON pf.id = l.rbm_price_filter_id
+                     WHERE l.company_id = %(company)s
+                       AND l.parent_state = 'posted'
+                       AND l.date <= %(cutoff)s
+                       AND cl.metric_id IS NOT NULL
+                       AND COALESCE(pf.price_model, cl.price_model, '') != 'percentage'
+                ), batch AS (
+                    SELECT u.id
+                      FROM lines
+                      JOIN rbm_usage u ON u.invoice_line_id = lines.id
+                      JOIN rbm_metric m ON m.id = u.metric_id
                      WHERE u.company_id = %(company)s
                        AND (%(contracts)s::int[] IS NULL OR u.contract_id = ANY(%(contracts)s))
                        AND u.state = 'invoiced'
-                       AND l.parent_state = 'posted'
-                       AND l.date <= %(cutoff)s
                        AND m.aggregation IN %(aggregations)s
-                       AND COALESCE(pf.price_model, cl.price_model, '') != 'percentage'
-                     ORDER BY u.id
                      LIMIT %(limit)s
                        FOR UPDATE OF u SKIP LOCKED
                 ), gone AS (
