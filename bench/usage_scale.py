@@ -67,6 +67,12 @@ def parse_args():
     parser.add_argument("--rollup-batch", type=int, default=50000, help="roll-up batch (50,000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     parser.add_argument("--json", default=None, help="write the figures as JSON to this path")
+    parser.add_argument(
+        "--rollup-only",
+        action="store_true",
+        help="only the roll-up, of the oldest stored month left (the database of a previous "
+        "run); its figure is added to --json",
+    )
     common.add_odoo_arguments(parser)
     return parser.parse_args()
 
@@ -179,7 +185,24 @@ def make_invoices(env, months):
         )
         move.action_post()
         lines.append(move.invoice_line_ids.id)
+    link_usage_lines(env)
     return lines
+
+
+def link_usage_lines(env):
+    """The bench invoice lines as the billing run writes usage lines: with
+    the usage line of a contract (the purge reads the usage lines)."""
+    env.flush_all()
+    env.cr.execute(
+        """
+        UPDATE account_move_line l
+           SET rbm_contract_line_id = (SELECT cl.id FROM rbm_contract_line cl
+                                        WHERE cl.metric_id IS NOT NULL ORDER BY cl.id LIMIT 1)
+          FROM account_move m, res_partner p
+         WHERE m.id = l.move_id AND p.id = m.partner_id AND l.display_type = 'product'
+           AND p.name = 'Bench usage stored events' AND l.rbm_contract_line_id IS NULL
+        """
+    )
 
 
 def preload(cr, args, company_id, metric_id, contract_ids, months, line_ids):
@@ -342,6 +365,9 @@ def rollup(registry, args, cutoff):
     """Events/s of the roll-up (+ purge) of the events invoiced up to ``cutoff``."""
     from odoo import SUPERUSER_ID, api
 
+    with registry.cursor() as cr:
+        cr.execute("SELECT COUNT(*), COALESCE(SUM(event_count), 0) FROM rbm_usage_daily")
+        rows0, counted0 = cr.fetchone()
     total, t0 = 0, time.perf_counter()
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -355,6 +381,7 @@ def rollup(registry, args, cutoff):
         seconds = time.perf_counter() - t0
         cr.execute("SELECT COUNT(*), SUM(event_count) FROM rbm_usage_daily")
         rows, counted = cr.fetchone()
+        rows, counted = rows - rows0, counted - counted0
     print(
         f"roll-up: {total} events into {rows} daily totals ({counted} events counted) in "
         f"{seconds:.1f}s = {total / seconds:.0f} events/s",
@@ -363,6 +390,75 @@ def rollup(registry, args, cutoff):
     if counted != total:
         raise SystemExit("bench: the daily totals do not count the events deleted")
     return total / seconds if seconds else 0.0
+
+
+def rollup_only(args):
+    """The roll-up of the oldest full stored month left, in the database of a
+    previous run (what is left of an older month is rolled up first, untimed)."""
+    from dateutil.relativedelta import relativedelta
+
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    registry = odoo.modules.registry.Registry(args.db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        link_usage_lines(env)
+        cr.execute(
+            """
+            SELECT m.invoice_date, COUNT(u.id)
+              FROM account_move m
+              JOIN res_partner p ON p.id = m.partner_id
+              JOIN account_move_line l ON l.move_id = m.id AND l.display_type = 'product'
+              JOIN rbm_usage u ON u.invoice_line_id = l.id
+             WHERE p.name = 'Bench usage stored events'
+             GROUP BY 1 ORDER BY 1
+            """
+        )
+        stored = cr.fetchall()
+        contract_ids = (
+            env["rbm.contract"]
+            .search([("partner_id.name", "=like", f"{usage.PARTNER_PREFIX}%")], order="id")
+            .ids
+        )
+        cr.commit()
+    print(f"stored events per invoice date: {stored}", flush=True)
+    if len(stored) > 1 and stored[0][1] < stored[1][1]:
+        print("roll-up of what is left of an older month (untimed):", flush=True)
+        rollup(registry, args, stored[0][0])
+        stored = stored[1:]
+    invoice_date = stored[0][0]
+    month = invoice_date - relativedelta(months=1)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        before = shift_start(env, contract_ids[0], month)._get_usage_statement(month)
+        cr.rollback()
+    rollup_rate = rollup(registry, args, invoice_date)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        t0 = time.perf_counter()
+        after = shift_start(env, contract_ids[0], month)._get_usage_statement(month)
+        seconds = time.perf_counter() - t0
+        same = [m["quantity"] for m in after["metrics"]] == [
+            m["quantity"] for m in before["metrics"]
+        ] and after["metrics"][0]["daily"] == before["metrics"][0]["daily"]
+        cr.rollback()
+    print(
+        f"statement of the rolled-up month {month}: {after['metrics'][0]['count']} events, "
+        f"{seconds * 1000:.0f} ms, same figures as before: {same}",
+        flush=True,
+    )
+    if not same:
+        raise SystemExit("bench: the statement changed after the roll-up")
+    figures = {}
+    if args.json and os.path.exists(args.json):
+        with open(args.json) as f:
+            figures = json.load(f)
+    figures["rollup_events_per_s"] = round(rollup_rate)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
+    print(f"usage scale: roll-up {rollup_rate:.0f} events/s", flush=True)
 
 
 def run(args):
@@ -451,7 +547,10 @@ def run(args):
 def main():
     args = parse_args()
     common.setup_odoo(args, "rbm_metering", http=True)
-    run(args)
+    if args.rollup_only:
+        rollup_only(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":
