@@ -421,10 +421,9 @@ class RbmContract(models.Model):
     @api.model
     def _get_statement_totals_query(self, items, query, per_day):
         """The statement's aggregation ``query`` of the events of ``items``
-        (rows: index, [day,] count, sum, max, unique count, last quantity,
-        its timestamp and id)
-        with the daily totals (``rbm.usage.daily``) of the events deleted after
-        the retention period added, with the same columns. A daily total
+        (rows: index, [day,] count, sum, max, unique count, last quantity, its
+        timestamp and id) with the daily totals (``rbm.usage.daily``) of the
+        events deleted after the retention period added. A daily total
         counts the events deleted into it only, so the sum of both is the
         figure of all the events of the window. Every event of a metric whose
         unique count or time-weighted sum a daily total would lose is kept:
