@@ -308,6 +308,9 @@ class TestUsageRetention(RbmMeteringCase):
         self._purge("2027-03-01 12:00:00")
         with self.assertRaisesRegex(UserError, move.name):
             move.button_draft()
+        # cancelling a posted invoice resets it to draft first
+        with self.assertRaisesRegex(UserError, move.name):
+            move.button_cancel()
         self.assertEqual(move.state, "posted")
 
     def test_the_cron_purges_each_company_by_its_own_policy(self):
