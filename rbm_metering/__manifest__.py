@@ -22,6 +22,8 @@
         "views/rbm_usage_alert_views.xml",
         "views/rbm_usage_statement_views.xml",
         "views/rbm_usage_statement_templates.xml",
+        "views/rbm_usage_daily_views.xml",
+        "views/res_config_settings_views.xml",
         "wizards/rbm_api_key_wizard_views.xml",
         "wizards/rbm_usage_import_wizard_views.xml",
         "report/rbm_usage_statement_report.xml",

@@ -13,6 +13,9 @@ from . import (
     rbm_price_tier,
     rbm_usage,
     rbm_usage_alert,
+    rbm_usage_daily,
     rbm_usage_price_filter,
     rbm_usage_statement,
+    res_company,
+    res_config_settings,
 )

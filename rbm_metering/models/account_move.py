@@ -18,6 +18,9 @@ class AccountMove(models.Model):
         cancelled = self.filtered(lambda move: move.state == "cancel" and move.rbm_contract_id)
         Usage = self.env["rbm.usage"]
         Usage._check_released_lines_reclaimable(cancelled.invoice_line_ids)
+        self.env["rbm.usage.daily"]._check_lines_not_purged(
+            self.filtered("rbm_contract_id").invoice_line_ids
+        )
         result = super().button_draft()
         Usage._set_invoice_lines_state(
             self.filtered("rbm_contract_id").invoice_line_ids, "invoiced", "rated"

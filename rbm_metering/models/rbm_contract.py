@@ -312,28 +312,32 @@ class RbmContract(models.Model):
                 )
                 for index, item in enumerate(simple)
             )
-            self.env.cr.execute(
-                SQL(
-                    """
-                    SELECT v.idx, COUNT(u.id), SUM(u.quantity), MAX(u.quantity),
-                           COUNT(DISTINCT u.properties ->> v.prop),
-                           (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1]
-                      FROM (VALUES %s)
-                        AS v(idx, contract_id, metric_id, low, high, prop, pkey, pval, pothers)
-                      JOIN rbm_usage u
-                        ON u.contract_id = v.contract_id
-                       AND u.metric_id = v.metric_id
-                       AND u.state IN %s
-                       AND (v.low IS NULL OR u.effective_timestamp >= v.low)
-                       AND u.effective_timestamp < v.high
-                       AND %s
-                     GROUP BY v.idx
-                    """,
-                    values,
-                    counted,
-                    self._get_price_filter_condition(simple),
-                )
+            query = SQL(
+                """
+                SELECT v.idx, COUNT(u.id), SUM(u.quantity), MAX(u.quantity),
+                       COUNT(DISTINCT u.properties ->> v.prop),
+                       (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1] %s
+                  FROM (VALUES %s)
+                    AS v(idx, contract_id, metric_id, low, high, prop, pkey, pval, pothers)
+                  JOIN rbm_usage u
+                    ON u.contract_id = v.contract_id
+                   AND u.metric_id = v.metric_id
+                   AND u.state IN %s
+                   AND (v.low IS NULL OR u.effective_timestamp >= v.low)
+                   AND u.effective_timestamp < v.high
+                   AND %s
+                 GROUP BY v.idx
+                """,
+                self._get_last_event_columns() if statement else SQL(),
+                values,
+                counted,
+                self._get_price_filter_condition(simple),
             )
+            if statement:
+                # the events of the window still kept, plus the daily totals
+                # of the ones deleted after the retention period
+                query = self._get_statement_totals_query(simple, query, per_day=False)
+            self.env.cr.execute(query)
             column = {"sum": 2, "max": 3, "count": 1, "count_unique": 4, "last": 5}
             rows = {row[0]: row for row in self.env.cr.fetchall()}
             for index, item in enumerate(simple):
@@ -406,6 +410,75 @@ class RbmContract(models.Model):
                         unit_seconds=metric._get_time_unit_seconds(),
                     )
                 )
+
+    @api.model
+    def _get_last_event_columns(self):
+        """Timestamp and id of the latest event of an aggregation on ``u``
+        (the order of the ``last`` aggregation), to compare with the latest
+        event of the daily totals (see ``_get_statement_totals_query``)."""
+        return SQL(", MAX(u.timestamp), (ARRAY_AGG(u.id ORDER BY u.timestamp DESC, u.id DESC))[1]")
+
+    @api.model
+    def _get_statement_totals_query(self, items, query, per_day):
+        """The statement's aggregation ``query`` of the events of ``items``
+        (rows: index, [day,] count, sum, max, unique count, last quantity, its
+        timestamp and id) with the daily totals (``rbm.usage.daily``) of the
+        events deleted after the retention period added. A daily total
+        counts the events deleted into it only, so the sum of both is the
+        figure of all the events of the window. Every event of a metric whose
+        unique count or time-weighted sum a daily total would lose is kept:
+        no daily total adds to those. The events of a price by property
+        value are the ones its invoice line billed."""
+        self.env["rbm.usage.daily"].flush_model()
+        window_values = SQL(", ").join(
+            SQL(
+                "(%s, %s, %s, %s::date, %s::date, %s::text, %s)",
+                index,
+                item["contract"].id,
+                item["metric"].id,
+                item["window"]["start"],
+                item["window"]["end"],
+                item.get("prop"),
+                item["filter"].id if item.get("filter") else 0,
+            )
+            for index, item in enumerate(items)
+        )
+        day = SQL("d.day,") if per_day else SQL()
+        group = SQL("v.idx, d.day") if per_day else SQL("v.idx")
+        return SQL(
+            """
+            SELECT s.idx, %(day_out)s SUM(s.n), SUM(s.total), MAX(s.top), SUM(s.uniq),
+                   (ARRAY_AGG(s.last ORDER BY s.last_ts DESC, s.last_id DESC))[1]
+              FROM (
+                   (%(events)s)
+                    UNION ALL
+                   (SELECT v.idx, %(day)s SUM(d.event_count), SUM(d.quantity),
+                           MAX(d.quantity_max), 0,
+                           (ARRAY_AGG(d.quantity_last
+                                      ORDER BY d.last_timestamp DESC, d.last_event_id DESC))[1],
+                           MAX(d.last_timestamp),
+                           (ARRAY_AGG(d.last_event_id
+                                      ORDER BY d.last_timestamp DESC, d.last_event_id DESC))[1]
+                      FROM (VALUES %(windows)s)
+                        AS v(idx, contract_id, metric_id, first_day, last_day, pkey, filter_id)
+                      JOIN rbm_usage_daily d
+                        ON d.contract_id = v.contract_id
+                       AND d.metric_id = v.metric_id
+                       AND d.day BETWEEN v.first_day AND v.last_day
+                      JOIN account_move_line l ON l.id = d.invoice_line_id
+                     WHERE v.pkey IS NULL OR COALESCE(l.rbm_price_filter_id, 0) = v.filter_id
+                     GROUP BY %(group)s)
+                   ) AS s(idx, %(day_col)s n, total, top, uniq, last, last_ts, last_id)
+             GROUP BY s.idx %(day_group)s
+            """,
+            day_out=SQL("s.day,") if per_day else SQL(),
+            events=query,
+            day=day,
+            windows=window_values,
+            group=group,
+            day_col=SQL("day,") if per_day else SQL(),
+            day_group=SQL(", s.day") if per_day else SQL(),
+        )
 
     @api.model
     def _aggregate_event_amounts(self, items, counted):
@@ -700,32 +773,32 @@ class RbmContract(models.Model):
             )
             for index, item in enumerate(items)
         )
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT v.line_id,
-                       (u.effective_timestamp AT TIME ZONE 'UTC' AT TIME ZONE %s)::date,
-                       COUNT(u.id), SUM(u.quantity),
-                       MAX(u.quantity), COUNT(DISTINCT u.properties ->> v.prop),
-                       (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1]
-                  FROM (VALUES %s)
-                    AS v(line_id, metric_id, prop, low, high, pkey, pval, pothers)
-                  JOIN rbm_usage u
-                    ON u.contract_id = %s
-                   AND u.metric_id = v.metric_id
-                   AND u.state IN %s
-                   AND u.effective_timestamp >= v.low
-                   AND u.effective_timestamp < v.high
-                   AND %s
-                 GROUP BY 1, 2
-                """,
-                self._get_usage_tz(),
-                values,
-                self.id,
-                STATEMENT_STATES,
-                self._get_price_filter_condition(items),
-            )
+        query = SQL(
+            """
+            SELECT v.line_id,
+                   (u.effective_timestamp AT TIME ZONE 'UTC' AT TIME ZONE %s)::date,
+                   COUNT(u.id), SUM(u.quantity),
+                   MAX(u.quantity), COUNT(DISTINCT u.properties ->> v.prop),
+                   (ARRAY_AGG(u.quantity ORDER BY u.timestamp DESC, u.id DESC))[1] %s
+              FROM (VALUES %s)
+                AS v(line_id, metric_id, prop, low, high, pkey, pval, pothers)
+              JOIN rbm_usage u
+                ON u.contract_id = %s
+               AND u.metric_id = v.metric_id
+               AND u.state IN %s
+               AND u.effective_timestamp >= v.low
+               AND u.effective_timestamp < v.high
+               AND %s
+             GROUP BY 1, 2
+            """,
+            self._get_usage_tz(),
+            self._get_last_event_columns(),
+            values,
+            self.id,
+            STATEMENT_STATES,
+            self._get_price_filter_condition(items),
         )
+        self.env.cr.execute(self._get_statement_totals_query(items, query, per_day=True))
         column = {
             "sum": 3,
             "max": 4,
@@ -814,6 +887,24 @@ class RbmContract(models.Model):
             )
         )
         row = self.env.cr.fetchone()
+        if not row:
+            # its events deleted after the retention period: their daily totals
+            self.env["rbm.usage.daily"].flush_model()
+            window = items[0]["window"]
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT l.move_id FROM rbm_usage_daily d
+                      JOIN account_move_line l ON l.id = d.invoice_line_id
+                     WHERE d.contract_id = %s AND d.day BETWEEN %s AND %s
+                     LIMIT 1
+                    """,
+                    self.id,
+                    window["start"],
+                    window["end"],
+                )
+            )
+            row = self.env.cr.fetchone()
         return self.env["account.move"].browse(row[0] if row else [])
 
     def _get_statement_csv(self, statement):

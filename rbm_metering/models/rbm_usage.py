@@ -124,6 +124,16 @@ class RbmUsage(models.Model):
             self._table,
             ["contract_id", "metric_id", "effective_timestamp"],
         )
+        # the events not invoiced yet, which the billing run and the allowance
+        # alerts read (the first window of a contract takes all its older
+        # ones): without it they walk every invoiced event of the contract
+        create_index(
+            self.env.cr,
+            "rbm_usage_accepted_idx",
+            self._table,
+            ["contract_id", "metric_id", "effective_timestamp"],
+            where="state = 'accepted'",
+        )
 
     # ------------------------------------------------------------
     # COMPUTE METHODS
@@ -184,7 +194,44 @@ class RbmUsage(models.Model):
                     )
                 )
             vals["effective_timestamp"] = effective
+        self._check_archived_keys(vals_list)
         return super().create(vals_list)
+
+    @api.model
+    def _check_archived_keys(self, vals_list):
+        """ValidationError naming the key when an event is created with the
+        idempotency key of an event deleted after the retention period (its
+        key is archived, see ``rbm.usage.daily``): it was counted already."""
+        pairs = [
+            (vals.get("company_id") or self.env.company.id, vals["idempotency_key"])
+            for vals in vals_list
+            if vals.get("idempotency_key")
+        ]
+        if not pairs:
+            return
+        companies, keys = map(list, zip(*pairs, strict=True))
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT x.k
+                  FROM unnest(%s::int[], %s::varchar[]) AS x(c, k)
+                  JOIN rbm_usage_key_archive a
+                    ON a.company_id = x.c AND a.key_hash = md5(x.k)::uuid
+                 LIMIT 1
+                """,
+                companies,
+                keys,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            raise ValidationError(
+                _(
+                    "Usage event %(key)s: an event with this idempotency key was already "
+                    "received and invoiced (it is now counted in the daily usage totals).",
+                    key=row[0],
+                )
+            )
 
     def write(self, vals):
         if any(event.state in ("rated", "invoiced") for event in self) and set(vals) & {
@@ -655,6 +702,11 @@ class RbmUsage(models.Model):
         keys, contracts, metrics, quantities, timestamps, effectives, props = map(
             list, zip(*rows, strict=True)
         )
+        if company.rbm_usage_retention_months:
+            # after any purge batch of the company: its archived keys are seen
+            self.env["rbm.usage.daily"]._lock_purge(company)
+        # a key of an event deleted after the retention period is archived:
+        # still a duplicate
         self.env.cr.execute(
             SQL(
                 """
@@ -669,6 +721,9 @@ class RbmUsage(models.Model):
                               %(quantities)s::numeric[], %(timestamps)s::timestamp[],
                               %(effectives)s::timestamp[], %(props)s::text[])
                        AS x(k, c, m, q, t, e, p)
+                 WHERE NOT EXISTS (SELECT 1 FROM rbm_usage_key_archive a
+                                    WHERE a.company_id = %(company)s
+                                      AND a.key_hash = md5(x.k)::uuid)
                 ON CONFLICT (company_id, idempotency_key) DO NOTHING
                 RETURNING idempotency_key
                 """,

@@ -5,6 +5,7 @@ from . import (
     test_ingestion,
     test_portal_usage,
     test_rating,
+    test_retention,
     test_statement,
     test_tours,
     test_usage_only,
