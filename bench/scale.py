@@ -334,19 +334,38 @@ def run_cron(dbname, batch_size, label):
     """The single cron: batches in committed transactions until nothing is
     billed. Wall time, queries and time in queries (thread counters of
     ``odoo.sql_db``)."""
+    from odoo.modules.registry import Registry
+
     warm_in_process(dbname)
     load_before = os.getloadavg()[0]
     invoices = calls = 0
-    with QueryClock() as clock:
-        t0 = time.perf_counter()
-        while True:
-            with registry_env(dbname) as env:
-                billed = len(base_cron(env)(batch_size)["moves"])
-            calls += 1
-            if not billed:
-                break
-            invoices += billed
-        seconds = time.perf_counter() - t0
+    # time in _post_invoices: from the invoice number taken there the
+    # numbering of the journal stays locked until the transaction commits
+    run_cls = Registry(dbname)["rbm.billing.run"]
+    post_invoices = run_cls._post_invoices
+    posting = [0.0]
+
+    def timed_post(self, moves):
+        t = time.perf_counter()
+        try:
+            return post_invoices(self, moves)
+        finally:
+            posting[0] += time.perf_counter() - t
+
+    run_cls._post_invoices = timed_post
+    try:
+        with QueryClock() as clock:
+            t0 = time.perf_counter()
+            while True:
+                with registry_env(dbname) as env:
+                    billed = len(base_cron(env)(batch_size)["moves"])
+                calls += 1
+                if not billed:
+                    break
+                invoices += billed
+            seconds = time.perf_counter() - t0
+    finally:
+        run_cls._post_invoices = post_invoices
     queries, query_time = clock.count, clock.time
     result = {
         "mode": "cron",
@@ -357,6 +376,8 @@ def run_cron(dbname, batch_size, label):
         "python_seconds": seconds - query_time,
         "calls": calls,
         "load_before": load_before,
+        "post_seconds": posting[0],
+        "post_share": posting[0] / seconds,
     }
     report_mode(label, result, f"{calls} cron calls of batch_size={batch_size}")
     return result
@@ -374,7 +395,8 @@ def report_mode(label, r, how):
         f"{r['invoices_per_s']:.1f} invoices/s, {r['queries_per_invoice']:.1f} queries/invoice, "
         f"time in PostgreSQL {100 * r['pg_share']:.0f}% "
         f"({r['pg_seconds']:.1f}s queries, {r['python_seconds']:.1f}s rest); "
-        f"machine load {r['load_before']:.1f} before, {r['load_after']:.1f} after",
+        f"machine load {r['load_before']:.1f} before, {r['load_after']:.1f} after"
+        + (f"; posting {100 * r['post_share']:.0f}% of the time" if "post_share" in r else ""),
         flush=True,
     )
 
@@ -898,18 +920,26 @@ def part_growth(args, tpl):
 
 def part_projection(args, billing, usage):
     """Hours for 1M contracts: each worker bills one invoice in ``c`` seconds,
-    ``p`` of it waiting on PostgreSQL. N workers (each on a core of its own)
-    bill N/c invoices per second until PostgreSQL is saturated: it serves at
-    most ``pg_cores / (c * p)`` invoices per second."""
+    ``p`` of it waiting on PostgreSQL, ``s`` of it posting. N workers (each on
+    a core of its own) bill N/c invoices per second until either PostgreSQL
+    is saturated (it serves at most ``pg_cores / (c * p)`` invoices per
+    second) or the journal's numbering is: Odoo 18 numbers a posted move
+    under a lock on its sequence held until the transaction commits
+    (``sequence_mixin._locked_increment``), so the posting of two jobs on the
+    same journal does not overlap: at most ``1 / (c * s)`` invoices per second
+    per sales journal."""
     cron = billing["cron"]
     c = cron["seconds"] / cron["invoices"]
     p = cron["pg_share"]
+    post = cron["post_share"]
     cap = args.pg_cores / (c * p)
+    seq_cap = 1 / (c * post)
     rows = []
     print(
         f"\nprojection: 1,000,000 contracts; measured single-process cost {1000 * c:.1f} "
-        f"ms/invoice, {100 * p:.0f}% of it in PostgreSQL; PostgreSQL on {args.pg_cores} cores "
-        f"caps at {cap:.0f} invoices/s"
+        f"ms/invoice, {100 * p:.0f}% of it in PostgreSQL, {100 * post:.0f}% posting; "
+        f"PostgreSQL on {args.pg_cores} cores caps at {cap:.0f} invoices/s, the numbering of "
+        f"one sales journal at {seq_cap:.0f} invoices/s"
     )
     header = "| Workers | Billing 1M contracts (h) |"
     sep = "|---|---|"
@@ -922,10 +952,17 @@ def part_projection(args, billing, usage):
     print(header)
     print(sep)
     for n in (1, 2, 4, 8, 16):
-        rate = min(n / c, cap)
+        rate = min(n / c, cap, seq_cap)
         hours = 1_000_000 / rate / 3600
-        row = {"workers": n, "billing_hours": hours, "capped": n / c > cap}
-        line = f"| {n} | {hours:.2f}{' (PostgreSQL-bound)' if row['capped'] else ''} |"
+        bound = (
+            "journal numbering"
+            if rate == seq_cap and n / c > seq_cap
+            else "PostgreSQL"
+            if rate == cap and n / c > cap
+            else ""
+        )
+        row = {"workers": n, "billing_hours": hours, "bound": bound or "workers"}
+        line = f"| {n} | {hours:.2f}{f' ({bound}-bound)' if bound else ''} |"
         if usage:
             ingest = 1e8 / (usage["ingest_events_per_s_loaded"] * n) / 3600
             rating = 1e8 * usage["rating_s_loaded"] / usage["rating_events"] / n / 3600
@@ -945,7 +982,15 @@ def part_projection(args, billing, usage):
         "(single cron measured here: "
         f"{1_000_000 / cron['invoices_per_s'] / 3600:.2f} h; " + "; ".join(measured) + ")"
     )
-    return {"cost_s": c, "pg_share": p, "pg_cores": args.pg_cores, "cap": cap, "rows": rows}
+    return {
+        "cost_s": c,
+        "pg_share": p,
+        "post_share": post,
+        "pg_cores": args.pg_cores,
+        "pg_cap": cap,
+        "journal_cap": seq_cap,
+        "rows": rows,
+    }
 
 
 # ----------------------------------------------------------------------------
