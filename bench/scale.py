@@ -77,6 +77,19 @@ PRODUCTS = [("Bench plan fee", 129.90), ("Bench support", 49.90), ("Bench storag
 OPEN_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 RUNJOB_RE = re.compile(r'"GET /queue_job/runjob\?[^"]*" (\d{3}) \S+ (\d+) ([0-9.]+) ([0-9.]+)')
 MARKER = "bench_scale.fixtures"
+# odoo-bin -c CONF, without the long-polling (gevent) process of prefork mode:
+# it serves the bus (websocket), no part of the jobs; where it cannot start
+# (a gevent plugin missing in the interpreter) the master would respawn it
+# in a loop, eating a core of the machine measured
+SERVER_LAUNCHER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import odoo
+from odoo.service import server
+server.PreforkServer.long_polling_spawn = lambda self: None
+sys.argv = ["odoo-bin", "-c", sys.argv[2]]
+odoo.cli.main()
+"""
 # contracts billed untimed by each mode first (warm-up of its processes)
 WARM_PER_MODE = 4
 
@@ -497,7 +510,7 @@ def run_jobs(args, dbname, workers, label, workdir):
     conf = os.path.join(workdir, f"jobs{workers}.conf")
     server_config(args, dbname, workers, logfile, conf)
     release(dbname)
-    cmd = [sys.executable, os.path.join(args.odoo_home, "odoo-bin"), "-c", conf]
+    cmd = [sys.executable, "-c", SERVER_LAUNCHER, args.odoo_home, conf]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         wait_ready(proc, logfile, dbname)
