@@ -112,6 +112,11 @@ def parse_args():
     )
     parser.add_argument("--usage-json", help="usage figures (ingestion, rating, roll-up)")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument(
+        "--figures",
+        help="a --json file of an earlier run: its billing and growth figures are used "
+        "instead of measuring them again (e.g. to add the usage rows to the projection)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild template and loaded db")
     parser.add_argument(
         "--prepare", action="store_true", help="only build the template and loaded databases"
@@ -1018,7 +1023,7 @@ def main():
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if parts - {"billing", "growth", "projection"}:
         raise SystemExit(f"bench: unknown parts {parts}")
-    if "projection" in parts and "billing" not in parts:
+    if "projection" in parts and "billing" not in parts and not args.figures:
         raise SystemExit("bench: the projection needs the billing part")
     args.worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     args.odoo_home = os.path.abspath(args.odoo_home)
@@ -1051,12 +1056,21 @@ def main():
         f", {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    figures = {"contracts": args.contracts, "batch_size": args.batch_size}
+    if args.figures:
+        with open(args.figures) as f:
+            earlier = json.load(f)
+        for part in ("billing", "growth"):
+            if part in earlier:
+                figures[part] = earlier[part]
+                parts.discard(part)
+        figures["contracts"] = earlier["contracts"]
+        print(f"scale: billing and growth figures of {args.figures}", flush=True)
     tpl = ensure_template(args, base)
     if args.prepare:
         ensure_loaded(args, tpl)
         return
     workdir = tempfile.mkdtemp(prefix="bench_scale_")
-    figures = {"contracts": args.contracts, "batch_size": args.batch_size}
     try:
         if "billing" in parts:
             figures["billing"] = part_billing(args, tpl, workdir)
@@ -1072,7 +1086,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2, default=str)
-    parts_text = [f"scale: {args.contracts} invoices"]
+    parts_text = [f"scale: {figures['contracts']} invoices"]
     billing = figures.get("billing")
     if billing:
         jobs = [k for k in billing if k != "cron"]
