@@ -350,8 +350,8 @@ def check_billed_once(dbname, ids, label):
 
 def run_cron(dbname, batch_size, label):
     """The single cron: batches in committed transactions until nothing is
-    billed. Wall time, queries and time in queries (thread counters of
-    ``odoo.sql_db``)."""
+    billed. Wall time, queries and time in queries (``QueryClock``), time
+    in the posting step."""
     from odoo.modules.registry import Registry
 
     warm_in_process(dbname)
