@@ -541,6 +541,28 @@ class TestUsageRetentionHttp(HttpCase):
         )
         self.assertFalse(self.env["rbm.usage"].search([("contract_id", "=", self.contract_a.id)]))
 
+    def test_tour_retention_setting_then_daily_totals(self):
+        """Clicked as the administrator: the retention set in Settings, the nightly cron,
+        then the daily totals of the deleted events in the Usage menu."""
+        self._post_usage(self.events)
+        move = self.env["rbm.billing.run"]._bill(self.contract_a, self.next_start)["moves"]
+        self.assertEqual(move.state, "posted")
+        self.start_tour(
+            "/odoo/action-account.action_account_config",
+            "rbm_usage_retention_settings_tour",
+            login="admin",
+        )
+        self.assertEqual(self.env.company.rbm_usage_retention_months, 1)
+        # the nightly cron, as the scheduler runs it: the three events of the period
+        # invoiced more than a month ago become daily totals
+        self.assertEqual(self.env["rbm.usage.daily"]._cron_purge_usage(), 3)
+        self.assertFalse(self.env["rbm.usage"].search([("contract_id", "=", self.contract_a.id)]))
+        self.start_tour(
+            "/odoo/action-rbm_recurring.rbm_plan_action",
+            "rbm_usage_daily_totals_tour",
+            login="admin",
+        )
+
     def test_portal_user_cannot_read_daily_totals_by_rpc(self):
         self._post_usage(self.events)
         self.env["rbm.billing.run"]._bill(self.contract_a, self.next_start)
