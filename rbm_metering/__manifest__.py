@@ -35,5 +35,6 @@
             "rbm_metering/static/tests/tours/*.js",
         ],
     },
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
 }

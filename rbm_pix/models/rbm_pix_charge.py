@@ -261,9 +261,7 @@ class RbmPixCharge(models.Model):
             for state, method in (("to_send", "_send"), ("to_cancel", "_remove")):
                 records = self.search([("state", "=", state)], order="id")
                 Connection._run_grouped(records, method, auto_commit, pool)
-            changed = self.search([("state", "=", "active")], order="id").filtered(
-                lambda c: c._get_changes()
-            )
+            changed = self._search_changed()
             Connection._run_grouped(changed, "_update", auto_commit, pool)
             overdue = self.search([("state", "=", "active"), ("due_date", "<=", today)], order="id")
             Connection._run_grouped(overdue, "_poll", auto_commit, pool)
@@ -547,12 +545,51 @@ class RbmPixCharge(models.Model):
     def _mark_paid_otherwise(self):
         """Active charges whose installment was paid by other means, or whose invoice is
         no longer posted, are removed at the PSP."""
-        charges = self.search([("state", "in", ("active", "to_send"))])
-        closed = charges.filtered(
-            lambda c: c.move_line_id.reconciled or c.move_id.state != "posted"
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT c.id
+              FROM rbm_pix_charge c
+              JOIN account_move m ON m.id = c.move_id
+         LEFT JOIN account_move_line l ON l.id = c.move_line_id
+             WHERE c.state IN ('active', 'to_send')
+               AND (l.reconciled OR m.state != 'posted')
+             ORDER BY c.id
+            """
         )
+        closed = self.browse([row[0] for row in self.env.cr.fetchall()])
         if closed:
             closed.write({"state": "to_cancel"})
+
+    @api.model
+    def _search_changed(self):
+        """The active charges whose installment changed (``_get_changes``), selected in
+        one query: the amount left to pay differs in the company currency's rounding,
+        or the due date moved to a day not past."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT c.id
+                  FROM rbm_pix_charge c
+                  JOIN account_move_line l ON l.id = c.move_line_id
+                  JOIN res_company co ON co.id = c.company_id
+                  JOIN res_currency cur ON cur.id = co.currency_id
+                 WHERE c.state = 'active'
+                   AND (
+                        ROUND((l.amount_residual - c.amount) / cur.rounding) != 0
+                        OR (
+                            l.date_maturity IS NOT NULL
+                            AND l.date_maturity != c.due_date
+                            AND l.date_maturity >= %s
+                        )
+                   )
+                 ORDER BY c.id
+                """,
+                fields.Date.context_today(self),
+            )
+        )
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     def _get_changes(self):
         """What changed on the installment since the charge was sent (its amount left to
