@@ -261,6 +261,48 @@ def code_version():
 # ----------------------------------------------------------------------------
 
 
+def ingest_over_http(args, key, contract_ids, metric_code, low, span):
+    """Send ``--events`` events with API key ``key`` to a fresh Odoo server
+    subprocess from a separate client process (``--client``); the client's
+    result (``seconds``, ``requests``, ``prepare``, ``warmup_accepted``...),
+    every event checked accepted."""
+    log_path = os.path.join(tempfile.gettempdir(), f"bench_usage_{args.db}_server.log")
+    server, url = start_server(args, log_path)
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
+            json.dump(
+                {
+                    "url": url,
+                    "key": key,
+                    "seed": args.seed,
+                    "contract_ids": contract_ids,
+                    "batch_size": args.batch_size,
+                    "events": args.events,
+                    "connections": args.connections,
+                    "low": low.isoformat(),
+                    "span": span,
+                    "metric": metric_code,
+                },
+                spec,
+            )
+        client = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--client", spec.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        os.unlink(spec.name)
+    finally:
+        server.terminate()
+        server.wait(60)
+    if client.returncode:
+        raise SystemExit(f"bench: the client failed:\n{client.stderr[-3000:]}")
+    result = json.loads(client.stdout.strip().splitlines()[-1])
+    if result["errors"] or result["accepted"] != args.events:
+        raise SystemExit(f"bench: ingestion failed: {json.dumps(result)[:3000]}")
+    return result
+
+
 def setup(env, args, start):
     """The bench contracts (created once, committed) and the metric."""
     from odoo.fields import Command
@@ -351,40 +393,7 @@ def run(args):
     )
 
     # --- ingestion over HTTP ------------------------------------------------
-    log_path = os.path.join(tempfile.gettempdir(), f"bench_usage_{args.db}_server.log")
-    server, url = start_server(args, log_path)
-    try:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
-            json.dump(
-                {
-                    "url": url,
-                    "key": key,
-                    "seed": args.seed,
-                    "contract_ids": contract_ids,
-                    "batch_size": args.batch_size,
-                    "events": args.events,
-                    "connections": args.connections,
-                    "low": low.isoformat(),
-                    "span": span,
-                    "metric": metric_code,
-                },
-                spec,
-            )
-        client = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--client", spec.name],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        os.unlink(spec.name)
-    finally:
-        server.terminate()
-        server.wait(60)
-    if client.returncode:
-        raise SystemExit(f"bench: the client failed:\n{client.stderr[-3000:]}")
-    result = json.loads(client.stdout.strip().splitlines()[-1])
-    if result["errors"] or result["accepted"] != args.events:
-        raise SystemExit(f"bench: ingestion failed: {json.dumps(result)[:3000]}")
+    result = ingest_over_http(args, key, contract_ids, metric_code, low, span)
     http_rate = args.events / result["seconds"]
     print(
         f"ingest HTTP: {args.events} events in {result['requests']} requests of "

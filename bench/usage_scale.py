@@ -39,9 +39,7 @@ The last line is the summary, e.g.::
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, datetime
 
@@ -86,40 +84,7 @@ def ingest(args, registry, contract_ids, metric_code, low, span):
         cr.execute("DELETE FROM rbm_api_key")
         _api_key, key = env["rbm.api.key"]._generate("bench", env.company)
         cr.commit()
-    log_path = os.path.join(tempfile.gettempdir(), f"bench_usage_{args.db}_server.log")
-    server, url = usage.start_server(args, log_path)
-    try:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
-            json.dump(
-                {
-                    "url": url,
-                    "key": key,
-                    "seed": args.seed,
-                    "contract_ids": contract_ids,
-                    "batch_size": args.batch_size,
-                    "events": args.events,
-                    "connections": args.connections,
-                    "low": low.isoformat(),
-                    "span": span,
-                    "metric": metric_code,
-                },
-                spec,
-            )
-        client = subprocess.run(
-            [sys.executable, os.path.join(HERE, "usage.py"), "--client", spec.name],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        os.unlink(spec.name)
-    finally:
-        server.terminate()
-        server.wait(60)
-    if client.returncode:
-        raise SystemExit(f"bench: the client failed:\n{client.stderr[-3000:]}")
-    result = json.loads(client.stdout.strip().splitlines()[-1])
-    if result["errors"] or result["accepted"] != args.events:
-        raise SystemExit(f"bench: ingestion failed: {json.dumps(result)[:3000]}")
+    result = usage.ingest_over_http(args, key, contract_ids, metric_code, low, span)
     return args.events / result["seconds"], args.events + result["warmup_accepted"]
 
 
